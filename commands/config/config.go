@@ -1,0 +1,241 @@
+// Package config holds digby-server's configuration: defaults, parsing of
+// command-line flags and Redis-style config files, and the parameter table
+// that CONFIG GET / CONFIG SET read and change at run time.
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/digby-db/digby/commands/glob"
+)
+
+// Config is the server configuration. Fields that CONFIG SET may change at run
+// time are read through methods that take the lock.
+type Config struct {
+	mu   sync.RWMutex
+	vals map[string]string
+}
+
+// param describes one configuration parameter.
+type param struct {
+	def     string
+	mutable bool                 // CONFIG SET may change it at run time
+	check   func(v string) error // validates (and may reject) a value
+	alias   string               // canonical name when this is an alias
+	noList  bool                 // hidden from CONFIG GET * (aliases, secrets kept out)
+}
+
+func isInt(v string) error {
+	if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+		return fmt.Errorf("argument couldn't be parsed into an integer")
+	}
+	return nil
+}
+
+func isSize(v string) error {
+	if _, err := ParseSize(v); err != nil {
+		return err
+	}
+	return nil
+}
+
+func oneOf(opts ...string) func(string) error {
+	return func(v string) error {
+		for _, o := range opts {
+			if strings.EqualFold(o, v) {
+				return nil
+			}
+		}
+		return fmt.Errorf("argument(s) must be one of the following: %s", strings.Join(opts, ", "))
+	}
+}
+
+func rangeInt(lo, hi int64) func(string) error {
+	return func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("argument couldn't be parsed into an integer")
+		}
+		if n < lo || n > hi {
+			return fmt.Errorf("argument must be between %d and %d inclusive", lo, hi)
+		}
+		return nil
+	}
+}
+
+func pageSize(v string) error {
+	n, err := ParseSize(v)
+	if err != nil {
+		return err
+	}
+	if n < 4096 || n > 65536 || n&(n-1) != 0 {
+		return fmt.Errorf("page-size must be a power of two from 4096 to 65536")
+	}
+	return nil
+}
+
+// params lists every parameter. Tool-facing ones (save, appendonly, maxmemory …)
+// are accepted and reported so that stock tools see what they expect.
+var params = map[string]param{
+	"port":                        {def: "6379", check: rangeInt(0, 65535)},
+	"bind":                        {def: "127.0.0.1"},
+	"dir":                         {def: "./data"},
+	"appendfsync":                 {def: "everysec", check: oneOf("always", "everysec", "no")},
+	"databases":                   {def: "16", check: rangeInt(1, 1<<20)},
+	"page-size":                   {def: "4096", check: pageSize},
+	"cache-size":                  {def: "256mb", check: isSize},
+	"maxclients":                  {def: "10000", mutable: true, check: rangeInt(1, 1<<30)},
+	"requirepass-file":            {def: ""},
+	"requirepass":                 {def: "", mutable: true, noList: true},
+	"proto-max-bulk-len":          {def: "512mb", mutable: true, check: isSize},
+	"save":                        {def: "", mutable: true},
+	"appendonly":                  {def: "no", mutable: true, check: oneOf("yes", "no")},
+	"maxmemory":                   {def: "0", mutable: true, check: isSize},
+	"maxmemory-policy":            {def: "noeviction", mutable: true},
+	"timeout":                     {def: "0", mutable: true, check: isInt},
+	"tcp-keepalive":               {def: "300", mutable: true, check: isInt},
+	"loglevel":                    {def: "notice", mutable: true, check: oneOf("debug", "verbose", "notice", "warning", "nothing")},
+	"logfile":                     {def: ""},
+	"hz":                          {def: "10", mutable: true, check: rangeInt(1, 500)},
+	"daemonize":                   {def: "no", check: oneOf("yes", "no")},
+	"protected-mode":              {def: "yes", mutable: true, check: oneOf("yes", "no")},
+	"cluster-enabled":             {def: "no", check: oneOf("yes", "no")},
+	"notify-keyspace-events":      {def: "", mutable: true},
+	"slowlog-log-slower-than":     {def: "10000", mutable: true, check: isInt},
+	"slowlog-max-len":             {def: "128", mutable: true, check: isInt},
+	"lua-time-limit":              {def: "5000", mutable: true, check: isInt},
+	"busy-reply-threshold":        {def: "5000", mutable: true, check: isInt},
+	"stop-writes-on-bgsave-error": {def: "yes", mutable: true, check: oneOf("yes", "no")},
+	"dbfilename":                  {def: "dump.digby", mutable: true},
+}
+
+// Names returns every listed parameter name, sorted.
+func Names() []string {
+	out := make([]string, 0, len(params))
+	for n, p := range params {
+		if !p.noList {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Default returns a configuration with every parameter at its default.
+func Default() *Config {
+	c := &Config{vals: make(map[string]string, len(params))}
+	for n, p := range params {
+		c.vals[n] = p.def
+	}
+	return c
+}
+
+// Known reports whether name is a parameter.
+func Known(name string) bool {
+	_, ok := params[strings.ToLower(name)]
+	return ok
+}
+
+// Set validates and sets a parameter at start-up (any parameter may be set).
+func (c *Config) Set(name, value string) error {
+	return c.set(strings.ToLower(name), value, false)
+}
+
+// SetRuntime validates and sets a parameter for CONFIG SET: immutable
+// parameters are refused.
+func (c *Config) SetRuntime(name, value string) error {
+	return c.set(strings.ToLower(name), value, true)
+}
+
+// ErrImmutable is returned by SetRuntime for a parameter fixed at start-up.
+var ErrImmutable = fmt.Errorf("can't set immutable config")
+
+// UnknownError is returned for a parameter name that does not exist.
+type UnknownError struct{ Name string }
+
+func (e *UnknownError) Error() string { return fmt.Sprintf("unknown parameter %q", e.Name) }
+
+func (c *Config) set(name, value string, runtime bool) error {
+	p, ok := params[name]
+	if !ok {
+		return &UnknownError{Name: name}
+	}
+	if runtime && !p.mutable {
+		return ErrImmutable
+	}
+	if p.check != nil {
+		if err := p.check(value); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	c.vals[name] = value
+	c.mu.Unlock()
+	return nil
+}
+
+// Get returns a parameter's value as set ("" for an unknown name).
+func (c *Config) Get(name string) string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.vals[strings.ToLower(name)]
+}
+
+// Match returns name/value pairs of the listed parameters matching a glob
+// pattern, for CONFIG GET, in name order.
+func (c *Config) Match(pattern string) [][2]string {
+	var out [][2]string
+	for _, n := range Names() {
+		if glob.MatchString(pattern, n, true) {
+			out = append(out, [2]string{n, c.Report(n)})
+		}
+	}
+	if len(out) == 0 && !strings.ContainsAny(pattern, "*?[") {
+		// a parameter kept out of the listing still answers by exact name
+		if p, ok := params[strings.ToLower(pattern)]; ok && p.noList {
+			n := strings.ToLower(pattern)
+			out = append(out, [2]string{n, c.Report(n)})
+		}
+	}
+	return out
+}
+
+// Report returns the value as CONFIG GET shows it: sizes in bytes.
+func (c *Config) Report(name string) string {
+	v := c.Get(name)
+	if p := params[name]; p.check != nil && (name == "cache-size" || name == "proto-max-bulk-len" || name == "maxmemory" || name == "page-size") {
+		if n, err := ParseSize(v); err == nil {
+			return strconv.FormatInt(n, 10)
+		}
+	}
+	return v
+}
+
+// Int returns an integer parameter (0 when unset or invalid).
+func (c *Config) Int(name string) int64 {
+	n, _ := strconv.ParseInt(c.Get(name), 10, 64)
+	return n
+}
+
+// Size returns a size parameter in bytes (0 when unset or invalid).
+func (c *Config) Size(name string) int64 {
+	n, _ := ParseSize(c.Get(name))
+	return n
+}
+
+// Addr is the listen address from bind and port.
+func (c *Config) Addr() string {
+	bind := strings.Fields(c.Get("bind"))
+	host := "127.0.0.1"
+	if len(bind) > 0 {
+		host = bind[0]
+	}
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + c.Get("port")
+}

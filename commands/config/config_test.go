@@ -1,0 +1,97 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaults(t *testing.T) {
+	c := Default()
+	if c.Addr() != "127.0.0.1:6379" {
+		t.Fatalf("addr %q", c.Addr())
+	}
+	if c.Size("proto-max-bulk-len") != 512<<20 || c.Size("cache-size") != 256<<20 {
+		t.Fatal("sizes")
+	}
+	if c.Get("appendfsync") != "everysec" || c.Get("dir") != "./data" || c.Int("databases") != 16 {
+		t.Fatal("defaults")
+	}
+}
+
+func TestParseFlagsAndFile(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "digby.conf")
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("s3cret\n"), 0o600)
+	os.WriteFile(conf, []byte("# comment\nport 7000\nappendfsync always\nsave \"\"\nrequirepass-file "+pw+"\n"), 0o600)
+	c, err := Parse([]string{conf, "--port", "7001", "--cache-size=1gb", "--save", "900", "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Get("port") != "7001" || c.Get("appendfsync") != "always" || c.Size("cache-size") != 1<<30 {
+		t.Fatalf("got %v", c.vals)
+	}
+	if c.Get("save") != "900 1" || c.Get("requirepass") != "s3cret" {
+		t.Fatalf("save %q pw %q", c.Get("save"), c.Get("requirepass"))
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--nope", "1"},
+		{"--port", "x"},
+		{"--appendfsync", "sometimes"},
+		{"--page-size", "5000"},
+		{"-p", "1"},
+		{"/does/not/exist.conf"},
+	} {
+		if _, err := Parse(args); err == nil {
+			t.Errorf("Parse(%q) accepted", args)
+		}
+	}
+}
+
+func TestRuntime(t *testing.T) {
+	c := Default()
+	if err := c.SetRuntime("port", "1"); err != ErrImmutable {
+		t.Fatalf("port: %v", err)
+	}
+	if err := c.SetRuntime("maxclients", "5"); err != nil || c.Int("maxclients") != 5 {
+		t.Fatal(err)
+	}
+	got := c.Match("app*")
+	if len(got) != 2 || got[0][0] != "appendfsync" || got[1][0] != "appendonly" {
+		t.Fatalf("match %v", got)
+	}
+	for _, kv := range c.Match("*") {
+		if kv[0] == "requirepass" {
+			t.Fatal("secret listed")
+		}
+	}
+	if g := c.Match("proto-max-bulk-len"); len(g) != 1 || g[0][1] != "536870912" {
+		t.Fatalf("%v", g)
+	}
+}
+
+func TestSplitArgs(t *testing.T) {
+	w, err := SplitArgs(`save "" 'a b' "x\ny"`)
+	if err != nil || strings.Join(w, "|") != "save||a b|x\ny" {
+		t.Fatalf("%q %v", w, err)
+	}
+	if _, err := SplitArgs(`a "b`); err == nil {
+		t.Fatal("unbalanced accepted")
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1": 1, "1k": 1000, "1kb": 1024, "2MB": 2 << 20, "1g": 1e9, "1gb": 1 << 30} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("%s: %d %v", in, got, err)
+		}
+	}
+	if _, err := ParseSize("-1"); err == nil {
+		t.Error("negative")
+	}
+}
