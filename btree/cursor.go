@@ -1,0 +1,159 @@
+package btree
+
+import "fmt"
+
+// Cursor iterates a tree in key order. It sees the tree as it was when
+// positioned; changing the tree while a cursor is open invalidates it
+// (re-Seek after changes). Methods return false when the cursor leaves the
+// tree or on error; Err reports the error.
+type Cursor struct {
+	t     *Tree
+	stack []frame
+	err   error
+}
+
+// Cursor returns a cursor over t; position it with First, Last or Seek.
+func (t *Tree) Cursor() *Cursor { return &Cursor{t: t} }
+
+// Err is the first error met while moving.
+func (c *Cursor) Err() error { return c.err }
+
+func (c *Cursor) fail(err error) bool {
+	c.err = err
+	c.stack = c.stack[:0]
+	return false
+}
+
+// Valid reports whether the cursor is on an entry.
+func (c *Cursor) Valid() bool {
+	if len(c.stack) == 0 {
+		return false
+	}
+	f := c.stack[len(c.stack)-1]
+	return f.n.Leaf && f.i >= 0 && f.i < len(f.n.Keys)
+}
+
+// Key is the current key; valid until the tree changes.
+func (c *Cursor) Key() []byte {
+	f := c.stack[len(c.stack)-1]
+	return f.n.Keys[f.i]
+}
+
+// Value is the current value, its overflow data loaded.
+func (c *Cursor) Value() (Value, error) {
+	f := c.stack[len(c.stack)-1]
+	v := f.n.Vals[f.i]
+	return v, c.t.load(&v)
+}
+
+// RawValue is the current value without loading overflow data.
+func (c *Cursor) RawValue() Value {
+	f := c.stack[len(c.stack)-1]
+	return f.n.Vals[f.i]
+}
+
+// descendEdge pushes nodes from ref down to a leaf along the first (or last) child.
+func (c *Cursor) descendEdge(n *Node, last bool) bool {
+	for {
+		i := 0
+		if last {
+			i = len(n.Keys) - 1
+		}
+		c.stack = append(c.stack, frame{n, i})
+		if n.Leaf {
+			return true
+		}
+		if len(c.stack) > 64 {
+			return c.fail(fmt.Errorf("page %d: tree too deep", n.ID))
+		}
+		var err error
+		if n, err = c.t.P.Node(n.Kids[i]); err != nil {
+			return c.fail(err)
+		}
+	}
+}
+
+func (c *Cursor) root() (*Node, bool) {
+	c.stack = c.stack[:0]
+	c.err = nil
+	if c.t.Root.IsZero() {
+		return nil, false
+	}
+	n, err := c.t.P.Node(c.t.Root)
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	return n, true
+}
+
+// First moves to the smallest key.
+func (c *Cursor) First() bool {
+	n, ok := c.root()
+	return ok && c.descendEdge(n, false)
+}
+
+// Last moves to the largest key.
+func (c *Cursor) Last() bool {
+	n, ok := c.root()
+	return ok && c.descendEdge(n, true)
+}
+
+// Seek moves to the first key >= key.
+func (c *Cursor) Seek(key []byte) bool {
+	n, ok := c.root()
+	if !ok {
+		return false
+	}
+	for {
+		if n.Leaf {
+			i, _ := n.search(key)
+			c.stack = append(c.stack, frame{n, i})
+			if i == len(n.Keys) {
+				return c.Next()
+			}
+			return true
+		}
+		i := n.child(key)
+		c.stack = append(c.stack, frame{n, i})
+		if len(c.stack) > 64 {
+			return c.fail(fmt.Errorf("page %d: tree too deep", n.ID))
+		}
+		var err error
+		if n, err = c.t.P.Node(n.Kids[i]); err != nil {
+			return c.fail(err)
+		}
+	}
+}
+
+// Next moves to the next key.
+func (c *Cursor) Next() bool { return c.step(1) }
+
+// Prev moves to the previous key.
+func (c *Cursor) Prev() bool { return c.step(-1) }
+
+func (c *Cursor) step(d int) bool {
+	if len(c.stack) == 0 {
+		return false
+	}
+	top := &c.stack[len(c.stack)-1]
+	top.i += d
+	if top.i >= 0 && top.i < len(top.n.Keys) {
+		return true
+	}
+	// Climb to a level with a sibling in direction d.
+	for {
+		c.stack = c.stack[:len(c.stack)-1]
+		if len(c.stack) == 0 {
+			return false
+		}
+		f := &c.stack[len(c.stack)-1]
+		f.i += d
+		if f.i >= 0 && f.i < len(f.n.Keys) {
+			n, err := c.t.P.Node(f.n.Kids[f.i])
+			if err != nil {
+				return c.fail(err)
+			}
+			return c.descendEdge(n, d < 0)
+		}
+	}
+}

@@ -1,0 +1,354 @@
+package btree
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/digby-db/digby/page"
+)
+
+// ErrKeyTooLarge is returned for keys longer than MaxKeySize.
+var ErrKeyTooLarge = errors.New("key too large")
+
+// Pager is what a tree needs from the store: reading nodes, shadowing them,
+// and overflow runs. Read-only pagers return an error from the write methods.
+type Pager interface {
+	PageSize() int
+	// Node returns the node ref points at (verified), from this txn's dirty
+	// set, the committed-unflushed set, the cache or the file.
+	Node(ref page.Ref) (*Node, error)
+	// Writable returns a node of this txn that may be changed: n itself when
+	// n was created in this txn, else a copy under a new page id, the old
+	// page freed at this txn.
+	Writable(n *Node) (*Node, error)
+	// NewNode returns an empty writable node with a fresh page id.
+	NewNode(leaf bool) (*Node, error)
+	// FreeNode releases n's page: it is no longer part of the tree.
+	FreeNode(n *Node)
+	// WriteOverflow stores data in a new overflow run.
+	WriteOverflow(data []byte) (page.Ref, error)
+	// ReadOverflow reads the value of an overflow run of the given length.
+	ReadOverflow(ref page.Ref, length uint64) ([]byte, error)
+	// FreeOverflow releases an overflow run.
+	FreeOverflow(ref page.Ref)
+}
+
+// InlineMax is the largest value stored inside a leaf for a page size.
+func InlineMax(pageSize int) int { return pageSize / 4 }
+
+// Tree is a B+ tree rooted at Root. A zero Root is the empty tree.
+type Tree struct {
+	P    Pager
+	Root page.Ref
+}
+
+type frame struct {
+	n *Node
+	i int
+}
+
+// descend walks from the root to the leaf for key, returning the path
+// (branches with the chosen child index, then the leaf with the search index).
+func (t *Tree) descend(key []byte, path []frame) ([]frame, bool, error) {
+	ref := t.Root
+	for depth := 0; ; depth++ {
+		if depth > 64 {
+			return nil, false, fmt.Errorf("page %d: tree deeper than 64 levels: %w", ref.ID, page.ErrCorrupt)
+		}
+		n, err := t.P.Node(ref)
+		if err != nil {
+			return nil, false, err
+		}
+		if n.Leaf {
+			i, found := n.search(key)
+			return append(path, frame{n, i}), found, nil
+		}
+		i := n.child(key)
+		path = append(path, frame{n, i})
+		ref = n.Kids[i]
+	}
+}
+
+// Get returns the value under key with its data loaded.
+func (t *Tree) Get(key []byte) (Value, bool, error) {
+	if t.Root.IsZero() {
+		return Value{}, false, nil
+	}
+	var stack [8]frame
+	path, found, err := t.descend(key, stack[:0])
+	if err != nil || !found {
+		return Value{}, false, err
+	}
+	f := path[len(path)-1]
+	v := f.n.Vals[f.i]
+	if err := t.load(&v); err != nil {
+		return Value{}, false, err
+	}
+	return v, true, nil
+}
+
+func (t *Tree) load(v *Value) error {
+	if v.Ovf.IsZero() {
+		return nil
+	}
+	data, err := t.P.ReadOverflow(v.Ovf, v.Len)
+	if err != nil {
+		return err
+	}
+	v.Data = data
+	return nil
+}
+
+// Put inserts or replaces key. v.Data is the value; it goes to an overflow
+// run when longer than InlineMax. The replaced value's overflow is freed.
+// It returns the previous value (data not loaded) if there was one.
+func (t *Tree) Put(key []byte, v Value) (old Value, replaced bool, err error) {
+	if len(key) > MaxKeySize {
+		return Value{}, false, fmt.Errorf("%d bytes: %w", len(key), ErrKeyTooLarge)
+	}
+	v.Len = uint64(len(v.Data))
+	v.Ovf = page.Ref{}
+	if len(v.Data) > InlineMax(t.P.PageSize()) {
+		ref, err := t.P.WriteOverflow(v.Data)
+		if err != nil {
+			return Value{}, false, err
+		}
+		v.Ovf, v.Data = ref, nil
+	}
+	return t.PutValue(key, v)
+}
+
+// PutValue is Put with v already in its stored form (inline Data, or an
+// overflow run this tree now owns).
+func (t *Tree) PutValue(key []byte, v Value) (old Value, replaced bool, err error) {
+	if t.Root.IsZero() {
+		n, err := t.P.NewNode(true)
+		if err != nil {
+			return Value{}, false, err
+		}
+		n.Keys = append(n.Keys, key)
+		n.Vals = append(n.Vals, v)
+		t.Root = n.Ref()
+		return Value{}, false, nil
+	}
+	var stack [8]frame
+	path, found, err := t.descend(key, stack[:0])
+	if err != nil {
+		return Value{}, false, err
+	}
+	leafF := path[len(path)-1]
+	leaf, err := t.P.Writable(leafF.n)
+	if err != nil {
+		return Value{}, false, err
+	}
+	i := leafF.i
+	if found {
+		old = leaf.Vals[i]
+		if !old.Ovf.IsZero() {
+			t.P.FreeOverflow(old.Ovf)
+		}
+		leaf.Vals[i] = v
+	} else {
+		leaf.Keys = insertAt(leaf.Keys, i, key)
+		leaf.Vals = insertAt(leaf.Vals, i, v)
+	}
+	return old, found, t.propagate(path, leaf, i == len(leaf.Keys)-1)
+}
+
+func insertAt[T any](s []T, i int, v T) []T {
+	var zero T
+	s = append(s, zero)
+	copy(s[i+1:], s[i:])
+	s[i] = v
+	return s
+}
+
+func removeAt[T any](s []T, i int) []T {
+	copy(s[i:], s[i+1:])
+	var zero T
+	s[len(s)-1] = zero
+	return s[:len(s)-1]
+}
+
+// propagate splits cur (the writable replacement of path's last node) as
+// needed and updates the ancestors bottom-up, shadowing each.
+func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
+	for level := len(path) - 1; ; level-- {
+		orig := path[level].n
+		pieces, err := t.split(cur, appending)
+		if err != nil {
+			return err
+		}
+		if level == 0 {
+			if len(pieces) == 1 {
+				t.Root = cur.Ref()
+				return nil
+			}
+			root, err := t.P.NewNode(false)
+			if err != nil {
+				return err
+			}
+			for _, p := range pieces {
+				root.Keys = append(root.Keys, p.Keys[0])
+				root.Kids = append(root.Kids, p.Ref())
+			}
+			t.Root = root.Ref()
+			return nil
+		}
+		if len(pieces) == 1 && cur.ID == orig.ID {
+			// Already dirty in this txn: its ancestors are too, and the
+			// reference to it did not change.
+			return nil
+		}
+		pf := path[level-1]
+		parent, err := t.P.Writable(pf.n)
+		if err != nil {
+			return err
+		}
+		parent.Kids[pf.i] = pieces[0].Ref()
+		if pf.i == 0 && len(pieces) > 1 {
+			// Keys[0] is only a lower bound and may be stale-high; the new
+			// separators must sort after it.
+			parent.Keys[0] = pieces[0].Keys[0]
+		}
+		for j := 1; j < len(pieces); j++ {
+			parent.Keys = insertAt(parent.Keys, pf.i+j, pieces[j].Keys[0])
+			parent.Kids = insertAt(parent.Kids, pf.i+j, pieces[j].Ref())
+		}
+		appending = appending && pf.i == len(pf.n.Kids)-1
+		cur = parent
+	}
+}
+
+// split cuts n into pieces that each fit a page, choosing points by bytes:
+// halves in general, the left piece full when appending at the end (so
+// sequential loads fill pages). n stays the first piece.
+func (t *Tree) split(n *Node, appending bool) ([]*Node, error) {
+	limit := t.P.PageSize()
+	size := n.Size()
+	if size <= limit {
+		return []*Node{n}, nil
+	}
+	pieces := []*Node{n}
+	cur := n
+	for size > limit {
+		// Find the cut: the first index where the left part reaches the
+		// target, keeping both sides non-empty and the left within limit.
+		target := size / 2
+		if appending {
+			target = limit - page.HeaderSize/2
+		}
+		acc := page.HeaderSize
+		cut := 0
+		for cut < len(cur.Keys)-1 {
+			es := cur.entrySize(cut)
+			if acc+es > limit || (acc+es > target && cut > 0) {
+				break
+			}
+			acc += es
+			cut++
+		}
+		if cut == 0 {
+			cut = 1
+		}
+		right, err := t.P.NewNode(cur.Leaf)
+		if err != nil {
+			return nil, err
+		}
+		right.Keys = append(right.Keys, cur.Keys[cut:]...)
+		clear(cur.Keys[cut:])
+		cur.Keys = cur.Keys[:cut]
+		if cur.Leaf {
+			right.Vals = append(right.Vals, cur.Vals[cut:]...)
+			clear(cur.Vals[cut:])
+			cur.Vals = cur.Vals[:cut]
+		} else {
+			right.Kids = append(right.Kids, cur.Kids[cut:]...)
+			clear(cur.Kids[cut:])
+			cur.Kids = cur.Kids[:cut]
+		}
+		pieces = append(pieces, right)
+		cur = right
+		size = cur.Size()
+	}
+	return pieces, nil
+}
+
+// Delete removes key, freeing its overflow. Empty nodes are unlinked from
+// their parents; nothing is merged. It returns the removed value.
+func (t *Tree) Delete(key []byte) (Value, bool, error) {
+	if t.Root.IsZero() {
+		return Value{}, false, nil
+	}
+	var stack [8]frame
+	path, found, err := t.descend(key, stack[:0])
+	if err != nil || !found {
+		return Value{}, false, err
+	}
+	lf := path[len(path)-1]
+	old := lf.n.Vals[lf.i]
+	if !old.Ovf.IsZero() {
+		t.P.FreeOverflow(old.Ovf)
+	}
+	level := len(path) - 1
+	// Unlink nodes that become empty, bottom-up.
+	for level >= 0 && len(path[level].n.Keys) == 1 {
+		t.P.FreeNode(path[level].n)
+		level--
+	}
+	if level < 0 {
+		t.Root = page.Ref{}
+		return old, true, nil
+	}
+	f := path[level]
+	cur, err := t.P.Writable(f.n)
+	if err != nil {
+		return Value{}, false, err
+	}
+	cur.Keys = removeAt(cur.Keys, f.i)
+	if cur.Leaf {
+		cur.Vals = removeAt(cur.Vals, f.i)
+	} else {
+		cur.Kids = removeAt(cur.Kids, f.i)
+	}
+	if err := t.propagate(path[:level+1], cur, false); err != nil {
+		return Value{}, false, err
+	}
+	return old, true, t.collapseRoot()
+}
+
+// collapseRoot replaces a branch root with a single child by that child.
+func (t *Tree) collapseRoot() error {
+	for !t.Root.IsZero() {
+		n, err := t.P.Node(t.Root)
+		if err != nil {
+			return err
+		}
+		if n.Leaf || len(n.Kids) != 1 {
+			return nil
+		}
+		t.Root = n.Kids[0]
+		t.P.FreeNode(n)
+	}
+	return nil
+}
+
+// Update changes the value stored under key in place (same key), e.g. its
+// expiry, without touching its data. It reports whether the key exists.
+func (t *Tree) Update(key []byte, fn func(v *Value)) (bool, error) {
+	if t.Root.IsZero() {
+		return false, nil
+	}
+	var stack [8]frame
+	path, found, err := t.descend(key, stack[:0])
+	if err != nil || !found {
+		return false, err
+	}
+	lf := path[len(path)-1]
+	leaf, err := t.P.Writable(lf.n)
+	if err != nil {
+		return false, err
+	}
+	fn(&leaf.Vals[lf.i])
+	return true, t.propagate(path, leaf, false)
+}

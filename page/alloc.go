@@ -1,0 +1,443 @@
+package page
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+)
+
+// Allocator tracks free pages in memory and persists them at each flush.
+//
+// The reuse rule (DESIGN §2). A page that txn T stops referencing is "freed
+// at T". It may be handed out again only when both hold:
+//
+//	(a) no registered reader has a snapshot older than T (its tree may still
+//	    reach the page), and
+//	(b) on disk, the OLDER of the two metas has txn id >= T: open falls back
+//	    to that meta if the next meta write tears, so everything it reaches
+//	    must stay intact.
+//
+// The allocator implements (b) with three stages. Freed pages wait in
+// pending, tagged with T. A flush that writes meta M while the newest meta on
+// disk is P moves every pending page with T <= P.Txn into diskFree (after M
+// lands, the older meta is P, which does not reach them) and persists them as
+// free; pages freed after P stay pending and are persisted as such. Pages in
+// diskFree but still reachable by a reader wait in held until (a) holds;
+// only then are they in avail, the set allocation draws from (lowest first).
+// A flush's own metadata pages come from avail before the move, so they too
+// obey (b).
+//
+// Persistent form: the bitmap diskFree is cut into chunks of
+// (pageSize-HeaderSize)*8 bits, one page each, rewritten copy-on-write only
+// when changed, so a flush costs O(changed chunks + pending), not O(free
+// space). A directory run lists the chunk refs and the pending ids. Pages used
+// by the directory and the chunks are subtracted on load, so their own
+// allocation need not dirty the bitmap.
+//
+// An Allocator belongs to the single writer; it is not safe for concurrent use.
+type Allocator struct {
+	pageSize  int
+	hwm       uint64 // pages [0,hwm) exist as far as allocation knows
+	diskFree  bitset
+	avail     bitset
+	dirty     map[uint64]struct{} // chunk numbers changed since the last flush
+	chunks    []Ref               // persisted chunk pages by chunk number
+	dir       Ref                 // persisted directory run
+	pending   []Freed             // freed, not yet free on disk; ascending Txn
+	held      []Freed             // free on disk, waiting for readers; ascending Txn
+	lowHint   uint64
+	metaPages map[uint64]struct{} // pages of the current directory and chunks
+}
+
+// Freed is a batch of page ids freed at one txn.
+type Freed struct {
+	Txn uint64
+	IDs []uint64
+}
+
+// NewAllocator makes the allocator of an empty file: pages 0 and 1 (metas) in use.
+func NewAllocator(pageSize int) *Allocator {
+	return &Allocator{pageSize: pageSize, hwm: 2, dirty: map[uint64]struct{}{}, metaPages: map[uint64]struct{}{}}
+}
+
+func (a *Allocator) chunkBits() uint64 { return uint64(a.pageSize-HeaderSize) * 8 }
+
+func (a *Allocator) markDirty(id uint64) { a.dirty[id/a.chunkBits()] = struct{}{} }
+
+// HWM is the number of pages the file spans for allocation.
+func (a *Allocator) HWM() uint64 { return a.hwm }
+
+// Alloc hands out the lowest run of n free pages, extending the file if none.
+func (a *Allocator) Alloc(n int) uint64 {
+	if id, ok := a.avail.run(a.lowHint, n, a.hwm); ok {
+		for i := id; i < id+uint64(n); i++ {
+			a.avail.clear(i)
+			a.diskFree.clear(i)
+			a.markDirty(i)
+		}
+		if n == 1 {
+			a.lowHint = id + 1
+		}
+		return id
+	}
+	if n == 1 {
+		a.lowHint = a.hwm
+	}
+	id := a.hwm
+	a.hwm += uint64(n)
+	return id
+}
+
+// Unalloc returns pages handed out by Alloc in the current txn (a rollback).
+func (a *Allocator) Unalloc(id uint64, n int) {
+	for i := id; i < id+uint64(n); i++ {
+		a.avail.set(i)
+		a.diskFree.set(i)
+		a.markDirty(i)
+	}
+	if id < a.lowHint {
+		a.lowHint = id
+	}
+}
+
+// Free records that txn stops referencing the n pages at id.
+func (a *Allocator) Free(txn, id uint64, n int) {
+	if len(a.pending) == 0 || a.pending[len(a.pending)-1].Txn != txn {
+		a.pending = append(a.pending, Freed{Txn: txn})
+	}
+	p := &a.pending[len(a.pending)-1]
+	for i := id; i < id+uint64(n); i++ {
+		p.IDs = append(p.IDs, i)
+	}
+}
+
+// Mark is a point in the pending list a savepoint can roll back to.
+type Mark struct{ entries, ids int }
+
+// Mark returns the current position of the pending list.
+func (a *Allocator) Mark() Mark {
+	m := Mark{entries: len(a.pending)}
+	if m.entries > 0 {
+		m.ids = len(a.pending[m.entries-1].IDs)
+	}
+	return m
+}
+
+// Unfree forgets the frees recorded since m.
+func (a *Allocator) Unfree(m Mark) {
+	a.pending = a.pending[:m.entries]
+	if m.entries > 0 {
+		a.pending[m.entries-1].IDs = a.pending[m.entries-1].IDs[:m.ids]
+	}
+}
+
+// Release moves held pages freed at or before oldest (the oldest reader's
+// snapshot txn, or the current txn when there is none) into avail, and
+// returns the ids released so caches can forget them.
+func (a *Allocator) Release(oldest uint64, released func(id uint64)) {
+	n := 0
+	for _, f := range a.held {
+		if f.Txn > oldest {
+			break
+		}
+		for _, id := range f.IDs {
+			if id >= a.hwm {
+				continue
+			}
+			a.avail.set(id)
+			if id < a.lowHint {
+				a.lowHint = id
+			}
+			if released != nil {
+				released(id)
+			}
+		}
+		n++
+	}
+	a.held = a.held[n:]
+}
+
+// PrepareFlush moves pending pages freed at or before newest (the txn of the
+// newest meta already on disk) into diskFree and held. Call it at the start
+// of a flush, before the flush's own allocations.
+func (a *Allocator) PrepareFlush(newest uint64) {
+	n := 0
+	for _, f := range a.pending {
+		if f.Txn > newest {
+			break
+		}
+		for _, id := range f.IDs {
+			a.diskFree.set(id)
+			a.markDirty(id)
+		}
+		a.held = append(a.held, f)
+		n++
+	}
+	a.pending = slices.Delete(a.pending, 0, n)
+}
+
+// FreeCounts returns the pages free on disk and the pages pending.
+func (a *Allocator) FreeCounts() (free, pending uint64) {
+	for _, f := range a.pending {
+		pending += uint64(len(f.IDs))
+	}
+	return a.diskFree.count(), pending
+}
+
+// AvailCount is the number of pages allocation can draw from now.
+func (a *Allocator) AvailCount() uint64 { return a.avail.count() }
+
+// WriteFreespace allocates and encodes the persistent free-space state for
+// a flush of txn, calling write for each sealed run, and returns the
+// directory ref and the high-water mark to store in the meta. The pages it
+// replaces are freed at txn.
+func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte) error) (Ref, uint64, error) {
+	cb := a.chunkBits()
+	need := (a.hwm + cb - 1) / cb
+	for uint64(len(a.chunks)) < need {
+		a.chunks = append(a.chunks, Ref{})
+	}
+	var dirty []uint64
+	for c := range a.dirty {
+		if c < need {
+			dirty = append(dirty, c)
+		}
+	}
+	clear(a.dirty)
+	slices.Sort(dirty)
+	var oldMeta []uint64
+	newMeta := map[uint64]struct{}{}
+	for _, c := range dirty {
+		if old := a.chunks[c]; !old.IsZero() {
+			oldMeta = append(oldMeta, old.ID)
+		}
+		id := a.allocMeta(1)
+		a.chunks[c] = Ref{ID: id, Txn: txn, Pages: 1}
+	}
+	if !a.dir.IsZero() {
+		for i := uint64(0); i < uint64(a.dir.Pages); i++ {
+			oldMeta = append(oldMeta, a.dir.ID+i)
+		}
+	}
+	for _, id := range oldMeta {
+		delete(a.metaPages, id)
+	}
+	if len(oldMeta) > 0 {
+		a.Free(txn, oldMeta[0], 0) // make sure the txn entry exists
+		p := &a.pending[len(a.pending)-1]
+		p.IDs = append(p.IDs, oldMeta...)
+	}
+	// The chunk table may have grown with allocMeta extending the file.
+	need = (a.hwm + cb - 1) / cb
+	for uint64(len(a.chunks)) < need {
+		a.chunks = append(a.chunks, Ref{})
+	}
+	var pend []uint64
+	for _, f := range a.pending {
+		pend = append(pend, f.IDs...)
+	}
+	size := HeaderSize + 16 + len(a.chunks)*20 + 8 + len(pend)*8
+	pages := (size + a.pageSize - 1) / a.pageSize
+	dirID := a.allocMeta(pages)
+	a.dir = Ref{ID: dirID, Txn: txn, Pages: uint32(pages)}
+	for _, c := range dirty {
+		newMeta[a.chunks[c].ID] = struct{}{}
+	}
+	for i := uint64(0); i < uint64(pages); i++ {
+		newMeta[dirID+i] = struct{}{}
+	}
+	// Chunk pages.
+	for _, c := range dirty {
+		buf := make([]byte, a.pageSize)
+		PutHeader(buf, Header{ID: a.chunks[c].ID, Txn: txn, Type: TypeFreemap})
+		body := buf[HeaderSize:]
+		lo := c * cb / 64
+		for w := uint64(0); w < cb/64 && lo+w < uint64(len(a.diskFree)); w++ {
+			binary.LittleEndian.PutUint64(body[w*8:], a.diskFree[lo+w])
+		}
+		Seal(buf)
+		if err := write(a.chunks[c].ID, buf); err != nil {
+			return Ref{}, 0, err
+		}
+	}
+	// Directory run.
+	buf := make([]byte, pages*a.pageSize)
+	PutHeader(buf, Header{ID: dirID, Txn: txn, Type: TypeFreedir, Overflow: uint32(pages - 1)})
+	b := buf[HeaderSize:]
+	binary.LittleEndian.PutUint64(b, a.hwm)
+	binary.LittleEndian.PutUint64(b[8:], uint64(len(a.chunks)))
+	off := 16
+	for _, r := range a.chunks {
+		putRef(b[off:], r)
+		off += 20
+	}
+	binary.LittleEndian.PutUint64(b[off:], uint64(len(pend)))
+	off += 8
+	for _, id := range pend {
+		binary.LittleEndian.PutUint64(b[off:], id)
+		off += 8
+	}
+	Seal(buf)
+	if err := write(dirID, buf); err != nil {
+		return Ref{}, 0, err
+	}
+	for id := range newMeta {
+		a.metaPages[id] = struct{}{}
+	}
+	for _, r := range a.chunks {
+		if !r.IsZero() {
+			a.metaPages[r.ID] = struct{}{}
+		}
+	}
+	return a.dir, a.usedHWM(), nil
+}
+
+// allocMeta allocates pages for free-space metadata without dirtying the
+// bitmap: load subtracts metadata pages, so their bits may stay stale.
+func (a *Allocator) allocMeta(n int) uint64 {
+	if id, ok := a.avail.run(a.lowHint, n, a.hwm); ok {
+		for i := id; i < id+uint64(n); i++ {
+			a.avail.clear(i)
+			a.diskFree.clear(i)
+		}
+		return id
+	}
+	id := a.hwm
+	a.hwm += uint64(n)
+	return id
+}
+
+// usedHWM is 1 + the highest page not free on disk: the file's logical end.
+func (a *Allocator) usedHWM() uint64 {
+	h := a.diskFree.highestClearBelow(a.hwm)
+	if h < 2 {
+		h = 2
+	}
+	return h
+}
+
+// Shrink gives back the free tail: it returns the new page count when pages
+// at the end of the file are all allocatable now, and drops them.
+func (a *Allocator) Shrink() (uint64, bool) {
+	h := a.avail.highestClearBelow(a.hwm)
+	if h < 2 {
+		h = 2
+	}
+	if h >= a.hwm {
+		return a.hwm, false
+	}
+	a.avail.clearFrom(h)
+	a.diskFree.clearFrom(h)
+	for i := h; i < a.hwm; i += a.chunkBits() {
+		a.markDirty(i)
+	}
+	a.hwm = h
+	if a.lowHint > h {
+		a.lowHint = h
+	}
+	return h, true
+}
+
+// ReadRun reads one verified run: used by Load and Check.
+type ReadRun func(r Ref, want Type) ([]byte, error)
+
+// Load rebuilds the allocator from the directory a meta points at. hwm is
+// the meta's high-water mark and txn its txn id (pending pages are tagged
+// with it: reusable after the next flush).
+func Load(pageSize int, dir Ref, hwm, txn uint64, read ReadRun) (*Allocator, error) {
+	a := NewAllocator(pageSize)
+	a.hwm = hwm
+	if dir.IsZero() {
+		return a, nil
+	}
+	st, err := ReadFreespace(pageSize, dir, read)
+	if err != nil {
+		return nil, err
+	}
+	a.dir = dir
+	a.chunks = st.Chunks
+	a.diskFree = st.Free
+	a.diskFree.clearFrom(hwm)
+	for id := range st.MetaPages {
+		a.diskFree.clear(id)
+		a.metaPages[id] = struct{}{}
+	}
+	for _, id := range st.Pending {
+		if id >= hwm {
+			return nil, corrupt(dir.ID, "pending page %d past the high-water mark %d", id, hwm)
+		}
+		a.diskFree.clear(id)
+	}
+	a.diskFree.clear(0)
+	a.diskFree.clear(1)
+	a.avail = slices.Clone(a.diskFree)
+	if len(st.Pending) > 0 {
+		a.pending = []Freed{{Txn: txn, IDs: st.Pending}}
+	}
+	return a, nil
+}
+
+// Freespace is the decoded persistent free-space state.
+type Freespace struct {
+	Chunks    []Ref
+	Free      bitset
+	Pending   []uint64
+	MetaPages map[uint64]struct{}
+}
+
+// IsFree reports whether the bitmap marks id free (metadata pages excluded by the caller).
+func (f *Freespace) IsFree(id uint64) bool { return f.Free.has(id) }
+
+// ReadFreespace decodes the directory at dir and its chunks.
+func ReadFreespace(pageSize int, dir Ref, read ReadRun) (*Freespace, error) {
+	buf, err := read(dir, TypeFreedir)
+	if err != nil {
+		return nil, err
+	}
+	b := buf[HeaderSize:]
+	if len(b) < 16 {
+		return nil, corrupt(dir.ID, "free directory too short")
+	}
+	nchunks := binary.LittleEndian.Uint64(b[8:])
+	if nchunks > uint64(len(b)-16)/20 {
+		return nil, corrupt(dir.ID, "free directory claims %d chunks", nchunks)
+	}
+	st := &Freespace{MetaPages: map[uint64]struct{}{}}
+	for i := uint64(0); i < uint64(dir.Pages); i++ {
+		st.MetaPages[dir.ID+i] = struct{}{}
+	}
+	off := 16
+	cb := uint64(pageSize-HeaderSize) * 8
+	for c := uint64(0); c < nchunks; c++ {
+		r := getRef(b[off:])
+		off += 20
+		st.Chunks = append(st.Chunks, r)
+		if r.IsZero() {
+			continue
+		}
+		st.MetaPages[r.ID] = struct{}{}
+		cbuf, err := read(r, TypeFreemap)
+		if err != nil {
+			return nil, fmt.Errorf("free map chunk %d: %w", c, err)
+		}
+		body := cbuf[HeaderSize:]
+		st.Free.grow((c + 1) * cb)
+		lo := c * cb / 64
+		for w := uint64(0); w < cb/64; w++ {
+			st.Free[lo+w] = binary.LittleEndian.Uint64(body[w*8:])
+		}
+	}
+	if off+8 > len(b) {
+		return nil, corrupt(dir.ID, "free directory truncated")
+	}
+	np := binary.LittleEndian.Uint64(b[off:])
+	off += 8
+	if np > uint64(len(b)-off)/8 {
+		return nil, corrupt(dir.ID, "free directory claims %d pending pages", np)
+	}
+	for i := uint64(0); i < np; i++ {
+		st.Pending = append(st.Pending, binary.LittleEndian.Uint64(b[off:]))
+		off += 8
+	}
+	return st, nil
+}

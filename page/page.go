@@ -1,0 +1,141 @@
+package page
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Page size limits and the header layout.
+const (
+	MinPageSize = 4096
+	MaxPageSize = 65536
+	// HeaderSize is the size of the header at the start of every page run:
+	// checksum u64, id u64, txn u64, type u8, flags u8, count u16, overflow u32.
+	HeaderSize = 32
+)
+
+// Type is the kind of a page.
+type Type uint8
+
+// Page types. Zero is never valid, so an all-zero page is caught as corrupt.
+const (
+	TypeMeta     Type = 1
+	TypeBranch   Type = 2
+	TypeLeaf     Type = 3
+	TypeOverflow Type = 4
+	TypeFreemap  Type = 5 // one chunk of the free-page bitmap
+	TypeFreedir  Type = 6 // the free-space directory: chunk refs and pending ids
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeMeta:
+		return "meta"
+	case TypeBranch:
+		return "branch"
+	case TypeLeaf:
+		return "leaf"
+	case TypeOverflow:
+		return "overflow"
+	case TypeFreemap:
+		return "freemap"
+	case TypeFreedir:
+		return "freedir"
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// ErrCorrupt is wrapped by every error that reports a damaged, stale or
+// foreign page. Callers test for it with errors.Is.
+var ErrCorrupt = errors.New("corrupt page")
+
+// CorruptError names the page that failed verification and why.
+type CorruptError struct {
+	ID     uint64
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("page %d: %s: %s", e.ID, ErrCorrupt, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrCorrupt) true.
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+
+func corrupt(id uint64, format string, args ...any) error {
+	return &CorruptError{ID: id, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Header is the decoded form of a page header.
+type Header struct {
+	ID       uint64
+	Txn      uint64
+	Type     Type
+	Flags    uint8
+	Count    uint16
+	Overflow uint32 // pages in the run after the first
+}
+
+// Pages is the length of the run in pages.
+func (h Header) Pages() int { return int(h.Overflow) + 1 }
+
+// PutHeader writes h into buf[:HeaderSize], leaving the checksum to Seal.
+func PutHeader(buf []byte, h Header) {
+	binary.LittleEndian.PutUint64(buf[8:], h.ID)
+	binary.LittleEndian.PutUint64(buf[16:], h.Txn)
+	buf[24] = byte(h.Type)
+	buf[25] = h.Flags
+	binary.LittleEndian.PutUint16(buf[26:], h.Count)
+	binary.LittleEndian.PutUint32(buf[28:], h.Overflow)
+}
+
+// ReadHeader decodes the header of buf without verifying it.
+func ReadHeader(buf []byte) Header {
+	return Header{
+		ID:       binary.LittleEndian.Uint64(buf[8:]),
+		Txn:      binary.LittleEndian.Uint64(buf[16:]),
+		Type:     Type(buf[24]),
+		Flags:    buf[25],
+		Count:    binary.LittleEndian.Uint16(buf[26:]),
+		Overflow: binary.LittleEndian.Uint32(buf[28:]),
+	}
+}
+
+// Seal stores the checksum of buf[8:] in buf[:8]. buf is a whole run.
+func Seal(buf []byte) {
+	binary.LittleEndian.PutUint64(buf, xxhash.Sum64(buf[8:]))
+}
+
+// Verify checks a whole run read for page id: checksum, id, type and run
+// length. want is the expected type (0 accepts any) and txn the txn id the
+// reference carries (0 skips that check). It returns the header.
+func Verify(buf []byte, id uint64, want Type, txn uint64, pageSize int) (Header, error) {
+	if len(buf) < HeaderSize {
+		return Header{}, corrupt(id, "short read (%d bytes)", len(buf))
+	}
+	if sum := xxhash.Sum64(buf[8:]); sum != binary.LittleEndian.Uint64(buf) {
+		return Header{}, corrupt(id, "checksum mismatch")
+	}
+	h := ReadHeader(buf)
+	if h.ID != id {
+		return h, corrupt(id, "header names page %d (misplaced write)", h.ID)
+	}
+	if want != 0 && h.Type != want {
+		return h, corrupt(id, "is a %v page, expected %v", h.Type, want)
+	}
+	if h.Pages()*pageSize != len(buf) {
+		return h, corrupt(id, "run of %d pages, expected %d", h.Pages(), len(buf)/pageSize)
+	}
+	if txn != 0 && h.Txn != txn {
+		return h, corrupt(id, "written by txn %d, reference expects txn %d (lost or stale write)", h.Txn, txn)
+	}
+	return h, nil
+}
+
+// ValidPageSize reports whether n is an allowed page size.
+func ValidPageSize(n int) bool {
+	return n >= MinPageSize && n <= MaxPageSize && n&(n-1) == 0
+}
