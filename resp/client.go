@@ -1,0 +1,131 @@
+package resp
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// Client is the state of one connection. Fields without a lock are touched only
+// by the connection's own goroutine (and, while it waits for an EXEC, by the
+// writer on its behalf); the rest may be read by CLIENT LIST from elsewhere.
+type Client struct {
+	// ID is the connection's unique, increasing id (CLIENT ID).
+	ID int64
+	// Addr and LAddr are the remote and local addresses.
+	Addr, LAddr string
+	// Created is when the connection was accepted.
+	Created time.Time
+
+	// Proto is the RESP version in use: 2 or 3 (HELLO).
+	Proto int
+	// Multi is true between MULTI and EXEC/DISCARD.
+	Multi bool
+	// MultiErr records that a command failed to queue (EXEC then aborts).
+	MultiErr bool
+	// Queue holds the commands queued by MULTI.
+	Queue [][][]byte
+	// Session is the command layer's own per-connection state.
+	Session any
+
+	conn  redcon.Conn
+	guard *guardConn
+
+	db     atomic.Int64
+	authed atomic.Bool
+	closed atomic.Bool
+
+	mu       sync.Mutex
+	name     string
+	libName  string
+	libVer   string
+	lastCmd  string
+	lastUsed time.Time
+}
+
+// DB returns the selected table.
+func (c *Client) DB() int { return int(c.db.Load()) }
+
+// SetDB selects a table.
+func (c *Client) SetDB(n int) { c.db.Store(int64(n)) }
+
+// Authed reports whether the connection has authenticated.
+func (c *Client) Authed() bool { return c.authed.Load() }
+
+// SetAuthed records the result of AUTH/HELLO AUTH.
+func (c *Client) SetAuthed(v bool) { c.authed.Store(v) }
+
+// Name returns the CLIENT SETNAME name.
+func (c *Client) Name() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.name
+}
+
+// SetName sets the client name.
+func (c *Client) SetName(n string) {
+	c.mu.Lock()
+	c.name = n
+	c.mu.Unlock()
+}
+
+// SetLib records CLIENT SETINFO LIB-NAME / LIB-VER; an empty argument keeps the old one.
+func (c *Client) SetLib(name, ver *string) {
+	c.mu.Lock()
+	if name != nil {
+		c.libName = *name
+	}
+	if ver != nil {
+		c.libVer = *ver
+	}
+	c.mu.Unlock()
+}
+
+// Touch records the command being run, for CLIENT LIST's cmd and idle fields.
+func (c *Client) Touch(cmd string, now time.Time) {
+	c.mu.Lock()
+	c.lastCmd = cmd
+	c.lastUsed = now
+	c.mu.Unlock()
+}
+
+// Close closes the connection after pending replies are written.
+func (c *Client) Close() {
+	if c.closed.CompareAndSwap(false, true) {
+		c.conn.Close()
+	}
+}
+
+// Kill closes the connection from another goroutine (CLIENT KILL).
+func (c *Client) Kill() {
+	c.closed.Store(true)
+	c.guard.Conn.Close()
+}
+
+// Closed reports whether Close or Kill was called.
+func (c *Client) Closed() bool { return c.closed.Load() }
+
+// Info formats the client as one line of CLIENT LIST / CLIENT INFO.
+func (c *Client) Info(now time.Time) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	idle := int64(0)
+	if !c.lastUsed.IsZero() {
+		idle = int64(now.Sub(c.lastUsed) / time.Second)
+	}
+	flags := "N"
+	cmd := c.lastCmd
+	if cmd == "" {
+		cmd = "NULL"
+	}
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d lib-name=%s lib-ver=%s",
+		c.ID, c.Addr, c.LAddr, c.ID+7, c.name, int64(now.Sub(c.Created)/time.Second), idle, flags, c.DB(),
+		strings.ToLower(cmd), c.Proto, c.libName, c.libVer)
+}
+
+// Conn returns the redcon connection, for writing replies.
+func (c *Client) Conn() redcon.Conn { return c.conn }

@@ -1,0 +1,169 @@
+package resp
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// echoHandler answers each command with +ARG0:ARG1:..., proving order and framing.
+type echoHandler struct{}
+
+func (echoHandler) Serve(c *Client, cmd redcon.Command) {
+	cmds := append([]redcon.Command{cmd}, c.Conn().ReadPipeline()...)
+	for _, cmd := range cmds {
+		parts := make([]string, len(cmd.Args))
+		for i, a := range cmd.Args {
+			parts[i] = string(a)
+		}
+		w := NewWriter(c.Proto)
+		w.Simple(strings.Join(parts, ":"))
+		c.Conn().WriteRaw(w.B)
+	}
+}
+func (echoHandler) Closed(*Client) {}
+
+func startListener(t *testing.T, opts Options) *Listener {
+	t.Helper()
+	l, err := Listen("127.0.0.1:0", echoHandler{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Serve()
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// exchange sends raw bytes and reads everything until the server closes or
+// the reply holds want bytes.
+func exchange(t *testing.T, addr, send string, want int) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, send); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var got []byte
+	buf := make([]byte, 4096)
+	for want <= 0 || len(got) < want {
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			break
+		}
+	}
+	return string(got)
+}
+
+func TestGuardBulkLimit(t *testing.T) {
+	l := startListener(t, Options{MaxBulk: func() int64 { return 10 }})
+	got := exchange(t, l.Addr().String(), "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nSET\r\n$11\r\n", 0)
+	want := "+PING\r\n-ERR Protocol error: invalid bulk length\r\n"
+	if got != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+	got = exchange(t, l.Addr().String(), "*2\r\n$3\r\nSET\r\n$10\r\n0123456789\r\n", len("+SET:0123456789\r\n"))
+	if got != "+SET:0123456789\r\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestGuardSplitReads(t *testing.T) {
+	l := startListener(t, Options{MaxBulk: func() int64 { return 100 }})
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := "*0\r\n*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\nPING inline\r\n"
+	for i := 0; i < len(msg); i++ {
+		c.Write([]byte{msg[i]})
+		time.Sleep(time.Millisecond)
+	}
+	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for _, want := range []string{"+ECHO:hello\r\n", "+PING:inline\r\n"} {
+		line, err := r.ReadString('\n')
+		if err != nil || line != want {
+			t.Fatalf("got %q %v want %q", line, err, want)
+		}
+	}
+}
+
+func TestGuardTooBigInline(t *testing.T) {
+	l := startListener(t, Options{})
+	got := exchange(t, l.Addr().String(), strings.Repeat("a", 70*1024), 0)
+	if got != "-ERR Protocol error: too big inline request\r\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestGuardUnauthenticated(t *testing.T) {
+	l := startListener(t, Options{PasswordSet: func() bool { return true }})
+	got := exchange(t, l.Addr().String(), "*11\r\n", 0)
+	if got != "-ERR Protocol error: unauthenticated multibulk length\r\n" {
+		t.Fatalf("got %q", got)
+	}
+	got = exchange(t, l.Addr().String(), "*1\r\n$16385\r\n", 0)
+	if got != "-ERR Protocol error: unauthenticated bulk length\r\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestRedconProtocolErrors(t *testing.T) {
+	l := startListener(t, Options{})
+	got := exchange(t, l.Addr().String(), "*1\r\nx\r\n", 0)
+	if got != "-ERR Protocol error: expected '$', got 'x'\r\n" {
+		t.Fatalf("got %q", got)
+	}
+	got = exchange(t, l.Addr().String(), "*x\r\n", 0)
+	if got != "-ERR Protocol error: invalid multibulk length\r\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestMaxClients(t *testing.T) {
+	l := startListener(t, Options{MaxClients: func() int { return 1 }})
+	c1, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	io.WriteString(c1, "PING\r\n")
+	bufio.NewReader(c1).ReadString('\n') // c1 is registered
+	got := exchange(t, l.Addr().String(), "PING\r\n", 0)
+	if got != "-ERR max number of clients reached\r\n" {
+		t.Fatalf("got %q", got)
+	}
+	if a, r := l.Stats(); a != 1 || r != 1 {
+		t.Fatalf("stats %d %d", a, r)
+	}
+}
+
+func TestWriterRESP3(t *testing.T) {
+	w2, w3 := NewWriter(2), NewWriter(3)
+	for _, w := range []*Writer{w2, w3} {
+		w.Map(1)
+		w.BulkString("k")
+		w.Null()
+		w.Double(1.5)
+		w.Bool(true)
+		w.Verbatim("x")
+		w.Simple("a\r\nb")
+	}
+	if string(w2.B) != "*2\r\n$1\r\nk\r\n$-1\r\n$3\r\n1.5\r\n:1\r\n$1\r\nx\r\n+a  b\r\n" {
+		t.Fatalf("resp2 %q", w2.B)
+	}
+	if string(w3.B) != "%1\r\n$1\r\nk\r\n_\r\n,1.5\r\n#t\r\n=5\r\ntxt:x\r\n+a  b\r\n" {
+		t.Fatalf("resp3 %q", w3.B)
+	}
+}
