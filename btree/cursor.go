@@ -157,3 +157,21 @@ func (c *Cursor) step(d int) bool {
 		}
 	}
 }
+
+// Leaf returns the leaf node the cursor is on (nil if none).
+func (c *Cursor) Leaf() *Node {
+	if len(c.stack) == 0 {
+		return nil
+	}
+	return c.stack[len(c.stack)-1].n
+}
+
+// NextLeaf moves to the first entry of the next leaf.
+func (c *Cursor) NextLeaf() bool {
+	if len(c.stack) == 0 {
+		return false
+	}
+	top := &c.stack[len(c.stack)-1]
+	top.i = len(top.n.Keys) - 1
+	return c.Next()
+}

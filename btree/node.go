@@ -14,8 +14,9 @@ const (
 	FlagExpire   = 1 << 1 // ExpireAt is set
 )
 
-// MaxKeySize is the longest key a node stores.
-const MaxKeySize = 224
+// MaxKeySize is the longest key a node stores: a 256-byte tree key (a long
+// key's 224-byte prefix and its SHA-256) plus an 8-byte expiry-index prefix.
+const MaxKeySize = 264
 
 // Value is what a leaf stores under a key.
 type Value struct {

@@ -352,3 +352,20 @@ func (t *Tree) Update(key []byte, fn func(v *Value)) (bool, error) {
 	fn(&leaf.Vals[lf.i])
 	return true, t.propagate(path, leaf, false)
 }
+
+// GetRaw returns the value under key without loading overflow data.
+func (t *Tree) GetRaw(key []byte) (Value, bool, error) {
+	if t.Root.IsZero() {
+		return Value{}, false, nil
+	}
+	var stack [8]frame
+	path, found, err := t.descend(key, stack[:0])
+	if err != nil || !found {
+		return Value{}, false, err
+	}
+	f := path[len(path)-1]
+	return f.n.Vals[f.i], true, nil
+}
+
+// Load reads v's overflow data into v.Data when it has any.
+func (t *Tree) Load(v *Value) error { return t.load(v) }

@@ -1,0 +1,314 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/digby-db/digby/btree"
+	"github.com/digby-db/digby/page"
+)
+
+// state is one committed (logical) version of the database.
+type state struct {
+	txn         uint64
+	catalog     page.Ref
+	nextVersion uint64
+}
+
+// DB is an open database. All methods are safe for concurrent use.
+type DB struct {
+	dir   string
+	opts  Options
+	file  *page.File
+	ps    int
+	cache *page.Cache
+
+	cur atomic.Pointer[state]
+
+	// unflushed holds committed nodes not yet written (or freed before
+	// being written, while readers may still reach them).
+	umu       sync.RWMutex
+	unflushed map[uint64]*btree.Node
+
+	// readers counts registered snapshots by txn.
+	rmu     sync.Mutex
+	readers map[uint64]int
+	since   map[uint64]time.Time
+
+	// Writer-goroutine state.
+	alloc      *page.Allocator
+	metas      [2]*page.Meta // on disk; nil when a slot is invalid
+	flushSet   map[uint64]*btree.Node
+	dirtyBytes int64
+	nextTxn    uint64
+
+	queue   chan *Pending
+	ctl     chan func()
+	done    chan struct{}
+	closed  atomic.Bool
+	closeMu sync.RWMutex
+
+	failed    atomic.Pointer[error]
+	lastFlush atomic.Int64 // unix ms
+	flushes   atomic.Uint64
+	syncs     atomic.Uint64
+	written   atomic.Uint64 // bytes written to the data file
+}
+
+// DataPath is the data file of a database directory.
+func DataPath(dir string) string { return filepath.Join(dir, page.DataFile) }
+
+// Open opens the database in dir, creating dir and an empty database if
+// needed. A second Open of the same dir, in any process, fails with ErrLocked.
+func Open(dir string, opts *Options) (*DB, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o = o.withDefaults()
+	if !page.ValidPageSize(o.PageSize) {
+		return nil, fmt.Errorf("page size %d: want a power of two from %d to %d", o.PageSize, page.MinPageSize, page.MaxPageSize)
+	}
+	lock, err := page.Lock(dir)
+	if err != nil {
+		return nil, err
+	}
+	path := DataPath(dir)
+	var b page.Backend
+	if o.OpenFile != nil {
+		b, err = o.OpenFile(path)
+	} else {
+		b, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	}
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	f := page.NewFile(b, lock, o.PageSize)
+	db := &DB{
+		dir:       dir,
+		opts:      o,
+		file:      f,
+		cache:     page.NewCache(o.CacheSize),
+		unflushed: map[uint64]*btree.Node{},
+		readers:   map[uint64]int{},
+		since:     map[uint64]time.Time{},
+		flushSet:  map[uint64]*btree.Node{},
+		queue:     make(chan *Pending, 4096),
+		ctl:       make(chan func()),
+		done:      make(chan struct{}),
+	}
+	if err := db.load(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.lastFlush.Store(time.Now().UnixMilli())
+	go db.run()
+	return db, nil
+}
+
+// load reads the metas (creating them for a new file) and the allocator.
+func (db *DB) load() error {
+	size, err := db.file.Size()
+	if err != nil {
+		return err
+	}
+	if size == 0 {
+		return db.create()
+	}
+	ps, err := db.detectPageSize()
+	if err != nil {
+		return err
+	}
+	db.ps = ps
+	db.file.SetPageSize(ps)
+	var errs [2]error
+	for slot := uint64(0); slot < 2; slot++ {
+		buf := make([]byte, ps)
+		if err := db.file.ReadRaw(slot, buf); err != nil {
+			errs[slot] = err
+			continue
+		}
+		db.metas[slot], errs[slot] = page.DecodeMeta(buf, slot, ps)
+		if errors.Is(errs[slot], page.ErrNewerFormat) {
+			return errs[slot]
+		}
+	}
+	m := db.newestMeta()
+	if m == nil {
+		if errors.Is(errs[0], page.ErrForeign) && errors.Is(errs[1], page.ErrForeign) {
+			return page.ErrForeign
+		}
+		return fmt.Errorf("no valid meta: %v; %v", errs[0], errs[1])
+	}
+	if int64(m.HWM)*int64(ps) > size {
+		// The tail past the file end must be free; Check verifies that.
+		_ = size
+	}
+	a, err := page.Load(ps, m.Freedir, m.HWM, m.Txn, func(r page.Ref, want page.Type) ([]byte, error) {
+		buf, _, err := db.file.Read(r.ID, int(r.Pages), want, r.Txn)
+		return buf, err
+	})
+	if err != nil {
+		return fmt.Errorf("free space: %w", err)
+	}
+	db.alloc = a
+	db.nextTxn = m.Txn + 1
+	db.cur.Store(&state{txn: m.Txn, catalog: m.Catalog, nextVersion: m.NextVersion})
+	return nil
+}
+
+// detectPageSize reads the page size from whichever meta names a valid one.
+func (db *DB) detectPageSize() (int, error) {
+	buf := make([]byte, page.MinPageSize)
+	if err := db.file.ReadRaw(0, buf); err == nil {
+		if ps, ok := page.PeekPageSize(buf); ok && page.ValidPageSize(ps) {
+			return ps, nil
+		}
+	}
+	// Page 0 is damaged: look for meta 1 at each possible page size.
+	for ps := page.MinPageSize; ps <= page.MaxPageSize; ps *= 2 {
+		db.file.SetPageSize(ps)
+		if err := db.file.ReadRaw(1, buf); err != nil {
+			continue
+		}
+		if got, ok := page.PeekPageSize(buf); ok && got == ps {
+			return ps, nil
+		}
+	}
+	return 0, fmt.Errorf("page 0: %w (no meta with a valid page size)", page.ErrForeign)
+}
+
+func (db *DB) create() error {
+	db.ps = db.opts.PageSize
+	db.file.SetPageSize(db.ps)
+	db.alloc = page.NewAllocator(db.ps)
+	for slot := uint64(0); slot < 2; slot++ {
+		m := &page.Meta{Slot: slot, Version: page.FormatVersion, PageSize: uint32(db.ps), HWM: 2, NextVersion: 1}
+		buf := make([]byte, db.ps)
+		m.Encode(buf)
+		if err := db.file.Write(slot, buf); err != nil {
+			return err
+		}
+		db.metas[slot] = m
+	}
+	if err := db.file.Sync(); err != nil {
+		return err
+	}
+	db.nextTxn = 1
+	db.cur.Store(&state{nextVersion: 1})
+	return nil
+}
+
+// newestMeta is the valid on-disk meta with the highest txn.
+func (db *DB) newestMeta() *page.Meta {
+	a, b := db.metas[0], db.metas[1]
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	case b.Txn > a.Txn:
+		return b
+	}
+	return a
+}
+
+// olderSlot is the slot the next flush overwrites: not the newest valid one.
+func (db *DB) olderSlot() uint64 {
+	if n := db.newestMeta(); n != nil && n.Slot == 0 {
+		return 1
+	}
+	return 0
+}
+
+// Dir is the database directory.
+func (db *DB) Dir() string { return db.dir }
+
+// PageSize is the database's page size.
+func (db *DB) PageSize() int { return db.ps }
+
+// Failed returns the I/O error that put the store into its failed state.
+func (db *DB) Failed() error {
+	if p := db.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (db *DB) fail(err error) error {
+	e := fmt.Errorf("%w: %v", ErrFailed, err)
+	db.failed.CompareAndSwap(nil, &e)
+	return db.Failed()
+}
+
+// register adds a reader at the current state and returns it.
+func (db *DB) register() *state {
+	db.rmu.Lock()
+	st := db.cur.Load()
+	if db.readers[st.txn] == 0 {
+		db.since[st.txn] = time.Now()
+	}
+	db.readers[st.txn]++
+	db.rmu.Unlock()
+	return st
+}
+
+func (db *DB) unregister(st *state) {
+	db.rmu.Lock()
+	if db.readers[st.txn]--; db.readers[st.txn] == 0 {
+		delete(db.readers, st.txn)
+		delete(db.since, st.txn)
+	}
+	db.rmu.Unlock()
+}
+
+// oldestReader is the oldest registered snapshot txn, or the current txn.
+func (db *DB) oldestReader() uint64 {
+	db.rmu.Lock()
+	defer db.rmu.Unlock()
+	oldest := db.cur.Load().txn
+	for t := range db.readers {
+		if t < oldest {
+			oldest = t
+		}
+	}
+	return oldest
+}
+
+// View runs fn on a read-only snapshot of the newest committed state.
+func (db *DB) View(fn func(*Tx) error) error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	st := db.register()
+	defer db.unregister(st)
+	tx := &Tx{db: db, st: st}
+	return fn(tx)
+}
+
+// Close flushes everything and closes the file. Pending submissions finish first.
+func (db *DB) Close() error {
+	db.closeMu.Lock()
+	if db.closed.Swap(true) {
+		db.closeMu.Unlock()
+		return ErrClosed
+	}
+	db.closeMu.Unlock()
+	var err error
+	db.ctl <- func() { err = db.flush() }
+	close(db.ctl)
+	<-db.done
+	if db.Failed() != nil && err == nil {
+		err = db.Failed()
+	}
+	if cerr := db.file.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,113 @@
+package store
+
+import (
+	"slices"
+	"time"
+
+	"github.com/digby-db/digby/page"
+)
+
+// maxWrite bounds one coalesced write of consecutive pages.
+const maxWrite = 1 << 20
+
+// flush makes the newest committed state durable (DESIGN §2):
+// write every unflushed page and the free-space state; sync; write the meta
+// into the slot not holding the newest valid meta; sync. A crash anywhere
+// leaves the previous meta and all it reaches intact. Writer goroutine only.
+func (db *DB) flush() error {
+	if err := db.Failed(); err != nil {
+		return err
+	}
+	st := db.cur.Load()
+	newest := db.newestMeta()
+	if st.txn == newest.Txn {
+		return nil
+	}
+	db.alloc.PrepareFlush(newest.Txn)
+	if err := db.writeNodes(); err != nil {
+		return db.fail(err)
+	}
+	dir, hwm, err := db.alloc.WriteFreespace(st.txn, db.writeRun)
+	if err != nil {
+		return db.fail(err)
+	}
+	if err := db.sync(); err != nil {
+		return db.fail(err)
+	}
+	m := &page.Meta{
+		Slot: db.olderSlot(), Version: page.FormatVersion, PageSize: uint32(db.ps),
+		Txn: st.txn, Catalog: st.catalog, Freedir: dir, HWM: hwm, NextVersion: st.nextVersion,
+		Epoch: newest.Epoch,
+	}
+	buf := make([]byte, db.ps)
+	m.Encode(buf)
+	if err := db.writeRun(m.Slot, buf); err != nil {
+		return db.fail(err)
+	}
+	if err := db.sync(); err != nil {
+		return db.fail(err)
+	}
+	db.metas[m.Slot] = m
+	// The pages are on disk now: serve them from the cache.
+	db.umu.Lock()
+	for id := range db.flushSet {
+		delete(db.unflushed, id)
+	}
+	db.umu.Unlock()
+	for id, n := range db.flushSet {
+		db.cache.Put(id, n, int64(db.ps))
+	}
+	clear(db.flushSet)
+	db.dirtyBytes = 0
+	db.release()
+	if h, ok := db.alloc.Shrink(); ok {
+		if err := db.file.Truncate(h); err != nil {
+			return db.fail(err)
+		}
+		if err := db.sync(); err != nil {
+			return db.fail(err)
+		}
+	}
+	db.lastFlush.Store(time.Now().UnixMilli())
+	db.flushes.Add(1)
+	return nil
+}
+
+func (db *DB) sync() error {
+	db.syncs.Add(1)
+	return db.file.Sync()
+}
+
+func (db *DB) writeRun(id uint64, buf []byte) error {
+	db.written.Add(uint64(len(buf)))
+	return db.file.Write(id, buf)
+}
+
+// writeNodes writes the flush set in page order, coalescing neighbours.
+func (db *DB) writeNodes() error {
+	ids := make([]uint64, 0, len(db.flushSet))
+	for id := range db.flushSet {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	ps := db.ps
+	buf := make([]byte, 0, min(maxWrite, len(ids)*ps))
+	var start uint64
+	for i, id := range ids {
+		if len(buf) > 0 && (id != start+uint64(len(buf)/ps) || len(buf)+ps > maxWrite) {
+			if err := db.writeRun(start, buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+		if len(buf) == 0 {
+			start = id
+		}
+		buf = buf[:len(buf)+ps]
+		db.flushSet[ids[i]].Encode(buf[len(buf)-ps:])
+	}
+	if len(buf) > 0 {
+		return db.writeRun(start, buf)
+	}
+	return nil
+}

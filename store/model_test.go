@@ -1,0 +1,270 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"testing"
+)
+
+// long reports whether the long test forms run (DIGBY_LONG=1).
+func long() bool { return os.Getenv("DIGBY_LONG") == "1" }
+
+type modelVal struct {
+	val []byte
+	exp int64
+}
+
+type model map[uint32]map[string]modelVal
+
+func (m model) table(n uint32) map[string]modelVal {
+	if m[n] == nil {
+		m[n] = map[string]modelVal{}
+	}
+	return m[n]
+}
+
+func (m model) clone() model {
+	c := model{}
+	for n, t := range m {
+		c[n] = map[string]modelVal{}
+		for k, v := range t {
+			c[n][k] = v
+		}
+	}
+	return c
+}
+
+func randKey(r *rand.Rand, space int) []byte {
+	switch r.IntN(20) {
+	case 0:
+		return []byte{}
+	case 1:
+		return bytes.Repeat([]byte{byte('a' + r.IntN(3))}, 1+r.IntN(MaxKeySize))
+	}
+	return []byte(fmt.Sprintf("key-%05d", r.IntN(space)))
+}
+
+func randVal(r *rand.Rand, ps int) []byte {
+	n := r.IntN(40)
+	switch r.IntN(12) {
+	case 0:
+		n = 0
+	case 1:
+		n = ps/4 + r.IntN(3*ps) // past the inline threshold
+	case 2:
+		n = ps/4 - 2 + r.IntN(4)
+	}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.UintN(256))
+	}
+	return b
+}
+
+// verify compares every table of db with the model.
+func verify(t *testing.T, db *DB, m model) {
+	t.Helper()
+	err := db.View(func(tx *Tx) error {
+		for n := uint32(0); n < 4; n++ {
+			tb := tx.Table(n)
+			want := m[n]
+			if tb.Count() != uint64(len(want)) {
+				return fmt.Errorf("table %d: count %d, model %d", n, tb.Count(), len(want))
+			}
+			keys := make([]string, 0, len(want))
+			var exps uint64
+			for k, v := range want {
+				keys = append(keys, k)
+				if v.exp != 0 {
+					exps++
+				}
+			}
+			if tb.Expires() != exps {
+				return fmt.Errorf("table %d: expires %d, model %d", n, tb.Expires(), exps)
+			}
+			sort.Strings(keys)
+			c := tb.Cursor()
+			i := 0
+			for ok := c.First(); ok; ok = c.Next() {
+				tu := c.Tuple()
+				if i >= len(keys) || string(tu.Key) != keys[i] {
+					return fmt.Errorf("table %d: cursor key %q at %d", n, tu.Key, i)
+				}
+				if !bytes.Equal(tu.Value, want[keys[i]].val) || tu.ExpireAt != want[keys[i]].exp {
+					return fmt.Errorf("table %d: key %q value mismatch", n, keys[i])
+				}
+				i++
+			}
+			if c.Err() != nil {
+				return c.Err()
+			}
+			if i != len(keys) {
+				return fmt.Errorf("table %d: cursor saw %d of %d", n, i, len(keys))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustCheck(t *testing.T, db *DB) CheckReport {
+	t.Helper()
+	r, err := db.Check()
+	if err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	if r.Reachable+r.Free+r.Pending != r.Pages-2 {
+		t.Fatalf("check: reachable %d + free %d + pending %d != %d pages", r.Reachable, r.Free, r.Pending, r.Pages-2)
+	}
+	return r
+}
+
+var errAbort = errors.New("abort")
+
+func TestModel(t *testing.T) {
+	seeds := 6
+	ops := 1500
+	if long() {
+		seeds, ops = 60, 8000
+	}
+	for _, ps := range []int{4096, 65536} {
+		for seed := 1; seed <= seeds; seed++ {
+			t.Run(fmt.Sprintf("ps%d/seed%d", ps, seed), func(t *testing.T) {
+				runModel(t, ps, uint64(seed), ops)
+			})
+		}
+	}
+}
+
+func runModel(t *testing.T, ps int, seed uint64, ops int) {
+	r := rand.New(rand.NewPCG(seed, uint64(ps)))
+	dir := t.TempDir()
+	opts := &Options{PageSize: ps, CacheSize: int64(ps) * 64, Durability: Everysec}
+	db, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Close() }()
+	m := model{}
+	space := 20 + r.IntN(400)
+	for i := 0; i < ops; {
+		// One batch of submissions; some fail and must roll back alone.
+		nsub := 1 + r.IntN(8)
+		var pend []*Pending
+		var expect []model
+		cur := m.clone()
+		for s := 0; s < nsub; s++ {
+			nops := 1 + r.IntN(6)
+			fail := r.IntN(6) == 0
+			type op struct {
+				kind  int
+				table uint32
+				key   []byte
+				val   []byte
+				exp   int64
+				b     uint32
+			}
+			var list []op
+			for j := 0; j < nops; j++ {
+				o := op{kind: r.IntN(100), table: uint32(r.IntN(3)), key: randKey(r, space), val: randVal(r, ps)}
+				if r.IntN(4) == 0 {
+					o.exp = 1 + int64(r.IntN(1000))
+				}
+				o.b = uint32(r.IntN(4))
+				list = append(list, o)
+			}
+			after := cur.clone()
+			for _, o := range list {
+				tb := after.table(o.table)
+				switch {
+				case o.kind < 55:
+					tb[string(o.key)] = modelVal{o.val, o.exp}
+				case o.kind < 85:
+					delete(tb, string(o.key))
+				case o.kind < 95:
+					if v, ok := tb[string(o.key)]; ok {
+						v.exp = o.exp
+						tb[string(o.key)] = v
+					}
+				case o.kind < 98:
+					after[o.table], after[o.b] = after[o.b], after[o.table]
+				default:
+					after[o.table] = nil
+				}
+			}
+			if !fail {
+				cur = after
+			}
+			i += nops
+			pend = append(pend, db.Submit(func(tx *Tx) error {
+				for _, o := range list {
+					tb := tx.Table(o.table)
+					var err error
+					switch {
+					case o.kind < 55:
+						_, err = tb.Put(o.key, o.val, TypeString, o.exp)
+					case o.kind < 85:
+						_, err = tb.Delete(o.key)
+					case o.kind < 95:
+						_, err = tb.SetExpire(o.key, o.exp)
+					case o.kind < 98:
+						err = tx.SwapTables(o.table, o.b)
+					default:
+						err = tx.ClearTable(o.table)
+					}
+					if err != nil {
+						return err
+					}
+				}
+				if fail {
+					if r.IntN(2) == 0 {
+						panic("injected")
+					}
+					return errAbort
+				}
+				return nil
+			}))
+			expect = append(expect, cur)
+			_ = expect
+		}
+		for _, p := range pend {
+			if err := p.Wait(); err != nil && !errors.Is(err, errAbort) && !bytes.Contains([]byte(err.Error()), []byte("injected")) {
+				t.Fatal(err)
+			}
+		}
+		m = cur
+		switch r.IntN(30) {
+		case 0:
+			verify(t, db, m)
+			mustCheck(t, db)
+		case 1:
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if db, err = Open(dir, opts); err != nil {
+				t.Fatal(err)
+			}
+			verify(t, db, m)
+		case 2:
+			if err := db.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	verify(t, db, m)
+	mustCheck(t, db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db, err = Open(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	verify(t, db, m)
+	mustCheck(t, db)
+}

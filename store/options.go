@@ -1,0 +1,95 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/digby-db/digby/btree"
+	"github.com/digby-db/digby/page"
+)
+
+// Durability says when a write is acknowledged relative to its flush.
+type Durability int
+
+const (
+	// Everysec acknowledges on logical commit and flushes at least once a
+	// second: a crash loses at most about a second of writes.
+	Everysec Durability = iota
+	// Always acknowledges only after the flush that holds the write.
+	Always
+	// No flushes when dirty memory passes its cap, and at close.
+	No
+)
+
+func (d Durability) String() string {
+	switch d {
+	case Always:
+		return "always"
+	case No:
+		return "no"
+	}
+	return "everysec"
+}
+
+// ParseDurability parses "always", "everysec" or "no".
+func ParseDurability(s string) (Durability, error) {
+	switch strings.ToLower(s) {
+	case "always":
+		return Always, nil
+	case "everysec":
+		return Everysec, nil
+	case "no":
+		return No, nil
+	}
+	return 0, fmt.Errorf("durability %q: want always, everysec or no", s)
+}
+
+// Options configure Open. The zero value is usable.
+type Options struct {
+	PageSize      int           // bytes, power of two 4096..65536; only used at creation; 0 = 4096
+	CacheSize     int64         // page cache bound in bytes; 0 = 64 MiB
+	DirtyCap      int64         // committed-unflushed bytes before a forced flush; 0 = 64 MiB
+	Durability    Durability    // default Everysec
+	FlushInterval time.Duration // Everysec period; 0 = 1s
+	// OpenFile, if set, opens the data file (tests use it to inject faults).
+	OpenFile func(path string) (page.Backend, error)
+}
+
+func (o Options) withDefaults() Options {
+	if o.PageSize == 0 {
+		o.PageSize = 4096
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 64 << 20
+	}
+	if o.DirtyCap == 0 {
+		o.DirtyCap = 64 << 20
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = time.Second
+	}
+	return o
+}
+
+// TypeString is the type tag of a plain string value.
+const TypeString uint8 = 1
+
+// MaxKeySize is the longest key the engine stores (longer keys come with
+// overflow keys).
+const MaxKeySize = 224
+
+// MaxValueSize is the largest value, a checked limit of the format.
+const MaxValueSize = 1<<32 - 1
+
+// Sentinel errors callers test with errors.Is.
+var (
+	ErrKeyTooLarge   = btree.ErrKeyTooLarge
+	ErrValueTooLarge = errors.New("value too large")
+	ErrLocked        = page.ErrLocked
+	ErrClosed        = errors.New("database closed")
+	ErrFailed        = errors.New("store failed after an I/O error; writes refused until reopen")
+	ErrReadOnly      = errors.New("write in a read-only transaction")
+	ErrCorrupt       = page.ErrCorrupt
+)

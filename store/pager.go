@@ -1,0 +1,178 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/digby-db/digby/btree"
+	"github.com/digby-db/digby/page"
+)
+
+// node returns the committed node ref points at: from the unflushed set,
+// the cache, or the file (verified against ref, then cached).
+func (db *DB) node(ref page.Ref) (*btree.Node, error) {
+	db.umu.RLock()
+	n, ok := db.unflushed[ref.ID]
+	db.umu.RUnlock()
+	if ok {
+		if n.Txn != ref.Txn {
+			return nil, &page.CorruptError{ID: ref.ID, Reason: fmt.Sprintf("in-memory page of txn %d, reference expects txn %d", n.Txn, ref.Txn)}
+		}
+		return n, nil
+	}
+	if v, ok := db.cache.Get(ref.ID); ok {
+		n := v.(*btree.Node)
+		if n.Txn == ref.Txn {
+			return n, nil
+		}
+	}
+	buf, _, err := db.file.Read(ref.ID, 1, 0, ref.Txn)
+	if err != nil {
+		return nil, err
+	}
+	n, err = btree.Decode(buf, ref, db.ps)
+	if err != nil {
+		return nil, err
+	}
+	db.cache.Put(ref.ID, n, int64(db.ps))
+	return n, nil
+}
+
+// readOverflow reads and verifies an overflow run holding length bytes.
+func (db *DB) readOverflow(ref page.Ref, length uint64) ([]byte, error) {
+	if uint64(ref.Pages)*uint64(db.ps) < length+page.HeaderSize {
+		return nil, &page.CorruptError{ID: ref.ID, Reason: fmt.Sprintf("overflow run of %d pages cannot hold %d bytes", ref.Pages, length)}
+	}
+	buf, _, err := db.file.Read(ref.ID, int(ref.Pages), page.TypeOverflow, ref.Txn)
+	if err != nil {
+		return nil, err
+	}
+	return buf[page.HeaderSize : page.HeaderSize+length : page.HeaderSize+length], nil
+}
+
+// readPager serves a read-only snapshot.
+type readPager struct{ db *DB }
+
+func (p readPager) PageSize() int                                     { return p.db.ps }
+func (p readPager) Node(ref page.Ref) (*btree.Node, error)            { return p.db.node(ref) }
+func (p readPager) Writable(*btree.Node) (*btree.Node, error)         { return nil, ErrReadOnly }
+func (p readPager) NewNode(bool) (*btree.Node, error)                 { return nil, ErrReadOnly }
+func (p readPager) FreeNode(*btree.Node)                              {}
+func (p readPager) WriteOverflow([]byte) (page.Ref, error)            { return page.Ref{}, ErrReadOnly }
+func (p readPager) FreeOverflow(page.Ref)                             {}
+func (p readPager) ReadOverflow(r page.Ref, l uint64) ([]byte, error) { return p.db.readOverflow(r, l) }
+
+// run records an allocation, for rollback.
+type run struct {
+	id uint64
+	n  int
+}
+
+// savepoint is what rolling back one submission needs.
+type savepoint struct {
+	undo        map[uint64]*btree.Node // original of a dirty node, nil if created since
+	allocs      int
+	freed       int
+	mark        page.Mark
+	tables      map[uint32]tableState
+	catalog     page.Ref
+	nextVersion uint64
+	dropSeq     uint64
+}
+
+// wtx is the writer's side of a write transaction; it is the tree's Pager.
+type wtx struct {
+	db     *DB
+	txn    uint64
+	dirty  map[uint64]*btree.Node
+	allocs []run
+	freed  []uint64
+	sp     *savepoint
+}
+
+func (w *wtx) PageSize() int { return w.db.ps }
+
+func (w *wtx) Node(ref page.Ref) (*btree.Node, error) {
+	if n, ok := w.dirty[ref.ID]; ok {
+		return n, nil
+	}
+	return w.db.node(ref)
+}
+
+func (w *wtx) allocate(n int) uint64 {
+	id := w.db.alloc.Alloc(n)
+	for i := id; i < id+uint64(n); i++ {
+		w.db.cache.Remove(i)
+	}
+	w.allocs = append(w.allocs, run{id, n})
+	return id
+}
+
+func (w *wtx) free(id uint64, n int) {
+	w.db.alloc.Free(w.txn, id, n)
+	for i := id; i < id+uint64(n); i++ {
+		w.freed = append(w.freed, i)
+	}
+}
+
+func (w *wtx) remember(n *btree.Node) {
+	if w.sp == nil {
+		return
+	}
+	if _, ok := w.sp.undo[n.ID]; !ok {
+		w.sp.undo[n.ID] = n.Clone()
+	}
+}
+
+func (w *wtx) NewNode(leaf bool) (*btree.Node, error) {
+	n := &btree.Node{ID: w.allocate(1), Txn: w.txn, Leaf: leaf}
+	w.dirty[n.ID] = n
+	if w.sp != nil {
+		w.sp.undo[n.ID] = nil
+	}
+	return n, nil
+}
+
+func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
+	if d, ok := w.dirty[n.ID]; ok && d == n {
+		w.remember(n)
+		return n, nil
+	}
+	c := n.Clone()
+	c.ID, c.Txn = w.allocate(1), w.txn
+	w.dirty[c.ID] = c
+	if w.sp != nil {
+		w.sp.undo[c.ID] = nil
+	}
+	w.free(n.ID, 1)
+	return c, nil
+}
+
+func (w *wtx) FreeNode(n *btree.Node) {
+	if d, ok := w.dirty[n.ID]; ok && d == n {
+		w.remember(n)
+		delete(w.dirty, n.ID)
+	}
+	w.free(n.ID, 1)
+}
+
+func (w *wtx) WriteOverflow(data []byte) (page.Ref, error) {
+	if uint64(len(data)) > MaxValueSize {
+		return page.Ref{}, fmt.Errorf("%d bytes: %w", len(data), ErrValueTooLarge)
+	}
+	pages := (len(data) + page.HeaderSize + w.db.ps - 1) / w.db.ps
+	id := w.allocate(pages)
+	buf := make([]byte, pages*w.db.ps)
+	page.PutHeader(buf, page.Header{ID: id, Txn: w.txn, Type: page.TypeOverflow, Overflow: uint32(pages - 1)})
+	copy(buf[page.HeaderSize:], data)
+	page.Seal(buf)
+	// Written now: no meta reaches it until the txn's flush.
+	if err := w.db.file.Write(id, buf); err != nil {
+		return page.Ref{}, w.db.fail(err)
+	}
+	w.db.written.Add(uint64(len(buf)))
+	return page.Ref{ID: id, Txn: w.txn, Pages: uint32(pages)}, nil
+}
+
+func (w *wtx) ReadOverflow(r page.Ref, l uint64) ([]byte, error) { return w.db.readOverflow(r, l) }
+
+func (w *wtx) FreeOverflow(r page.Ref) { w.free(r.ID, int(r.Pages)) }

@@ -1,0 +1,57 @@
+package store
+
+import "time"
+
+// Stats are the database's counters, for INFO and benchmarks.
+type Stats struct {
+	PageSize        int
+	FileSize        int64
+	CacheSize       int64 // the bound
+	CacheBytes      int64
+	CacheHits       uint64
+	CacheMisses     uint64
+	FreePages       uint64 // allocatable now
+	PendingPages    uint64 // freed, waiting for the reuse rule
+	DirtyBytes      int64
+	Readers         int
+	OldestReaderAge time.Duration
+	LastFlush       time.Time
+	Flushes         uint64
+	Syncs           uint64
+	BytesWritten    uint64
+	TxID            uint64
+	Failed          error
+}
+
+// Stats returns the current counters. It asks the writer for the
+// allocator's figures, so it waits for the batch in progress.
+func (db *DB) Stats() Stats {
+	cs := db.cache.Stats()
+	s := Stats{
+		PageSize: db.ps, CacheSize: cs.Limit, CacheBytes: cs.Bytes, CacheHits: cs.Hits, CacheMisses: cs.Misses,
+		LastFlush: time.UnixMilli(db.lastFlush.Load()), Flushes: db.flushes.Load(), Syncs: db.syncs.Load(),
+		BytesWritten: db.written.Load(), TxID: db.cur.Load().txn, Failed: db.Failed(),
+	}
+	if sz, err := db.file.Size(); err == nil {
+		s.FileSize = sz
+	}
+	db.rmu.Lock()
+	now := time.Now()
+	for _, t := range db.since {
+		s.Readers++
+		if age := now.Sub(t); age > s.OldestReaderAge {
+			s.OldestReaderAge = age
+		}
+	}
+	db.rmu.Unlock()
+	_ = db.control(func() error {
+		s.FreePages = db.alloc.AvailCount()
+		_, s.PendingPages = db.alloc.FreeCounts()
+		s.DirtyBytes = db.dirtyBytes
+		return nil
+	})
+	return s
+}
+
+// ResetStats zeroes the cache hit and miss counters.
+func (db *DB) ResetStats() { db.cache.ResetStats() }

@@ -1,0 +1,320 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/digby-db/digby/btree"
+)
+
+// Tuple is one stored entry. Key and Value must not be modified, and are
+// valid only inside the transaction that returned them.
+type Tuple struct {
+	Key      []byte
+	Value    []byte
+	Type     uint8
+	Version  uint64
+	ExpireAt int64 // unix ms; 0 = no expiry
+}
+
+// Expired reports whether the tuple has an expiry at or before now (unix ms).
+func (t Tuple) Expired(now int64) bool { return t.ExpireAt != 0 && t.ExpireAt <= now }
+
+func tupleOf(k []byte, v btree.Value) Tuple {
+	return Tuple{Key: k, Value: v.Data, Type: v.Type, Version: v.Version, ExpireAt: v.ExpireAt}
+}
+
+// Table is a handle on one numbered table inside a Tx. The store does not
+// hide expired tuples: callers compare ExpireAt with their own clock.
+type Table struct {
+	tx *Tx
+	n  uint32
+}
+
+// Number is the table's number.
+func (t *Table) Number() uint32 { return t.n }
+
+func (t *Table) state() (tableState, error) { return t.tx.tableState(t.n) }
+
+func (t *Table) trees(s tableState) (main, exp btree.Tree) {
+	p := t.tx.pager()
+	return btree.Tree{P: p, Root: s.root}, btree.Tree{P: p, Root: s.exp}
+}
+
+// Get returns the tuple under key.
+func (t *Table) Get(key []byte) (Tuple, bool, error) {
+	s, err := t.state()
+	if err != nil {
+		return Tuple{}, false, err
+	}
+	m, _ := t.trees(s)
+	v, ok, err := m.Get(key)
+	if err != nil || !ok {
+		return Tuple{}, false, t.wrap(err)
+	}
+	return tupleOf(key, v), true, nil
+}
+
+func (t *Table) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("table %d: %w", t.n, err)
+}
+
+func expKey(at int64, key []byte) []byte {
+	b := make([]byte, 8+len(key))
+	binary.BigEndian.PutUint64(b, uint64(at))
+	copy(b[8:], key)
+	return b
+}
+
+// Put stores value under key with a type tag and an expiry (0 = none),
+// giving it a new version from the database-wide counter.
+func (t *Table) Put(key, value []byte, typ uint8, expireAt int64) (Tuple, error) {
+	if len(key) > MaxKeySize {
+		return Tuple{}, fmt.Errorf("key of %d bytes (limit %d): %w", len(key), MaxKeySize, ErrKeyTooLarge)
+	}
+	if uint64(len(value)) > MaxValueSize {
+		return Tuple{}, fmt.Errorf("value of %d bytes: %w", len(value), ErrValueTooLarge)
+	}
+	v := btree.Value{Type: typ, ExpireAt: expireAt, Data: value}
+	if err := t.put(key, &v); err != nil {
+		return Tuple{}, err
+	}
+	return Tuple{Key: key, Value: value, Type: typ, Version: v.Version, ExpireAt: expireAt}, nil
+}
+
+// put stores v (Version assigned here unless preset by a copy).
+func (t *Table) put(key []byte, v *btree.Value) error {
+	tx := t.tx
+	if tx.w == nil {
+		return ErrReadOnly
+	}
+	s, err := t.state()
+	if err != nil {
+		return err
+	}
+	if v.Version == 0 {
+		v.Version = tx.nextVersion
+		tx.nextVersion++
+	}
+	m, e := t.trees(s)
+	old, replaced, err := m.Put(key, *v)
+	if err != nil {
+		return t.wrap(err)
+	}
+	s.root = m.Root
+	if !replaced {
+		s.count++
+	}
+	if err := t.reindex(&s, &e, key, old.ExpireAt, replaced, v.ExpireAt); err != nil {
+		return err
+	}
+	tx.tables[t.n] = s
+	return nil
+}
+
+// reindex moves key's expiry-index entry from oldAt (if had) to newAt.
+func (t *Table) reindex(s *tableState, e *btree.Tree, key []byte, oldAt int64, had bool, newAt int64) error {
+	if had && oldAt == newAt {
+		return nil
+	}
+	if had && oldAt != 0 {
+		if _, ok, err := e.Delete(expKey(oldAt, key)); err != nil {
+			return t.wrap(err)
+		} else if ok {
+			s.expires--
+		}
+	}
+	if newAt != 0 {
+		if _, _, err := e.Put(expKey(newAt, key), btree.Value{}); err != nil {
+			return t.wrap(err)
+		}
+		s.expires++
+	}
+	s.exp = e.Root
+	return nil
+}
+
+// Delete removes key, reporting whether it was there.
+func (t *Table) Delete(key []byte) (bool, error) {
+	if t.tx.w == nil {
+		return false, ErrReadOnly
+	}
+	s, err := t.state()
+	if err != nil {
+		return false, err
+	}
+	m, e := t.trees(s)
+	old, ok, err := m.Delete(key)
+	if err != nil || !ok {
+		return false, t.wrap(err)
+	}
+	s.root = m.Root
+	s.count--
+	if err := t.reindex(&s, &e, key, old.ExpireAt, true, 0); err != nil {
+		return false, err
+	}
+	t.tx.tables[t.n] = s
+	return true, nil
+}
+
+// SetExpire sets key's expiry (0 removes it) and bumps its version. It
+// reports whether the key exists.
+func (t *Table) SetExpire(key []byte, expireAt int64) (bool, error) {
+	tx := t.tx
+	if tx.w == nil {
+		return false, ErrReadOnly
+	}
+	s, err := t.state()
+	if err != nil {
+		return false, err
+	}
+	m, e := t.trees(s)
+	var oldAt int64
+	ok, err := m.Update(key, func(v *btree.Value) {
+		oldAt = v.ExpireAt
+		v.ExpireAt = expireAt
+		v.Version = tx.nextVersion
+	})
+	if err != nil || !ok {
+		return false, t.wrap(err)
+	}
+	tx.nextVersion++
+	s.root = m.Root
+	if err := t.reindex(&s, &e, key, oldAt, true, expireAt); err != nil {
+		return false, err
+	}
+	tx.tables[t.n] = s
+	return true, nil
+}
+
+// Count is the number of entries, expired ones included until removed. O(1).
+func (t *Table) Count() uint64 {
+	s, _ := t.state()
+	return s.count
+}
+
+// Expires is the number of entries with an expiry. O(1).
+func (t *Table) Expires() uint64 {
+	s, _ := t.state()
+	return s.expires
+}
+
+// ExpireDue deletes up to limit keys whose expiry is at or before now and
+// returns them. Before deleting it re-reads the tuple and deletes only if
+// its expire-at equals the index entry's; a stale index entry is dropped.
+func (t *Table) ExpireDue(now int64, limit int) ([][]byte, error) {
+	if t.tx.w == nil {
+		return nil, ErrReadOnly
+	}
+	s, err := t.state()
+	if err != nil {
+		return nil, err
+	}
+	_, e := t.trees(s)
+	type due struct {
+		at  int64
+		key []byte
+	}
+	var todo []due
+	c := e.Cursor()
+	for ok := c.First(); ok && len(todo) < limit; ok = c.Next() {
+		k := c.Key()
+		if len(k) < 8 {
+			return nil, t.wrap(fmt.Errorf("expiry index key of %d bytes: %w", len(k), ErrCorrupt))
+		}
+		at := int64(binary.BigEndian.Uint64(k))
+		if at > now {
+			break
+		}
+		todo = append(todo, due{at, append([]byte(nil), k[8:]...)})
+	}
+	if c.Err() != nil {
+		return nil, t.wrap(c.Err())
+	}
+	var out [][]byte
+	for _, d := range todo {
+		s, _ = t.state()
+		m, _ := t.trees(s)
+		v, ok, err := m.GetRaw(d.key)
+		if err != nil {
+			return out, t.wrap(err)
+		}
+		if ok && v.ExpireAt == d.at {
+			if _, err := t.Delete(d.key); err != nil {
+				return out, err
+			}
+			out = append(out, d.key)
+			continue
+		}
+		// Stale index entry.
+		_, e := t.trees(s)
+		if _, ok, err := e.Delete(expKey(d.at, d.key)); err != nil {
+			return out, t.wrap(err)
+		} else if ok {
+			s.expires--
+			s.exp = e.Root
+			t.tx.tables[t.n] = s
+		}
+	}
+	return out, nil
+}
+
+// Cursor returns a cursor over the table in key order.
+func (t *Table) Cursor() *Cursor {
+	s, err := t.state()
+	m, _ := t.trees(s)
+	return &Cursor{c: m.Cursor(), err: err}
+}
+
+// Cursor iterates a table's tuples in key order. Writing to the table
+// invalidates it: Seek again after a write.
+type Cursor struct {
+	c   *btree.Cursor
+	err error
+}
+
+func (c *Cursor) ok(b bool) bool { return c.err == nil && b }
+
+// First moves to the smallest key.
+func (c *Cursor) First() bool { return c.ok(c.err == nil && c.c.First()) }
+
+// Last moves to the largest key.
+func (c *Cursor) Last() bool { return c.ok(c.err == nil && c.c.Last()) }
+
+// Seek moves to the first key >= key.
+func (c *Cursor) Seek(key []byte) bool { return c.ok(c.err == nil && c.c.Seek(key)) }
+
+// Next moves to the next key.
+func (c *Cursor) Next() bool { return c.ok(c.c.Next()) }
+
+// Prev moves to the previous key.
+func (c *Cursor) Prev() bool { return c.ok(c.c.Prev()) }
+
+// Key is the current key.
+func (c *Cursor) Key() []byte { return c.c.Key() }
+
+// Tuple is the current tuple with its value loaded.
+func (c *Cursor) Tuple() Tuple {
+	v, err := c.c.Value()
+	if err != nil {
+		c.err = err
+	}
+	return tupleOf(c.c.Key(), v)
+}
+
+// Meta is the current tuple without its value (cheap for large values).
+func (c *Cursor) Meta() Tuple {
+	v := c.c.RawValue()
+	return Tuple{Key: c.c.Key(), Type: v.Type, Version: v.Version, ExpireAt: v.ExpireAt}
+}
+
+// Err is the first error met.
+func (c *Cursor) Err() error {
+	if c.err != nil {
+		return c.err
+	}
+	return c.c.Err()
+}

@@ -1,0 +1,274 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+
+	"github.com/digby-db/digby/btree"
+	"github.com/digby-db/digby/page"
+)
+
+// Catalog key prefixes.
+const (
+	catTable byte = 0x00 // 0x00 ‖ table u32 BE -> tableState
+	catDrop  byte = 0x01 // 0x01 ‖ seq u64 BE  -> dropEntry
+)
+
+// tableState is a table's catalog entry.
+type tableState struct {
+	root    page.Ref // main tree
+	exp     page.Ref // expiry index: expire-at u64 BE ‖ key -> empty
+	count   uint64
+	expires uint64
+}
+
+const tableStateSize = 2*20 + 16
+
+func (s tableState) encode() []byte {
+	b := make([]byte, tableStateSize)
+	putRef(b, s.root)
+	putRef(b[20:], s.exp)
+	binary.BigEndian.PutUint64(b[40:], s.count)
+	binary.BigEndian.PutUint64(b[48:], s.expires)
+	return b
+}
+
+func decodeTableState(b []byte) (tableState, error) {
+	if len(b) != tableStateSize {
+		return tableState{}, fmt.Errorf("catalog: table entry of %d bytes: %w", len(b), ErrCorrupt)
+	}
+	return tableState{root: getRef(b), exp: getRef(b[20:]), count: binary.BigEndian.Uint64(b[40:]), expires: binary.BigEndian.Uint64(b[48:])}, nil
+}
+
+func putRef(b []byte, r page.Ref) {
+	binary.BigEndian.PutUint64(b, r.ID)
+	binary.BigEndian.PutUint64(b[8:], r.Txn)
+	binary.BigEndian.PutUint32(b[16:], r.Pages)
+}
+
+func getRef(b []byte) page.Ref {
+	return page.Ref{ID: binary.BigEndian.Uint64(b), Txn: binary.BigEndian.Uint64(b[8:]), Pages: binary.BigEndian.Uint32(b[16:])}
+}
+
+func tableKey(n uint32) []byte {
+	return []byte{catTable, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+}
+
+// Tx is a transaction: a read-only snapshot (View) or the writer's
+// transaction (Update/Submit). A Tx must not be used after its function returns.
+type Tx struct {
+	db *DB
+	st *state
+	w  *wtx
+
+	// Writer-only state.
+	catalog     btree.Tree
+	tables      map[uint32]tableState
+	nextVersion uint64
+	dropSeq     uint64 // next pending-drop sequence (0 = not loaded)
+}
+
+// Writable reports whether tx may write.
+func (tx *Tx) Writable() bool { return tx.w != nil }
+
+// TxID is the id of the snapshot (read) or of the txn being built (write).
+func (tx *Tx) TxID() uint64 {
+	if tx.w != nil {
+		return tx.w.txn
+	}
+	return tx.st.txn
+}
+
+func (tx *Tx) pager() btree.Pager {
+	if tx.w != nil {
+		return tx.w
+	}
+	return readPager{tx.db}
+}
+
+func (tx *Tx) catalogTree() *btree.Tree {
+	if tx.w != nil {
+		return &tx.catalog
+	}
+	return &btree.Tree{P: readPager{tx.db}, Root: tx.st.catalog}
+}
+
+// tableState returns table n's state (zero for a table never written).
+func (tx *Tx) tableState(n uint32) (tableState, error) {
+	if tx.w != nil {
+		if s, ok := tx.tables[n]; ok {
+			return s, nil
+		}
+	}
+	v, ok, err := tx.catalogTree().Get(tableKey(n))
+	if err != nil || !ok {
+		return tableState{}, err
+	}
+	s, err := decodeTableState(v.Data)
+	if err != nil {
+		return s, err
+	}
+	if tx.w != nil {
+		tx.tables[n] = s
+	}
+	return s, nil
+}
+
+// Tables lists the tables that hold entries.
+func (tx *Tx) Tables() ([]uint32, error) {
+	seen := map[uint32]bool{}
+	var out []uint32
+	if tx.w != nil {
+		for n, s := range tx.tables {
+			seen[n] = true
+			if s.count > 0 {
+				out = append(out, n)
+			}
+		}
+	}
+	c := tx.catalogTree().Cursor()
+	for ok := c.Seek([]byte{catTable}); ok && c.Key()[0] == catTable; ok = c.Next() {
+		if len(c.Key()) != 5 {
+			return nil, fmt.Errorf("catalog: bad table key: %w", ErrCorrupt)
+		}
+		n := binary.BigEndian.Uint32(c.Key()[1:])
+		if seen[n] {
+			continue
+		}
+		v, err := c.Value()
+		if err != nil {
+			return nil, err
+		}
+		s, err := decodeTableState(v.Data)
+		if err != nil {
+			return nil, err
+		}
+		if s.count > 0 {
+			out = append(out, n)
+		}
+	}
+	if c.Err() != nil {
+		return nil, c.Err()
+	}
+	sortU32(out)
+	return out, nil
+}
+
+func sortU32(s []uint32) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// Table returns the handle of table n. Reads of a table never written see
+// it empty; the first write creates it.
+func (tx *Tx) Table(n uint32) *Table { return &Table{tx: tx, n: n} }
+
+// SwapTables exchanges the contents of tables a and b.
+func (tx *Tx) SwapTables(a, b uint32) error {
+	if tx.w == nil {
+		return ErrReadOnly
+	}
+	sa, err := tx.tableState(a)
+	if err != nil {
+		return err
+	}
+	sb, err := tx.tableState(b)
+	if err != nil {
+		return err
+	}
+	tx.tables[a], tx.tables[b] = sb, sa
+	return nil
+}
+
+// ClearTable empties table n in O(1): its trees go on the pending-drop list
+// and the writer frees their pages in bounded steps afterwards.
+func (tx *Tx) ClearTable(n uint32) error {
+	if tx.w == nil {
+		return ErrReadOnly
+	}
+	s, err := tx.tableState(n)
+	if err != nil {
+		return err
+	}
+	for _, r := range []page.Ref{s.root, s.exp} {
+		if err := tx.scheduleDrop(r); err != nil {
+			return err
+		}
+	}
+	tx.tables[n] = tableState{}
+	return nil
+}
+
+// savepoint starts a savepoint; rollback undoes everything since.
+func (tx *Tx) savepoint() {
+	w := tx.w
+	w.sp = &savepoint{
+		undo:        map[uint64]*btree.Node{},
+		allocs:      len(w.allocs),
+		freed:       len(w.freed),
+		mark:        tx.db.alloc.Mark(),
+		tables:      maps.Clone(tx.tables),
+		catalog:     tx.catalog.Root,
+		nextVersion: tx.nextVersion,
+		dropSeq:     tx.dropSeq,
+	}
+}
+
+func (tx *Tx) rollback() {
+	w := tx.w
+	sp := w.sp
+	for id, orig := range sp.undo {
+		if orig == nil {
+			delete(w.dirty, id)
+		} else {
+			w.dirty[id] = orig
+		}
+	}
+	for _, r := range w.allocs[sp.allocs:] {
+		tx.db.alloc.Unalloc(r.id, r.n)
+	}
+	w.allocs = w.allocs[:sp.allocs]
+	tx.db.alloc.Unfree(sp.mark)
+	w.freed = w.freed[:sp.freed]
+	tx.tables = sp.tables
+	tx.catalog.Root = sp.catalog
+	tx.nextVersion = sp.nextVersion
+	tx.dropSeq = sp.dropSeq
+	w.sp = nil
+}
+
+// release ends a savepoint keeping its changes.
+func (tx *Tx) release() { tx.w.sp = nil }
+
+// writeCatalog stores every table state changed in this txn.
+func (tx *Tx) writeCatalog() error {
+	for n, s := range tx.tables {
+		var cur tableState
+		v, ok, err := tx.catalog.Get(tableKey(n))
+		if err != nil {
+			return err
+		}
+		if ok {
+			if cur, err = decodeTableState(v.Data); err != nil {
+				return err
+			}
+		}
+		if cur == s {
+			continue
+		}
+		if s == (tableState{}) {
+			if _, _, err := tx.catalog.Delete(tableKey(n)); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, _, err := tx.catalog.Put(tableKey(n), btree.Value{Data: s.encode()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

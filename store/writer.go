@@ -1,0 +1,238 @@
+package store
+
+import (
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/digby-db/digby/btree"
+)
+
+// maxBatch bounds the submissions applied in one transaction.
+const maxBatch = 4096
+
+// Pending is a submitted write. Wait blocks until it is acknowledged: after
+// its logical commit, or after the flush that holds it in Always mode.
+type Pending struct {
+	fn   func(*Tx) error
+	err  error
+	done chan struct{}
+}
+
+// Wait returns the submission's own result.
+func (p *Pending) Wait() error {
+	<-p.done
+	return p.err
+}
+
+// Done is closed when the result is ready.
+func (p *Pending) Done() <-chan struct{} { return p.done }
+
+// Submit queues fn for the writer and returns at once. fn runs in the
+// writer's transaction under its own savepoint: if it returns an error or
+// panics, its changes are rolled back and Wait returns the error, while
+// the rest of the batch commits.
+func (db *DB) Submit(fn func(*Tx) error) *Pending {
+	p := &Pending{fn: fn, done: make(chan struct{})}
+	db.closeMu.RLock()
+	defer db.closeMu.RUnlock()
+	if db.closed.Load() {
+		p.err = ErrClosed
+		close(p.done)
+		return p
+	}
+	db.queue <- p
+	return p
+}
+
+// Update runs fn in the writer's transaction and waits for its result.
+func (db *DB) Update(fn func(*Tx) error) error { return db.Submit(fn).Wait() }
+
+// Flush makes every committed write durable.
+func (db *DB) Flush() error { return db.control(db.flush) }
+
+// control runs fn in the writer goroutine and returns its error.
+func (db *DB) control(fn func() error) (err error) {
+	db.closeMu.RLock()
+	if db.closed.Load() {
+		db.closeMu.RUnlock()
+		return ErrClosed
+	}
+	done := make(chan struct{})
+	db.ctl <- func() { err = fn(); close(done) }
+	db.closeMu.RUnlock()
+	<-done
+	return err
+}
+
+// run is the writer goroutine: it owns the allocator and all flushing.
+func (db *DB) run() {
+	defer close(db.done)
+	tick := time.NewTicker(min(db.opts.FlushInterval/4, 50*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case p := <-db.queue:
+			batch := []*Pending{p}
+		drain:
+			for len(batch) < maxBatch {
+				select {
+				case p := <-db.queue:
+					batch = append(batch, p)
+				default:
+					break drain
+				}
+			}
+			db.apply(batch)
+		case fn, ok := <-db.ctl:
+			if !ok {
+				return
+			}
+			if db.closed.Load() {
+				db.drainQueue()
+			}
+			fn()
+		case <-tick.C:
+			db.background()
+		}
+	}
+}
+
+// drainQueue applies what was submitted before Close.
+func (db *DB) drainQueue() {
+	for {
+		select {
+		case p := <-db.queue:
+			db.apply([]*Pending{p})
+		default:
+			return
+		}
+	}
+}
+
+// background runs when the writer is idle: timed flushes and drop steps.
+func (db *DB) background() {
+	if db.Failed() != nil {
+		return
+	}
+	if db.opts.Durability == Everysec && time.Since(time.UnixMilli(db.lastFlush.Load())) >= db.opts.FlushInterval {
+		if err := db.flush(); err != nil {
+			return
+		}
+	}
+	// Free dropped trees in bounded, committed steps while nothing waits.
+	for len(db.queue) == 0 {
+		more, err := db.dropStep(dropBudget)
+		if err != nil {
+			db.fail(err)
+			return
+		}
+		if !more {
+			break
+		}
+	}
+	if db.opts.Durability != Always && db.dirtyBytes > db.opts.DirtyCap {
+		db.flush()
+	}
+}
+
+func (db *DB) beginWrite() *Tx {
+	st := db.cur.Load()
+	w := &wtx{db: db, txn: db.nextTxn, dirty: map[uint64]*btree.Node{}}
+	return &Tx{
+		db: db, st: st, w: w,
+		catalog:     btree.Tree{P: w, Root: st.catalog},
+		tables:      map[uint32]tableState{},
+		nextVersion: st.nextVersion,
+	}
+}
+
+func call(fn func(*Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in write: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return fn(tx)
+}
+
+// apply runs a batch in one transaction with a savepoint per submission.
+func (db *DB) apply(batch []*Pending) {
+	defer func() {
+		for _, p := range batch {
+			close(p.done)
+		}
+	}()
+	if err := db.Failed(); err != nil {
+		for _, p := range batch {
+			p.err = err
+		}
+		return
+	}
+	tx := db.beginWrite()
+	for _, p := range batch {
+		tx.savepoint()
+		if err := call(p.fn, tx); err != nil {
+			tx.rollback()
+			p.err = err
+		} else {
+			tx.release()
+		}
+	}
+	err := db.commit(tx)
+	if err == nil && (db.opts.Durability == Always || db.dirtyBytes > db.opts.DirtyCap) {
+		err = db.flush()
+	} else if err == nil && db.opts.Durability == Everysec && time.Since(time.UnixMilli(db.lastFlush.Load())) >= db.opts.FlushInterval {
+		err = db.flush()
+	}
+	if err != nil {
+		err = db.fail(err)
+		for _, p := range batch {
+			p.err = err
+		}
+	}
+}
+
+// commit publishes tx's changes in memory (a logical commit).
+func (db *DB) commit(tx *Tx) error {
+	if err := tx.writeCatalog(); err != nil {
+		return err
+	}
+	w := tx.w
+	if len(w.dirty) == 0 && len(w.freed) == 0 && tx.nextVersion == tx.st.nextVersion && tx.catalog.Root == tx.st.catalog {
+		return nil
+	}
+	for _, id := range w.freed {
+		if _, ok := db.flushSet[id]; ok {
+			delete(db.flushSet, id)
+			db.dirtyBytes -= int64(db.ps)
+		}
+	}
+	db.umu.Lock()
+	for id, n := range w.dirty {
+		db.unflushed[id] = n
+	}
+	db.umu.Unlock()
+	for id, n := range w.dirty {
+		db.flushSet[id] = n
+		db.dirtyBytes += int64(db.ps)
+	}
+	db.cur.Store(&state{txn: w.txn, catalog: tx.catalog.Root, nextVersion: tx.nextVersion})
+	db.nextTxn++
+	db.release()
+	return nil
+}
+
+// release makes held pages no reader can reach allocatable again.
+func (db *DB) release() {
+	var ids []uint64
+	db.alloc.Release(db.oldestReader(), func(id uint64) { ids = append(ids, id) })
+	if len(ids) == 0 {
+		return
+	}
+	db.umu.Lock()
+	for _, id := range ids {
+		delete(db.unflushed, id)
+	}
+	db.umu.Unlock()
+}
