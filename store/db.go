@@ -79,6 +79,12 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	path := DataPath(dir)
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		if err := createFile(path, o.PageSize); err != nil {
+			lock.Close()
+			return nil, err
+		}
+	}
 	var b page.Backend
 	if o.OpenFile != nil {
 		b, err = o.OpenFile(path)
@@ -119,7 +125,7 @@ func (db *DB) load() error {
 		return err
 	}
 	if size == 0 {
-		return db.create()
+		return fmt.Errorf("page 0: %w: empty data file", page.ErrCorrupt)
 	}
 	ps, err := db.detectPageSize()
 	if err != nil {
@@ -184,25 +190,47 @@ func (db *DB) detectPageSize() (int, error) {
 	return 0, fmt.Errorf("page 0: %w (no meta with a valid page size)", page.ErrForeign)
 }
 
-func (db *DB) create() error {
-	db.ps = db.opts.PageSize
-	db.file.SetPageSize(db.ps)
-	db.alloc = page.NewAllocator(db.ps)
-	for slot := uint64(0); slot < 2; slot++ {
-		m := &page.Meta{Slot: slot, Version: page.FormatVersion, PageSize: uint32(db.ps), HWM: 2, NextVersion: 1}
-		buf := make([]byte, db.ps)
-		m.Encode(buf)
-		if err := db.file.Write(slot, buf); err != nil {
-			return err
-		}
-		db.metas[slot] = m
+// createFile makes a new data file atomically: both metas are written to a
+// temporary file, synced, and renamed into place, so a crash during creation
+// leaves no half-made database.
+func createFile(path string, ps int) error {
+	tmp := path + ".new"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
 	}
-	if err := db.file.Sync(); err != nil {
+	buf := make([]byte, 2*ps)
+	for slot := uint64(0); slot < 2; slot++ {
+		m := &page.Meta{Slot: slot, Version: page.FormatVersion, PageSize: uint32(ps), HWM: 2, NextVersion: 1}
+		m.Encode(buf[int(slot)*ps : int(slot+1)*ps])
+	}
+	_, err = f.WriteAt(buf, 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
 		return err
 	}
-	db.nextTxn = 1
-	db.cur.Store(&state{nextVersion: 1})
-	return nil
+	defer d.Close()
+	return d.Sync()
 }
 
 // newestMeta is the valid on-disk meta with the highest txn.
