@@ -1,0 +1,76 @@
+// Command digby-server is a Redis-protocol server whose data lives in digby's
+// on-disk copy-on-write B+ tree store. It starts as redis-server does:
+//
+//	digby-server [config-file] [--port 6379] [--dir ./data] [--appendfsync everysec] ...
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/digby-db/digby/commands"
+	"github.com/digby-db/digby/commands/config"
+)
+
+const usage = `Usage: digby-server [/path/to/digby.conf] [options]
+       digby-server --version
+       digby-server --help
+
+Options (also accepted as "name value" lines in the config file):
+  --port N                     TCP port (default 6379)
+  --bind ADDR                  listen address (default 127.0.0.1)
+  --dir DIR                    data directory, created on first run (default ./data)
+  --appendfsync MODE           always | everysec | no (default everysec)
+  --databases N                number of tables for SELECT (default 16)
+  --page-size SIZE             page size of a new database, 4096..65536 (default 4096)
+  --cache-size SIZE            page cache bound, e.g. 256mb (default 256mb)
+  --maxclients N               connection cap (default 10000)
+  --requirepass-file FILE      require AUTH with the password on the file's first line
+  --proto-max-bulk-len SIZE    longest accepted bulk string (default 512mb)
+
+Examples:
+  digby-server
+  digby-server --port 7777 --dir /var/lib/digby --appendfsync always
+  digby-server /etc/digby.conf --loglevel notice
+`
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 1 {
+		switch args[0] {
+		case "-v", "--version":
+			fmt.Printf("digby-server v=%s redis-protocol=%s\n", commands.Version, commands.RedisVersion)
+			return 0
+		case "-h", "--help":
+			fmt.Print(usage)
+			return 0
+		}
+	}
+	logf := commands.NewLogger(os.Stderr)
+	cfg, err := config.Parse(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "digby-server: %v\n\n%s", err, usage)
+		return 2
+	}
+	srv, err := commands.Start(cfg, logf)
+	if err != nil {
+		logf("# Fatal: %v", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case s := <-sig:
+		logf("# Received %s, scheduling shutdown...", s)
+	case <-srv.ShutdownRequested():
+	}
+	if err := srv.Close(); err != nil {
+		return 1
+	}
+	return 0
+}

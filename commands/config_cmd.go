@@ -1,0 +1,88 @@
+package commands
+
+import (
+	"errors"
+
+	"github.com/digby-db/digby/commands/config"
+)
+
+func cmdConfigGet(x *Ctx) error {
+	seen := map[string]bool{}
+	var pairs [][2]string
+	for _, p := range x.args[2:] {
+		for _, kv := range x.e.cfg.Match(string(p)) {
+			if !seen[kv[0]] {
+				seen[kv[0]] = true
+				pairs = append(pairs, kv)
+			}
+		}
+	}
+	x.w.Map(len(pairs))
+	for _, kv := range pairs {
+		x.w.BulkString(kv[0])
+		x.w.BulkString(kv[1])
+	}
+	return nil
+}
+
+func cmdConfigSet(x *Ctx) error {
+	if len(x.args)%2 != 0 {
+		return errArity("config|set")
+	}
+	seen := map[string]bool{}
+	for i := 2; i < len(x.args); i += 2 {
+		name := lowerName(x.args[i])
+		if !config.Known(name) {
+			return replyError("ERR Unknown option or number of arguments for CONFIG SET - '" + x.arg(i) + "'")
+		}
+		if seen[name] {
+			return replyError("ERR CONFIG SET failed (possibly related to argument '" + x.arg(i) + "') - duplicate parameter")
+		}
+		seen[name] = true
+	}
+	// validate everything first so that a failing CONFIG SET changes nothing
+	probe := config.Default()
+	for i := 2; i < len(x.args); i += 2 {
+		if err := probe.SetRuntime(x.arg(i), x.arg(i+1)); err != nil {
+			return configSetError(x.arg(i), err)
+		}
+	}
+	for i := 2; i < len(x.args); i += 2 {
+		if err := x.e.cfg.SetRuntime(x.arg(i), x.arg(i+1)); err != nil {
+			return configSetError(x.arg(i), err)
+		}
+	}
+	x.w.OK()
+	return nil
+}
+
+func configSetError(name string, err error) error {
+	msg := err.Error()
+	if errors.Is(err, config.ErrImmutable) {
+		msg = "can't set immutable config"
+	}
+	return replyError("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + msg)
+}
+
+func cmdConfigResetStat(x *Ctx) error {
+	x.e.stats.commands.Store(0)
+	x.e.stats.hits.Store(0)
+	x.e.stats.misses.Store(0)
+	x.e.stats.expired.Store(0)
+	x.e.stats.started.Store(nowMs())
+	x.w.OK()
+	return nil
+}
+
+func cmdConfigHelp(x *Ctx) error {
+	return x.help("CONFIG", []string{
+		"GET <pattern>",
+		"    Return parameters matching the glob-like <pattern> and their values.",
+		"SET <directive> <value>",
+		"    Set the configuration <directive> to <value>.",
+		"RESETSTAT",
+		"    Reset statistics reported by the INFO command.",
+		"REWRITE",
+		"    Rewrite the configuration file.",
+	})
+}

@@ -1,0 +1,130 @@
+package commands
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/digby-db/digby/store"
+)
+
+// Every table is keyed by xxhash64(key) big-endian followed by the key, so
+// that a table's order is hash order and SCAN's cursor can be the hash of the
+// next key (DESIGN §5).
+const hashLen = 8
+
+// MaxKeyLen is the longest Redis key digby stores.
+const MaxKeyLen = store.MaxKeySize - hashLen
+
+// storedKey is the table key for a Redis key.
+func storedKey(key []byte) []byte {
+	sk := make([]byte, hashLen+len(key))
+	binary.BigEndian.PutUint64(sk, xxhash.Sum64(key))
+	copy(sk[hashLen:], key)
+	return sk
+}
+
+// userKey is the Redis key of a table key.
+func userKey(sk []byte) []byte {
+	if len(sk) < hashLen {
+		return nil
+	}
+	return sk[hashLen:]
+}
+
+// keyHash is the hash prefix of a table key.
+func keyHash(sk []byte) uint64 {
+	if len(sk) < hashLen {
+		return 0
+	}
+	return binary.BigEndian.Uint64(sk)
+}
+
+func (x *Ctx) table(db int) *store.Table { return x.tx.Table(uint32(db)) }
+
+// lookup returns the live tuple of key: an expired tuple is absent.
+func (x *Ctx) lookup(db int, key []byte) (store.Tuple, bool, error) {
+	if len(key) > MaxKeyLen {
+		return store.Tuple{}, false, nil
+	}
+	t, ok, err := x.table(db).Get(storedKey(key))
+	if err != nil {
+		return store.Tuple{}, false, fmt.Errorf("read key: %w", err)
+	}
+	if !ok || t.Expired(x.now) {
+		return store.Tuple{}, false, nil
+	}
+	return t, true, nil
+}
+
+// getString returns a copy of key's string value; WRONGTYPE for other types.
+func (x *Ctx) getString(db int, key []byte) ([]byte, store.Tuple, bool, error) {
+	t, ok, err := x.lookup(db, key)
+	if err != nil || !ok {
+		x.e.stats.misses.Add(1)
+		return nil, t, false, err
+	}
+	if t.Type != store.TypeString {
+		return nil, t, false, errWrongType
+	}
+	x.e.stats.hits.Add(1)
+	return append([]byte{}, t.Value...), t, true, nil
+}
+
+// put stores a string value with an expiry (unix ms, 0 = none).
+func (x *Ctx) put(db int, key, value []byte, expireAt int64) error {
+	if len(key) > MaxKeyLen {
+		return errKeyLong
+	}
+	if _, err := x.table(db).Put(storedKey(key), value, store.TypeString, expireAt); err != nil {
+		return fmt.Errorf("write key: %w", err)
+	}
+	x.e.watches.touch(db, key)
+	return nil
+}
+
+// del deletes key and reports whether a live key was deleted.
+func (x *Ctx) del(db int, key []byte) (bool, error) {
+	if len(key) > MaxKeyLen {
+		return false, nil
+	}
+	sk := storedKey(key)
+	t, ok, err := x.table(db).Get(sk)
+	if err != nil {
+		return false, fmt.Errorf("read key: %w", err)
+	}
+	if !ok {
+		return false, nil
+	}
+	live := !t.Expired(x.now)
+	if _, err := x.table(db).Delete(sk); err != nil {
+		return false, fmt.Errorf("delete key: %w", err)
+	}
+	x.e.watches.touch(db, key)
+	return live, nil
+}
+
+// setExpire changes a live key's expiry.
+func (x *Ctx) setExpire(db int, key []byte, expireAt int64) error {
+	if _, err := x.table(db).SetExpire(storedKey(key), expireAt); err != nil {
+		return fmt.Errorf("set expiry: %w", err)
+	}
+	x.e.watches.touch(db, key)
+	return nil
+}
+
+// checkDB validates a table index for this server.
+func (x *Ctx) checkDB(n int64) error {
+	if n < 0 || n >= int64(x.e.databases) {
+		return errDBRange
+	}
+	return nil
+}
+
+// tuple and typeString are short names for the store's.
+type tuple = store.Tuple
+
+const typeString = store.TypeString
+
+// storeTx is a short name for the store's transaction.
+type storeTx = *store.Tx

@@ -1,0 +1,488 @@
+package commands
+
+import (
+	"math/big"
+	"strconv"
+)
+
+// maxString is Redis's default proto-max-bulk-len, the cap on values built by
+// APPEND, SETRANGE and friends.
+const maxString = 512 << 20
+
+var errTooBig = replyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+
+func cmdGet(x *Ctx) error {
+	v, _, ok, err := x.getString(x.db, x.args[1])
+	if err != nil {
+		return err
+	}
+	if !ok {
+		x.w.Null()
+		return nil
+	}
+	x.w.Bulk(v)
+	return nil
+}
+
+// setOpts are SET's options.
+type setOpts struct {
+	nx, xx, get, keepTTL bool
+	expireAt             int64
+	hasExpire            bool
+}
+
+// parseSetOpts parses SET's options from args[from:] (Redis's
+// parseExtendedStringArgumentsOrReply); getex selects GETEX's set of options.
+func (x *Ctx) parseSetOpts(from int, getex bool) (setOpts, bool, error) {
+	var o setOpts
+	persist := false
+	for i := from; i < len(x.args); i++ {
+		a := x.args[i]
+		next := i+1 < len(x.args)
+		switch {
+		case !getex && eqFold(a, "nx") && !o.xx:
+			o.nx = true
+		case !getex && eqFold(a, "xx") && !o.nx:
+			o.xx = true
+		case !getex && eqFold(a, "get"):
+			o.get = true
+		case !getex && eqFold(a, "keepttl") && !o.hasExpire:
+			o.keepTTL = true
+		case getex && eqFold(a, "persist") && !o.hasExpire:
+			persist = true
+		case (eqFold(a, "ex") || eqFold(a, "px") || eqFold(a, "exat") || eqFold(a, "pxat")) && !o.keepTTL && !persist && !o.hasExpire && next:
+			at, err := x.expireArg(x.args[i+1], eqFold(a, "ex") || eqFold(a, "exat"), eqFold(a, "exat") || eqFold(a, "pxat"))
+			if err != nil {
+				return o, false, err
+			}
+			o.expireAt, o.hasExpire = at, true
+			i++
+		default:
+			return o, false, errSyntax
+		}
+	}
+	return o, persist, nil
+}
+
+// expireArg converts SET/GETEX's expire argument to unix ms (Redis's
+// getExpireMillisecondsOrReply).
+func (x *Ctx) expireArg(arg []byte, seconds, absolute bool) (int64, error) {
+	n, ok := parseInt(arg)
+	if !ok {
+		return 0, errNotInt
+	}
+	bad := replyError("ERR invalid expire time in '" + lowerName(x.args[0]) + "' command")
+	if n <= 0 || (seconds && n > (1<<63-1)/1000) {
+		return 0, bad
+	}
+	if seconds {
+		n *= 1000
+	}
+	if !absolute {
+		n += x.now
+	}
+	if n <= 0 {
+		return 0, bad
+	}
+	return n, nil
+}
+
+func cmdSet(x *Ctx) error {
+	o, _, err := x.parseSetOpts(3, false)
+	if err != nil {
+		return err
+	}
+	return x.setGeneric(x.args[1], x.args[2], o)
+}
+
+func (x *Ctx) setGeneric(key, value []byte, o setOpts) error {
+	old, t, exists, err := x.getStringForSet(key, o.get)
+	if err != nil {
+		return err
+	}
+	if (o.nx && exists) || (o.xx && !exists) {
+		if o.get {
+			x.replyOld(old, exists)
+		} else {
+			x.w.Null()
+		}
+		return nil
+	}
+	at := o.expireAt
+	if o.keepTTL && exists {
+		at = t.ExpireAt
+	}
+	if err := x.put(x.db, key, value, at); err != nil {
+		return err
+	}
+	if o.get {
+		x.replyOld(old, exists)
+	} else {
+		x.w.OK()
+	}
+	return nil
+}
+
+// getStringForSet looks the key up for SET: the type matters only with GET.
+func (x *Ctx) getStringForSet(key []byte, get bool) ([]byte, tuple, bool, error) {
+	t, ok, err := x.lookup(x.db, key)
+	if err != nil || !ok {
+		return nil, tuple{}, false, err
+	}
+	if get && t.Type != typeString {
+		return nil, tuple{}, false, errWrongType
+	}
+	return append([]byte{}, t.Value...), tuple{ExpireAt: t.ExpireAt}, true, nil
+}
+
+func (x *Ctx) replyOld(old []byte, exists bool) {
+	if exists {
+		x.w.Bulk(old)
+	} else {
+		x.w.Null()
+	}
+}
+
+func cmdSetNX(x *Ctx) error {
+	_, ok, err := x.lookup(x.db, x.args[1])
+	if err != nil {
+		return err
+	}
+	if ok {
+		x.w.Int(0)
+		return nil
+	}
+	if err := x.put(x.db, x.args[1], x.args[2], 0); err != nil {
+		return err
+	}
+	x.w.Int(1)
+	return nil
+}
+
+func cmdSetEX(x *Ctx) error  { return x.setEx(true) }
+func cmdPSetEX(x *Ctx) error { return x.setEx(false) }
+
+func (x *Ctx) setEx(seconds bool) error {
+	at, err := x.expireArg(x.args[2], seconds, false)
+	if err != nil {
+		return err
+	}
+	if err := x.put(x.db, x.args[1], x.args[3], at); err != nil {
+		return err
+	}
+	x.w.OK()
+	return nil
+}
+
+func cmdGetSet(x *Ctx) error {
+	return x.setGeneric(x.args[1], x.args[2], setOpts{get: true})
+}
+
+func cmdGetDel(x *Ctx) error {
+	v, _, ok, err := x.getString(x.db, x.args[1])
+	if err != nil {
+		return err
+	}
+	if !ok {
+		x.w.Null()
+		return nil
+	}
+	if _, err := x.del(x.db, x.args[1]); err != nil {
+		return err
+	}
+	x.w.Bulk(v)
+	return nil
+}
+
+func cmdGetEx(x *Ctx) error {
+	o, persist, err := x.parseSetOpts(2, true)
+	if err != nil {
+		return err
+	}
+	v, t, ok, err := x.getString(x.db, x.args[1])
+	if err != nil {
+		return err
+	}
+	if !ok {
+		x.w.Null()
+		return nil
+	}
+	switch {
+	case o.hasExpire && o.expireAt <= x.now:
+		if _, err := x.del(x.db, x.args[1]); err != nil {
+			return err
+		}
+	case o.hasExpire:
+		if err := x.setExpire(x.db, x.args[1], o.expireAt); err != nil {
+			return err
+		}
+	case persist && t.ExpireAt != 0:
+		if err := x.setExpire(x.db, x.args[1], 0); err != nil {
+			return err
+		}
+	}
+	x.w.Bulk(v)
+	return nil
+}
+
+func cmdMGet(x *Ctx) error {
+	x.w.Array(len(x.args) - 1)
+	for _, k := range x.args[1:] {
+		t, ok, err := x.lookup(x.db, k)
+		if err != nil {
+			return err
+		}
+		if !ok || t.Type != typeString {
+			x.w.Null()
+			continue
+		}
+		x.w.Bulk(t.Value)
+	}
+	return nil
+}
+
+func cmdMSet(x *Ctx) error {
+	if len(x.args)%2 != 1 {
+		return errArity(lowerName(x.args[0]))
+	}
+	for i := 1; i < len(x.args); i += 2 {
+		if len(x.args[i]) > MaxKeyLen {
+			return errKeyLong
+		}
+	}
+	for i := 1; i < len(x.args); i += 2 {
+		if err := x.put(x.db, x.args[i], x.args[i+1], 0); err != nil {
+			return err
+		}
+	}
+	x.w.OK()
+	return nil
+}
+
+func cmdMSetNX(x *Ctx) error {
+	if len(x.args)%2 != 1 {
+		return errArity(lowerName(x.args[0]))
+	}
+	for i := 1; i < len(x.args); i += 2 {
+		_, ok, err := x.lookup(x.db, x.args[i])
+		if err != nil {
+			return err
+		}
+		if ok {
+			x.w.Int(0)
+			return nil
+		}
+	}
+	for i := 1; i < len(x.args); i += 2 {
+		if err := x.put(x.db, x.args[i], x.args[i+1], 0); err != nil {
+			return err
+		}
+	}
+	x.w.Int(1)
+	return nil
+}
+
+func cmdIncr(x *Ctx) error { return x.incrBy(x.args[1], 1) }
+func cmdDecr(x *Ctx) error { return x.incrBy(x.args[1], -1) }
+
+func cmdIncrBy(x *Ctx) error {
+	n, err := x.intArg(2)
+	if err != nil {
+		return err
+	}
+	return x.incrBy(x.args[1], n)
+}
+
+func cmdDecrBy(x *Ctx) error {
+	n, err := x.intArg(2)
+	if err != nil {
+		return err
+	}
+	if n == -1<<63 {
+		return replyError("ERR decrement would overflow")
+	}
+	return x.incrBy(x.args[1], -n)
+}
+
+func (x *Ctx) incrBy(key []byte, by int64) error {
+	v, t, ok, err := x.getString(x.db, key)
+	if err != nil {
+		return err
+	}
+	var cur int64
+	if ok {
+		if cur, ok = parseInt(v); !ok {
+			return errNotInt
+		}
+	}
+	if (by < 0 && cur < 0 && by < -1<<63-cur) || (by > 0 && cur > 0 && by > 1<<63-1-cur) {
+		return errOverflow
+	}
+	cur += by
+	if err := x.put(x.db, key, strconv.AppendInt(nil, cur, 10), t.ExpireAt); err != nil {
+		return err
+	}
+	x.w.Int(cur)
+	return nil
+}
+
+func cmdIncrByFloat(x *Ctx) error {
+	v, t, ok, err := x.getString(x.db, x.args[1])
+	if err != nil {
+		return err
+	}
+	cur := new(big.Float).SetPrec(longDoublePrec)
+	if ok {
+		if cur, ok = parseLongDouble(v); !ok {
+			return errNotFloat
+		}
+	}
+	by, ok := parseLongDouble(x.args[2])
+	if !ok {
+		return errNotFloat
+	}
+	if cur.IsInf() || by.IsInf() {
+		return replyError("ERR increment would produce NaN or Infinity")
+	}
+	sum := new(big.Float).SetPrec(longDoublePrec).Add(cur, by)
+	s := formatLongDouble(sum)
+	if err := x.put(x.db, x.args[1], []byte(s), t.ExpireAt); err != nil {
+		return err
+	}
+	x.w.BulkString(s)
+	return nil
+}
+
+func cmdAppend(x *Ctx) error {
+	v, t, _, err := x.getString(x.db, x.args[1])
+	if err != nil {
+		return err
+	}
+	if int64(len(v))+int64(len(x.args[2])) > maxString {
+		return errTooBig
+	}
+	v = append(v, x.args[2]...)
+	if err := x.put(x.db, x.args[1], v, t.ExpireAt); err != nil {
+		return err
+	}
+	x.w.Int(int64(len(v)))
+	return nil
+}
+
+func cmdStrlen(x *Ctx) error {
+	t, ok, err := x.lookup(x.db, x.args[1])
+	if err != nil {
+		return err
+	}
+	if ok && t.Type != typeString {
+		return errWrongType
+	}
+	x.w.Int(int64(len(t.Value)))
+	return nil
+}
+
+func cmdGetRange(x *Ctx) error {
+	start, err := x.intArg(2)
+	if err != nil {
+		return err
+	}
+	end, err := x.intArg(3)
+	if err != nil {
+		return err
+	}
+	t, ok, err := x.lookup(x.db, x.args[1])
+	if err != nil {
+		return err
+	}
+	if ok && t.Type != typeString {
+		return errWrongType
+	}
+	n := int64(len(t.Value))
+	if start < 0 && end < 0 && start > end {
+		x.w.BulkString("")
+		return nil
+	}
+	if start < 0 {
+		start += n
+	}
+	if end < 0 {
+		end += n
+	}
+	if start < 0 {
+		start = 0
+	}
+	if end < 0 {
+		end = 0
+	}
+	if end >= n {
+		end = n - 1
+	}
+	if start > end || n == 0 {
+		x.w.BulkString("")
+		return nil
+	}
+	x.w.Bulk(t.Value[start : end+1])
+	return nil
+}
+
+func cmdSetRange(x *Ctx) error {
+	off, err := x.intArg(2)
+	if err != nil {
+		return err
+	}
+	if off < 0 {
+		return replyError("ERR offset is out of range")
+	}
+	v, t, ok, err := x.getString(x.db, x.args[1])
+	if err != nil {
+		return err
+	}
+	val := x.args[3]
+	if len(val) == 0 {
+		x.w.Int(int64(len(v)))
+		return nil
+	}
+	if off+int64(len(val)) > maxString {
+		return errTooBig
+	}
+	if need := int(off) + len(val); need > len(v) {
+		v = append(v, make([]byte, need-len(v))...)
+	}
+	copy(v[off:], val)
+	exp := int64(0)
+	if ok {
+		exp = t.ExpireAt
+	}
+	if err := x.put(x.db, x.args[1], v, exp); err != nil {
+		return err
+	}
+	x.w.Int(int64(len(v)))
+	return nil
+}
+
+func lowerName(b []byte) string {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return string(out)
+}
+
+func eqFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
