@@ -369,3 +369,31 @@ func (t *Tree) GetRaw(key []byte) (Value, bool, error) {
 
 // Load reads v's overflow data into v.Data when it has any.
 func (t *Tree) Load(v *Value) error { return t.load(v) }
+
+// Relocate shadows the path from the root to the leaf for key when the
+// node with page id lies on it, so that every node of the path moves to a
+// newly allocated (lower) page. It reports whether id was on the path.
+func (t *Tree) Relocate(key []byte, id uint64) (bool, error) {
+	if t.Root.IsZero() {
+		return false, nil
+	}
+	var stack [8]frame
+	path, _, err := t.descend(key, stack[:0])
+	if err != nil {
+		return false, err
+	}
+	on := false
+	for _, f := range path {
+		if f.n.ID == id {
+			on = true
+		}
+	}
+	if !on {
+		return false, nil
+	}
+	leaf, err := t.P.Writable(path[len(path)-1].n)
+	if err != nil {
+		return false, err
+	}
+	return true, t.propagate(path, leaf, false)
+}

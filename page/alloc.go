@@ -441,3 +441,43 @@ func ReadFreespace(pageSize int, dir Ref, read ReadRun) (*Freespace, error) {
 	}
 	return st, nil
 }
+
+// Relocatable reports whether id is in use (not free, held or pending) and
+// so a candidate for moving lower; and the count of allocatable pages.
+func (a *Allocator) Relocatable(id uint64) bool {
+	if id < 2 || id >= a.hwm || a.diskFree.has(id) || a.avail.has(id) {
+		return false
+	}
+	for _, f := range a.pending {
+		if slices.Contains(f.IDs, id) {
+			return false
+		}
+	}
+	return true
+}
+
+// IsMetaPage reports whether id holds free-space metadata; RewriteChunkOf
+// makes the chunk page id is (if any) move at the next flush.
+func (a *Allocator) IsMetaPage(id uint64) bool {
+	_, ok := a.metaPages[id]
+	return ok
+}
+
+// RewriteMeta marks the chunk stored at page id dirty so the next flush
+// writes it to a new (lowest free) page.
+func (a *Allocator) RewriteMeta(id uint64) {
+	for c, r := range a.chunks {
+		if r.ID == id {
+			a.dirty[uint64(c)] = struct{}{}
+		}
+	}
+}
+
+// LowestFree is the lowest allocatable page id, if any.
+func (a *Allocator) LowestFree() (uint64, bool) {
+	id, ok := a.avail.next(a.lowHint)
+	if !ok || id >= a.hwm {
+		id, ok = a.avail.next(0)
+	}
+	return id, ok && id < a.hwm
+}

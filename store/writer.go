@@ -68,7 +68,7 @@ func (db *DB) control(fn func() error) (err error) {
 // run is the writer goroutine: it owns the allocator and all flushing.
 func (db *DB) run() {
 	defer close(db.done)
-	tick := time.NewTicker(min(db.opts.FlushInterval/4, 50*time.Millisecond))
+	tick := time.NewTicker(max(min(db.opts.FlushInterval/4, 50*time.Millisecond), time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
@@ -115,7 +115,9 @@ func (db *DB) background() {
 	if db.Failed() != nil {
 		return
 	}
-	if db.opts.Durability == Everysec && time.Since(time.UnixMilli(db.lastFlush.Load())) >= db.opts.FlushInterval {
+	if db.opts.Durability != No && time.Since(time.UnixMilli(db.lastFlush.Load())) >= db.opts.FlushInterval {
+		// Everysec's timed flush; in Always mode this makes idle work
+		// (drops, relocation) durable so the file can shrink.
 		if err := db.flush(); err != nil {
 			return
 		}
@@ -128,6 +130,17 @@ func (db *DB) background() {
 			return
 		}
 		if !more {
+			break
+		}
+	}
+	// Move high pages lower so the free tail can be cut off.
+	for i := 0; i < 16 && len(db.queue) == 0; i++ {
+		moved, err := db.relocateStep()
+		if err != nil {
+			db.fail(err)
+			return
+		}
+		if !moved {
 			break
 		}
 	}
