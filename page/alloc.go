@@ -44,6 +44,7 @@ type Allocator struct {
 	chunks    []Ref               // persisted chunk pages by chunk number
 	dir       Ref                 // persisted directory run
 	pending   []Freed             // freed, not yet free on disk; ascending Txn
+	pendBits  bitset              // the ids in pending, for O(1) membership
 	held      []Freed             // free on disk, waiting for readers; ascending Txn
 	lowHint   uint64
 	metaPages map[uint64]struct{} // pages of the current directory and chunks
@@ -108,6 +109,7 @@ func (a *Allocator) Free(txn, id uint64, n int) {
 	p := &a.pending[len(a.pending)-1]
 	for i := id; i < id+uint64(n); i++ {
 		p.IDs = append(p.IDs, i)
+		a.pendBits.set(i)
 	}
 }
 
@@ -125,9 +127,18 @@ func (a *Allocator) Mark() Mark {
 
 // Unfree forgets the frees recorded since m.
 func (a *Allocator) Unfree(m Mark) {
+	for i := m.entries; i < len(a.pending); i++ {
+		for _, id := range a.pending[i].IDs {
+			a.pendBits.clear(id)
+		}
+	}
 	a.pending = a.pending[:m.entries]
 	if m.entries > 0 {
-		a.pending[m.entries-1].IDs = a.pending[m.entries-1].IDs[:m.ids]
+		p := &a.pending[m.entries-1]
+		for _, id := range p.IDs[m.ids:] {
+			a.pendBits.clear(id)
+		}
+		p.IDs = p.IDs[:m.ids]
 	}
 }
 
@@ -168,6 +179,7 @@ func (a *Allocator) PrepareFlush(newest uint64) {
 		}
 		for _, id := range f.IDs {
 			a.diskFree.set(id)
+			a.pendBits.clear(id)
 			a.markDirty(id)
 		}
 		a.held = append(a.held, f)
@@ -221,6 +233,7 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 	}
 	for _, id := range oldMeta {
 		delete(a.metaPages, id)
+		a.pendBits.set(id)
 	}
 	if len(oldMeta) > 0 {
 		a.Free(txn, oldMeta[0], 0) // make sure the txn entry exists
@@ -373,6 +386,9 @@ func Load(pageSize int, dir Ref, hwm, txn uint64, read ReadRun) (*Allocator, err
 	a.avail = slices.Clone(a.diskFree)
 	if len(st.Pending) > 0 {
 		a.pending = []Freed{{Txn: txn, IDs: st.Pending}}
+		for _, id := range st.Pending {
+			a.pendBits.set(id)
+		}
 	}
 	return a, nil
 }
@@ -445,15 +461,7 @@ func ReadFreespace(pageSize int, dir Ref, read ReadRun) (*Freespace, error) {
 // Relocatable reports whether id is in use (not free, held or pending) and
 // so a candidate for moving lower; and the count of allocatable pages.
 func (a *Allocator) Relocatable(id uint64) bool {
-	if id < 2 || id >= a.hwm || a.diskFree.has(id) || a.avail.has(id) {
-		return false
-	}
-	for _, f := range a.pending {
-		if slices.Contains(f.IDs, id) {
-			return false
-		}
-	}
-	return true
+	return id >= 2 && id < a.hwm && !a.diskFree.has(id) && !a.avail.has(id) && !a.pendBits.has(id)
 }
 
 // IsMetaPage reports whether id holds free-space metadata; RewriteChunkOf

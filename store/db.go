@@ -46,6 +46,7 @@ type DB struct {
 	flushSet   map[uint64]*btree.Node
 	dirtyBytes int64
 	nextTxn    uint64
+	lastApply  time.Time
 
 	queue   chan *Pending
 	ctl     chan func()

@@ -8,6 +8,9 @@ import (
 	"github.com/digby-db/digby/btree"
 )
 
+// relocateIdle is how long writes must pause before relocation runs.
+const relocateIdle = time.Second
+
 // maxBatch bounds the submissions applied in one transaction.
 const maxBatch = 4096
 
@@ -93,7 +96,7 @@ func (db *DB) run() {
 			}
 			fn()
 		case <-tick.C:
-			db.background()
+			db.background(false)
 		}
 	}
 }
@@ -111,7 +114,7 @@ func (db *DB) drainQueue() {
 }
 
 // background runs when the writer is idle: timed flushes and drop steps.
-func (db *DB) background() {
+func (db *DB) background(force bool) {
 	if db.Failed() != nil {
 		return
 	}
@@ -133,8 +136,9 @@ func (db *DB) background() {
 			break
 		}
 	}
-	// Move high pages lower so the free tail can be cut off.
-	for i := 0; i < 16 && len(db.queue) == 0; i++ {
+	// Move high pages lower so the free tail can be cut off, once writes
+	// have paused for a while (it competes with them otherwise).
+	for i := 0; i < 16 && len(db.queue) == 0 && (force || time.Since(db.lastApply) >= relocateIdle); i++ {
 		moved, err := db.relocateStep()
 		if err != nil {
 			db.fail(err)
@@ -182,6 +186,7 @@ func (db *DB) apply(batch []*Pending) {
 		}
 		return
 	}
+	db.lastApply = time.Now()
 	tx := db.beginWrite()
 	for _, p := range batch {
 		tx.savepoint()
