@@ -27,7 +27,7 @@ func handlers() map[string]spec {
 		"copy": w(cmdCopy), "move": w(cmdMove), "touch": r(cmdExists),
 		"object|encoding": r(cmdObject), "object|freq": r(cmdObject), "object|idletime": r(cmdObject),
 		"object|refcount": r(cmdObject), "object|help": c(cmdObjectHelp),
-		"dbsize": r(cmdDBSize), "flushdb": w(cmdFlushDB), "flushall": w(cmdFlushAll), "swapdb": w(cmdSwapDB),
+		"dbsize": w(cmdDBSize), "flushdb": w(cmdFlushDB), "flushall": w(cmdFlushAll), "swapdb": w(cmdSwapDB),
 		"expire": w(cmdExpire), "pexpire": w(cmdPExpire), "expireat": w(cmdExpireAt), "pexpireat": w(cmdPExpireAt),
 		"ttl": r(cmdTTL), "pttl": r(cmdPTTL), "expiretime": r(cmdExpireTime), "pexpiretime": r(cmdPExpireTime),
 		"persist": w(cmdPersist),

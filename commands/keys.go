@@ -192,8 +192,24 @@ func cmdMove(x *Ctx) error {
 	return nil
 }
 
+// dbsizePurge bounds the due keys DBSIZE deletes before it counts.
+const dbsizePurge = 10000
+
+// cmdDBSize runs in the writer: it first deletes due keys (a bounded
+// number), so that keys past their expiry are not counted.
 func cmdDBSize(x *Ctx) error {
-	x.w.Int(int64(x.table(x.db).Count()))
+	t := x.table(x.db)
+	if t.Expires() > 0 {
+		keys, err := t.ExpireDue(x.now, dbsizePurge)
+		if err != nil {
+			return err
+		}
+		for _, sk := range keys {
+			x.e.watches.touch(x.db, userKey(sk))
+		}
+		x.e.stats.expired.Add(int64(len(keys)))
+	}
+	x.w.Int(int64(t.Count()))
 	return nil
 }
 

@@ -32,10 +32,13 @@ type setOpts struct {
 }
 
 // parseSetOpts parses SET's options from args[from:] (Redis's
-// parseExtendedStringArgumentsOrReply); getex selects GETEX's set of options.
+// parseExtendedStringArgumentsOrReply): all options are checked for syntax
+// before the expire value is parsed. getex selects GETEX's set of options.
 func (x *Ctx) parseSetOpts(from int, getex bool) (setOpts, bool, error) {
 	var o setOpts
 	persist := false
+	var unit string
+	var value []byte
 	for i := from; i < len(x.args); i++ {
 		a := x.args[i]
 		next := i+1 < len(x.args)
@@ -46,20 +49,24 @@ func (x *Ctx) parseSetOpts(from int, getex bool) (setOpts, bool, error) {
 			o.xx = true
 		case !getex && eqFold(a, "get"):
 			o.get = true
-		case !getex && eqFold(a, "keepttl") && !o.hasExpire:
+		case !getex && eqFold(a, "keepttl") && unit == "":
 			o.keepTTL = true
-		case getex && eqFold(a, "persist") && !o.hasExpire:
+		case getex && eqFold(a, "persist") && unit == "":
 			persist = true
-		case (eqFold(a, "ex") || eqFold(a, "px") || eqFold(a, "exat") || eqFold(a, "pxat")) && !o.keepTTL && !persist && !o.hasExpire && next:
-			at, err := x.expireArg(x.args[i+1], eqFold(a, "ex") || eqFold(a, "exat"), eqFold(a, "exat") || eqFold(a, "pxat"))
-			if err != nil {
-				return o, false, err
-			}
-			o.expireAt, o.hasExpire = at, true
+		case (eqFold(a, "ex") || eqFold(a, "px") || eqFold(a, "exat") || eqFold(a, "pxat")) && !o.keepTTL && !persist && (unit == "" || eqFold(a, unit)) && next:
+			// the same option may repeat (the last wins); different ones conflict
+			unit, value = lowerName(a), x.args[i+1]
 			i++
 		default:
 			return o, false, errSyntax
 		}
+	}
+	if unit != "" {
+		at, err := x.expireArg(value, unit == "ex" || unit == "exat", unit == "exat" || unit == "pxat")
+		if err != nil {
+			return o, false, err
+		}
+		o.expireAt, o.hasExpire = at, true
 	}
 	return o, persist, nil
 }
