@@ -2,7 +2,6 @@ package commands
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -35,26 +34,16 @@ func cmdLastSave(x *Ctx) error {
 }
 
 // Save writes a compacted, verified copy of the database into the data
-// directory (dbfilename), through a temporary file and an atomic rename.
+// directory (dbfilename). The store writes it to a temporary file and renames
+// it into place, so the file is always a complete database file: copy it into
+// an empty directory as digby.db to open it.
 func (e *Engine) Save() error {
 	name := e.cfg.Get("dbfilename")
 	if name == "" || filepath.Base(name) != name {
 		return fmt.Errorf("save: invalid dbfilename %q", name)
 	}
-	path := filepath.Join(e.dir, name)
-	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
-	_ = os.RemoveAll(tmp)
-	if err := e.db.Backup(tmp); err != nil {
-		_ = os.RemoveAll(tmp)
-		return fmt.Errorf("save: backup: %w", err)
-	}
-	_ = os.RemoveAll(path)
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("save: rename: %w", err)
-	}
-	if d, err := os.Open(e.dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if err := e.db.Backup(filepath.Join(e.dir, name)); err != nil {
+		return fmt.Errorf("save: %w", err)
 	}
 	e.lastSave.Store(time.Now().Unix())
 	return nil
