@@ -133,7 +133,10 @@ func cmdDebug(x *Ctx) error {
 
 func cmdFlushScripts(x *Ctx) error {
 	if len(x.args) > 3 || (len(x.args) == 3 && !eqFold(x.args[2], "async") && !eqFold(x.args[2], "sync")) {
-		return errSyntax
+		if eqFold(x.args[0], "script") {
+			return replyError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+		}
+		return replyError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
 	}
 	x.w.OK()
 	return nil

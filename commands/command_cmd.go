@@ -81,7 +81,7 @@ func cmdCommandInfo(x *Ctx) error {
 		if c := x.e.tab.lookupFull(lowerName(a)); c != nil {
 			c.info.write(x.w)
 		} else {
-			x.w.NullArray()
+			x.w.Null()
 		}
 	}
 	return nil

@@ -99,8 +99,11 @@ func (x *Ctx) rename(nx bool) error {
 // dbArg parses a DB index argument as Redis's getIntFromObject (a C int).
 func (x *Ctx) dbArg(i int) (int, error) {
 	n, ok := parseInt(x.args[i])
-	if !ok || n < math.MinInt32 || n > math.MaxInt32 {
+	if !ok {
 		return 0, errNotInt
+	}
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		return 0, replyError("ERR value is out of range, value must between -2147483648 and 2147483647")
 	}
 	return int(n), nil
 }
@@ -276,7 +279,7 @@ func cmdObject(x *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if sub == "freq" {
+	if sub == "freq" && ok {
 		return replyError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
 	}
 	if !ok {

@@ -29,6 +29,22 @@ type setOpts struct {
 	nx, xx, get, keepTTL bool
 	expireAt             int64
 	hasExpire            bool
+	unit                 string // ex, px, exat or pxat: expireAt is not parsed yet
+	value                []byte
+}
+
+// resolveExpire parses the expire option's value (SET does it before looking
+// the key up, GETEX after).
+func (x *Ctx) resolveExpire(o *setOpts) error {
+	if o.unit == "" {
+		return nil
+	}
+	at, err := x.expireArg(o.value, o.unit == "ex" || o.unit == "exat", o.unit == "exat" || o.unit == "pxat")
+	if err != nil {
+		return err
+	}
+	o.expireAt, o.hasExpire = at, true
+	return nil
 }
 
 // parseSetOpts parses SET's options from args[from:] (Redis's
@@ -37,8 +53,6 @@ type setOpts struct {
 func (x *Ctx) parseSetOpts(from int, getex bool) (setOpts, bool, error) {
 	var o setOpts
 	persist := false
-	var unit string
-	var value []byte
 	for i := from; i < len(x.args); i++ {
 		a := x.args[i]
 		next := i+1 < len(x.args)
@@ -49,24 +63,17 @@ func (x *Ctx) parseSetOpts(from int, getex bool) (setOpts, bool, error) {
 			o.xx = true
 		case !getex && eqFold(a, "get"):
 			o.get = true
-		case !getex && eqFold(a, "keepttl") && unit == "":
+		case !getex && eqFold(a, "keepttl") && o.unit == "":
 			o.keepTTL = true
-		case getex && eqFold(a, "persist") && unit == "":
+		case getex && eqFold(a, "persist") && o.unit == "":
 			persist = true
-		case (eqFold(a, "ex") || eqFold(a, "px") || eqFold(a, "exat") || eqFold(a, "pxat")) && !o.keepTTL && !persist && (unit == "" || eqFold(a, unit)) && next:
+		case (eqFold(a, "ex") || eqFold(a, "px") || eqFold(a, "exat") || eqFold(a, "pxat")) && !o.keepTTL && !persist && (o.unit == "" || eqFold(a, o.unit)) && next:
 			// the same option may repeat (the last wins); different ones conflict
-			unit, value = lowerName(a), x.args[i+1]
+			o.unit, o.value = lowerName(a), x.args[i+1]
 			i++
 		default:
 			return o, false, errSyntax
 		}
-	}
-	if unit != "" {
-		at, err := x.expireArg(value, unit == "ex" || unit == "exat", unit == "exat" || unit == "pxat")
-		if err != nil {
-			return o, false, err
-		}
-		o.expireAt, o.hasExpire = at, true
 	}
 	return o, persist, nil
 }
@@ -97,6 +104,9 @@ func (x *Ctx) expireArg(arg []byte, seconds, absolute bool) (int64, error) {
 func cmdSet(x *Ctx) error {
 	o, _, err := x.parseSetOpts(3, false)
 	if err != nil {
+		return err
+	}
+	if err := x.resolveExpire(&o); err != nil {
 		return err
 	}
 	return x.setGeneric(x.args[1], x.args[2], o)
@@ -213,6 +223,9 @@ func cmdGetEx(x *Ctx) error {
 	if !ok {
 		x.w.Null()
 		return nil
+	}
+	if err := x.resolveExpire(&o); err != nil {
+		return err
 	}
 	switch {
 	case o.hasExpire && o.expireAt <= x.now:
