@@ -30,26 +30,26 @@ func (c *Cursor) Valid() bool {
 		return false
 	}
 	f := c.stack[len(c.stack)-1]
-	return f.n.Leaf && f.i >= 0 && f.i < len(f.n.Keys)
+	return f.n.Leaf && f.i >= 0 && f.i < f.n.Len()
 }
 
 // Key is the current key; valid until the tree changes.
 func (c *Cursor) Key() []byte {
 	f := c.stack[len(c.stack)-1]
-	return f.n.Keys[f.i]
+	return f.n.Key(f.i)
 }
 
 // Value is the current value, its overflow data loaded.
 func (c *Cursor) Value() (Value, error) {
 	f := c.stack[len(c.stack)-1]
-	v := f.n.Vals[f.i]
+	v := f.n.Val(f.i)
 	return v, c.t.load(&v)
 }
 
 // RawValue is the current value without loading overflow data.
 func (c *Cursor) RawValue() Value {
 	f := c.stack[len(c.stack)-1]
-	return f.n.Vals[f.i]
+	return f.n.Val(f.i)
 }
 
 // descendEdge pushes nodes from ref down to a leaf along the first (or last) child.
@@ -57,7 +57,7 @@ func (c *Cursor) descendEdge(n *Node, last bool) bool {
 	for {
 		i := 0
 		if last {
-			i = len(n.Keys) - 1
+			i = n.Len() - 1
 		}
 		c.stack = append(c.stack, frame{n, i})
 		if n.Leaf {
@@ -67,7 +67,7 @@ func (c *Cursor) descendEdge(n *Node, last bool) bool {
 			return c.fail(fmt.Errorf("page %d: tree too deep", n.ID))
 		}
 		var err error
-		if n, err = c.t.P.Node(n.Kids[i]); err != nil {
+		if n, err = c.t.P.Node(n.kids[i]); err != nil {
 			return c.fail(err)
 		}
 	}
@@ -108,7 +108,7 @@ func (c *Cursor) Seek(key []byte) bool {
 		if n.Leaf {
 			i, _ := n.search(key)
 			c.stack = append(c.stack, frame{n, i})
-			if i == len(n.Keys) {
+			if i == n.Len() {
 				return c.Next()
 			}
 			return true
@@ -119,7 +119,7 @@ func (c *Cursor) Seek(key []byte) bool {
 			return c.fail(fmt.Errorf("page %d: tree too deep", n.ID))
 		}
 		var err error
-		if n, err = c.t.P.Node(n.Kids[i]); err != nil {
+		if n, err = c.t.P.Node(n.kids[i]); err != nil {
 			return c.fail(err)
 		}
 	}
@@ -137,7 +137,7 @@ func (c *Cursor) step(d int) bool {
 	}
 	top := &c.stack[len(c.stack)-1]
 	top.i += d
-	if top.i >= 0 && top.i < len(top.n.Keys) {
+	if top.i >= 0 && top.i < top.n.Len() {
 		return true
 	}
 	// Climb to a level with a sibling in direction d.
@@ -148,8 +148,8 @@ func (c *Cursor) step(d int) bool {
 		}
 		f := &c.stack[len(c.stack)-1]
 		f.i += d
-		if f.i >= 0 && f.i < len(f.n.Keys) {
-			n, err := c.t.P.Node(f.n.Kids[f.i])
+		if f.i >= 0 && f.i < f.n.Len() {
+			n, err := c.t.P.Node(f.n.kids[f.i])
 			if err != nil {
 				return c.fail(err)
 			}
@@ -172,6 +172,6 @@ func (c *Cursor) NextLeaf() bool {
 		return false
 	}
 	top := &c.stack[len(c.stack)-1]
-	top.i = len(top.n.Keys) - 1
+	top.i = top.n.Len() - 1
 	return c.Next()
 }

@@ -65,7 +65,7 @@ func (t *Tree) descend(key []byte, path []frame) ([]frame, bool, error) {
 		}
 		i := n.child(key)
 		path = append(path, frame{n, i})
-		ref = n.Kids[i]
+		ref = n.kids[i]
 	}
 }
 
@@ -80,7 +80,7 @@ func (t *Tree) Get(key []byte) (Value, bool, error) {
 		return Value{}, false, err
 	}
 	f := path[len(path)-1]
-	v := f.n.Vals[f.i]
+	v := f.n.Val(f.i)
 	if err := t.load(&v); err != nil {
 		return Value{}, false, err
 	}
@@ -126,8 +126,7 @@ func (t *Tree) PutValue(key []byte, v Value) (old Value, replaced bool, err erro
 		if err != nil {
 			return Value{}, false, err
 		}
-		n.Keys = append(n.Keys, key)
-		n.Vals = append(n.Vals, v)
+		n.insertLeaf(0, key, v)
 		t.Root = n.Ref()
 		return Value{}, false, nil
 	}
@@ -143,16 +142,16 @@ func (t *Tree) PutValue(key []byte, v Value) (old Value, replaced bool, err erro
 	}
 	i := leafF.i
 	if found {
-		old = leaf.Vals[i]
+		old = leaf.Val(i)
 		if !old.Ovf.IsZero() {
 			t.P.FreeOverflow(old.Ovf)
 		}
-		leaf.Vals[i] = v
+		leaf.setVal(i, v)
 	} else {
-		leaf.Keys = insertAt(leaf.Keys, i, key)
-		leaf.Vals = insertAt(leaf.Vals, i, v)
+		leaf.insertLeaf(i, key, v)
 	}
-	return old, found, t.propagate(path, leaf, i == len(leaf.Keys)-1)
+	leaf.compact(t.P.PageSize())
+	return old, found, t.propagate(path, leaf, i == leaf.Len()-1)
 }
 
 func insertAt[T any](s []T, i int, v T) []T {
@@ -188,9 +187,8 @@ func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 			if err != nil {
 				return err
 			}
-			for _, p := range pieces {
-				root.Keys = append(root.Keys, p.Keys[0])
-				root.Kids = append(root.Kids, p.Ref())
+			for j, p := range pieces {
+				root.insertKid(j, p.Key(0), p.Ref())
 			}
 			t.Root = root.Ref()
 			return nil
@@ -205,17 +203,17 @@ func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 		if err != nil {
 			return err
 		}
-		parent.Kids[pf.i] = pieces[0].Ref()
+		parent.kids[pf.i] = pieces[0].Ref()
 		if pf.i == 0 && len(pieces) > 1 {
-			// Keys[0] is only a lower bound and may be stale-high; the new
+			// Key 0 is only a lower bound and may be stale-high; the new
 			// separators must sort after it.
-			parent.Keys[0] = pieces[0].Keys[0]
+			parent.setKey(0, pieces[0].Key(0))
 		}
 		for j := 1; j < len(pieces); j++ {
-			parent.Keys = insertAt(parent.Keys, pf.i+j, pieces[j].Keys[0])
-			parent.Kids = insertAt(parent.Kids, pf.i+j, pieces[j].Ref())
+			parent.insertKid(pf.i+j, pieces[j].Key(0), pieces[j].Ref())
 		}
-		appending = appending && pf.i == len(pf.n.Kids)-1
+		parent.compact(t.P.PageSize())
+		appending = appending && pf.i == pf.n.Len()-1
 		cur = parent
 	}
 }
@@ -240,7 +238,7 @@ func (t *Tree) split(n *Node, appending bool) ([]*Node, error) {
 		}
 		acc := page.HeaderSize
 		cut := 0
-		for cut < len(cur.Keys)-1 {
+		for cut < cur.Len()-1 {
 			es := cur.entrySize(cut)
 			if acc+es > limit || (acc+es > target && cut > 0) {
 				break
@@ -255,18 +253,7 @@ func (t *Tree) split(n *Node, appending bool) ([]*Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		right.Keys = append(right.Keys, cur.Keys[cut:]...)
-		clear(cur.Keys[cut:])
-		cur.Keys = cur.Keys[:cut]
-		if cur.Leaf {
-			right.Vals = append(right.Vals, cur.Vals[cut:]...)
-			clear(cur.Vals[cut:])
-			cur.Vals = cur.Vals[:cut]
-		} else {
-			right.Kids = append(right.Kids, cur.Kids[cut:]...)
-			clear(cur.Kids[cut:])
-			cur.Kids = cur.Kids[:cut]
-		}
+		cur.splitOff(cut, right)
 		pieces = append(pieces, right)
 		cur = right
 		size = cur.Size()
@@ -286,13 +273,13 @@ func (t *Tree) Delete(key []byte) (Value, bool, error) {
 		return Value{}, false, err
 	}
 	lf := path[len(path)-1]
-	old := lf.n.Vals[lf.i]
+	old := lf.n.Val(lf.i)
 	if !old.Ovf.IsZero() {
 		t.P.FreeOverflow(old.Ovf)
 	}
 	level := len(path) - 1
 	// Unlink nodes that become empty, bottom-up.
-	for level >= 0 && len(path[level].n.Keys) == 1 {
+	for level >= 0 && path[level].n.Len() == 1 {
 		t.P.FreeNode(path[level].n)
 		level--
 	}
@@ -305,12 +292,7 @@ func (t *Tree) Delete(key []byte) (Value, bool, error) {
 	if err != nil {
 		return Value{}, false, err
 	}
-	cur.Keys = removeAt(cur.Keys, f.i)
-	if cur.Leaf {
-		cur.Vals = removeAt(cur.Vals, f.i)
-	} else {
-		cur.Kids = removeAt(cur.Kids, f.i)
-	}
+	cur.remove(f.i)
 	if err := t.propagate(path[:level+1], cur, false); err != nil {
 		return Value{}, false, err
 	}
@@ -324,10 +306,10 @@ func (t *Tree) collapseRoot() error {
 		if err != nil {
 			return err
 		}
-		if n.Leaf || len(n.Kids) != 1 {
+		if n.Leaf || n.Len() != 1 {
 			return nil
 		}
-		t.Root = n.Kids[0]
+		t.Root = n.kids[0]
 		t.P.FreeNode(n)
 	}
 	return nil
@@ -349,7 +331,9 @@ func (t *Tree) Update(key []byte, fn func(v *Value)) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	fn(&leaf.Vals[lf.i])
+	v := leaf.Val(lf.i)
+	fn(&v)
+	leaf.setMeta(lf.i, v)
 	return true, t.propagate(path, leaf, false)
 }
 
@@ -364,7 +348,7 @@ func (t *Tree) GetRaw(key []byte) (Value, bool, error) {
 		return Value{}, false, err
 	}
 	f := path[len(path)-1]
-	return f.n.Vals[f.i], true, nil
+	return f.n.Val(f.i), true, nil
 }
 
 // Load reads v's overflow data into v.Data when it has any.

@@ -239,7 +239,7 @@ func (c *checker) tree(root page.Ref, name string, fn func(k []byte, v btree.Val
 		if err != nil {
 			return count, 0, fmt.Errorf("%s: %w", name, err)
 		}
-		first, last := n.Keys[0], n.Keys[len(n.Keys)-1]
+		first, last := n.Key(0), n.Key(n.Len()-1)
 		if (it.lo != nil && bytes.Compare(first, it.lo) < 0) || (it.hi != nil && bytes.Compare(last, it.hi) >= 0) {
 			return count, 0, &page.CorruptError{ID: n.ID, Reason: name + ": keys outside the range its parent gives"}
 		}
@@ -249,8 +249,8 @@ func (c *checker) tree(root page.Ref, name string, fn func(k []byte, v btree.Val
 			} else if leafDepth != it.depth {
 				return count, 0, &page.CorruptError{ID: n.ID, Reason: fmt.Sprintf("%s: leaf at depth %d, others at %d", name, it.depth, leafDepth)}
 			}
-			for i, k := range n.Keys {
-				v := n.Vals[i]
+			for i := 0; i < n.Len(); i++ {
+				k, v := n.Key(i), n.Val(i)
 				if !v.Ovf.IsZero() {
 					if err := c.mark(v.Ovf.ID, int(v.Ovf.Pages), seenReach, name+" overflow"); err != nil {
 						return count, 0, err
@@ -270,16 +270,16 @@ func (c *checker) tree(root page.Ref, name string, fn func(k []byte, v btree.Val
 		if it.depth > 64 {
 			return count, 0, &page.CorruptError{ID: n.ID, Reason: name + ": tree deeper than 64"}
 		}
-		for i := len(n.Kids) - 1; i >= 0; i-- {
+		for i := n.Len() - 1; i >= 0; i-- {
 			lo := it.lo
 			if i > 0 {
-				lo = n.Keys[i]
+				lo = n.Key(i)
 			}
 			hi := it.hi
-			if i+1 < len(n.Keys) {
-				hi = n.Keys[i+1]
+			if i+1 < n.Len() {
+				hi = n.Key(i + 1)
 			}
-			stack = append(stack, item{ref: n.Kids[i], lo: lo, hi: hi, depth: it.depth + 1})
+			stack = append(stack, item{ref: n.Kid(i), lo: lo, hi: hi, depth: it.depth + 1})
 		}
 	}
 	return count, leafDepth, nil
@@ -300,8 +300,8 @@ func (c *checker) dropTree(d dropEntry) error {
 				return err
 			}
 			c.r.Reachable++
-			for _, v := range leaf.Vals {
-				if !v.Ovf.IsZero() {
+			for i := 0; i < leaf.Len(); i++ {
+				if v := leaf.Val(i); !v.Ovf.IsZero() {
 					if err := c.mark(v.Ovf.ID, int(v.Ovf.Pages), seenReach, "pending-drop overflow"); err != nil {
 						return err
 					}

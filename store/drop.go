@@ -62,7 +62,7 @@ func treeHeight(p btree.Pager, root page.Ref) (uint8, error) {
 		if n.Leaf || h > 64 {
 			return h, nil
 		}
-		ref = n.Kids[0]
+		ref = n.Kid(0)
 	}
 }
 
@@ -128,8 +128,8 @@ func (db *DB) dropStep(budget int) (bool, error) {
 		freed := 0
 		for ok && freed < budget {
 			leaf := cur.Leaf()
-			for _, val := range leaf.Vals {
-				if !val.Ovf.IsZero() {
+			for i := 0; i < leaf.Len(); i++ {
+				if val := leaf.Val(i); !val.Ovf.IsZero() {
 					w.free(val.Ovf.ID, int(val.Ovf.Pages))
 					freed += int(val.Ovf.Pages)
 				}
@@ -189,8 +189,8 @@ func forEachBranch(p btree.Pager, root page.Ref, height int, fn func(*btree.Node
 		}
 		fn(n)
 		if it.level+1 < height {
-			for _, k := range n.Kids {
-				stack = append(stack, item{k, it.level + 1})
+			for i := 0; i < n.Len(); i++ {
+				stack = append(stack, item{n.Kid(i), it.level + 1})
 			}
 		}
 	}

@@ -81,7 +81,7 @@ func (db *DB) pageNode(id uint64) (*btree.Node, error) {
 
 // relocate finds the live tree holding n and shadows the path to it.
 func (tx *Tx) relocate(n *btree.Node) (bool, error) {
-	key := n.Keys[0]
+	key := n.Key(0)
 	if ok, err := tx.catalog.Relocate(key, n.ID); ok || err != nil {
 		return ok, err
 	}

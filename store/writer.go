@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -77,6 +78,9 @@ func (db *DB) run() {
 		select {
 		case p := <-db.queue:
 			batch := []*Pending{p}
+			// Let submitters that are runnable (often woken by the last
+			// batch, on this P) enqueue before draining: bigger batches.
+			runtime.Gosched()
 		drain:
 			for len(batch) < maxBatch {
 				select {
