@@ -105,6 +105,9 @@ func (e *Engine) resolve(args [][]byte) (*command, string) {
 		return cmd, ""
 	}
 	if len(args) < 2 {
+		if cmd.run != nil && cmd.arityOK(len(args)) {
+			return cmd, "" // COMMAND alone
+		}
 		return nil, string(errArity(name))
 	}
 	sub := cmd.subs[strings.ToLower(string(args[1]))]
