@@ -203,7 +203,7 @@ func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 		if err != nil {
 			return err
 		}
-		parent.kids[pf.i] = pieces[0].Ref()
+		parent.setKid(pf.i, pieces[0].Ref())
 		if pf.i == 0 && len(pieces) > 1 {
 			// Key 0 is only a lower bound and may be stale-high; the new
 			// separators must sort after it.

@@ -69,7 +69,7 @@ type run struct {
 
 // savepoint is what rolling back one submission needs.
 type savepoint struct {
-	undo        map[uint64]*btree.Node // original of a dirty node, nil if created since
+	undo        map[uint64]*btree.Node // a dirty node recording its changes; nil if created since
 	allocs      int
 	freed       int
 	mark        page.Mark
@@ -119,7 +119,8 @@ func (w *wtx) remember(n *btree.Node) {
 		return
 	}
 	if _, ok := w.sp.undo[n.ID]; !ok {
-		w.sp.undo[n.ID] = n.Clone()
+		n.StartUndo()
+		w.sp.undo[n.ID] = n
 	}
 }
 

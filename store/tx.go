@@ -221,11 +221,12 @@ func (tx *Tx) savepoint() {
 func (tx *Tx) rollback() {
 	w := tx.w
 	sp := w.sp
-	for id, orig := range sp.undo {
-		if orig == nil {
+	for id, n := range sp.undo {
+		if n == nil {
 			delete(w.dirty, id)
 		} else {
-			w.dirty[id] = orig
+			n.Undo()
+			w.dirty[id] = n
 		}
 	}
 	for _, r := range w.allocs[sp.allocs:] {
@@ -242,7 +243,14 @@ func (tx *Tx) rollback() {
 }
 
 // release ends a savepoint keeping its changes.
-func (tx *Tx) release() { tx.w.sp = nil }
+func (tx *Tx) release() {
+	for _, n := range tx.w.sp.undo {
+		if n != nil {
+			n.StopUndo()
+		}
+	}
+	tx.w.sp = nil
+}
 
 // writeCatalog stores every table state changed in this txn.
 func (tx *Tx) writeCatalog() error {

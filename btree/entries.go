@@ -1,0 +1,333 @@
+package btree
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sort"
+
+	"github.com/digby-db/digby/page"
+)
+
+// Node is a decoded branch or leaf page. Nodes read from committed pages are
+// shared and immutable; only a node the Pager returned as writable in the
+// current txn may change.
+//
+// The representation holds no pointers per entry, so cloning a node is a
+// flat copy of 32-byte entries and the garbage collector never scans them.
+// Key and value bytes live in one of two arenas: base (for a decoded page,
+// the page buffer itself; never appended to) and own (bytes this node or
+// its ancestors in the current txn appended). Bytes in an arena never change
+// once written; a clone shares both arenas with own capped at its length,
+// so an append reallocates rather than writing into a sharer's view.
+type Node struct {
+	ID   uint64
+	Txn  uint64
+	Leaf bool
+
+	base []byte
+	own  []byte
+	ents []ent
+	kids []page.Ref // branch only, parallel to ents
+
+	undo *[]undoOp // non-nil while a savepoint records this node's changes
+}
+
+// ent is one entry. Offsets with ownBit set point into own, else into base.
+// A leaf value in overflow is stored as its encoded reference (ovfRefSize
+// bytes) with flagOvf set.
+type ent struct {
+	koff, voff uint32
+	vlen       uint32
+	klen       uint16
+	typ        uint8
+	flags      uint8
+	version    uint64
+	expire     int64
+}
+
+const ownBit = 1 << 31
+
+func (n *Node) bytes(off uint32, l uint32) []byte {
+	if off&ownBit != 0 {
+		off &^= ownBit
+		return n.own[off : off+l : off+l]
+	}
+	return n.base[off : off+l : off+l]
+}
+
+// Len is the number of entries.
+func (n *Node) Len() int { return len(n.ents) }
+
+// Key returns the key of entry i; the bytes must not be modified.
+func (n *Node) Key(i int) []byte {
+	e := &n.ents[i]
+	return n.bytes(e.koff, uint32(e.klen))
+}
+
+// Val returns the value of leaf entry i (Data nil when in overflow).
+func (n *Node) Val(i int) Value {
+	e := &n.ents[i]
+	v := Value{Type: e.typ, Version: e.version, ExpireAt: e.expire}
+	b := n.bytes(e.voff, e.vlen)
+	if e.flags&FlagOverflow != 0 {
+		le := binary.LittleEndian
+		v.Ovf = page.Ref{ID: le.Uint64(b), Txn: le.Uint64(b[8:]), Pages: le.Uint32(b[16:])}
+		v.Len = le.Uint64(b[20:])
+		return v
+	}
+	v.Data, v.Len = b, uint64(len(b))
+	return v
+}
+
+// Kid returns the child reference of branch entry i.
+func (n *Node) Kid(i int) page.Ref { return n.kids[i] }
+
+// put appends b to the own arena and returns its offset.
+func (n *Node) put(b []byte) uint32 {
+	off := uint32(len(n.own)) | ownBit
+	n.own = append(n.own, b...)
+	return off
+}
+
+func (n *Node) setEntVal(e *ent, v *Value) {
+	e.typ, e.version, e.expire = v.Type, v.Version, v.ExpireAt
+	e.flags = 0
+	if v.ExpireAt != 0 {
+		e.flags |= FlagExpire
+	}
+	if v.Ovf.IsZero() {
+		e.voff, e.vlen = n.put(v.Data), uint32(len(v.Data))
+		return
+	}
+	var b [ovfRefSize]byte
+	le := binary.LittleEndian
+	le.PutUint64(b[:], v.Ovf.ID)
+	le.PutUint64(b[8:], v.Ovf.Txn)
+	le.PutUint32(b[16:], v.Ovf.Pages)
+	le.PutUint64(b[20:], v.Len)
+	e.flags |= FlagOverflow
+	e.voff, e.vlen = n.put(b[:]), ovfRefSize
+}
+
+// Undo log. While n.undo is set, each change appends its inverse.
+type undoKind uint8
+
+const (
+	undoRemove  undoKind = iota // an insert at i: remove it
+	undoInsert                  // a removal at i: put e (and kid) back
+	undoSetEnt                  // entry i changed: restore e
+	undoSetKid                  // kid i changed: restore kid
+	undoRestore                 // split or compaction: restore ents, kids and arenas
+)
+
+type undoOp struct {
+	kind  undoKind
+	i     int
+	e     ent
+	kid   page.Ref
+	ents  []ent
+	kids  []page.Ref
+	arena [2][]byte
+}
+
+func (n *Node) record(op undoOp) {
+	if n.undo != nil {
+		*n.undo = append(*n.undo, op)
+	}
+}
+
+// StartUndo begins recording changes so that Undo can revert them.
+func (n *Node) StartUndo() {
+	log := make([]undoOp, 0, 4)
+	n.undo = &log
+}
+
+// StopUndo keeps the changes and stops recording.
+func (n *Node) StopUndo() { n.undo = nil }
+
+// Undo reverts every change since StartUndo and stops recording.
+func (n *Node) Undo() {
+	if n.undo == nil {
+		return
+	}
+	log := *n.undo
+	n.undo = nil
+	for j := len(log) - 1; j >= 0; j-- {
+		op := &log[j]
+		switch op.kind {
+		case undoRemove:
+			n.ents = removeAt(n.ents, op.i)
+			if !n.Leaf {
+				n.kids = removeAt(n.kids, op.i)
+			}
+		case undoInsert:
+			n.ents = insertAt(n.ents, op.i, op.e)
+			if !n.Leaf {
+				n.kids = insertAt(n.kids, op.i, op.kid)
+			}
+		case undoSetEnt:
+			n.ents[op.i] = op.e
+		case undoSetKid:
+			n.kids[op.i] = op.kid
+		case undoRestore:
+			n.ents, n.kids = op.ents, op.kids
+			n.base, n.own = op.arena[0], op.arena[1]
+		}
+	}
+}
+
+func (n *Node) snapshot() undoOp {
+	op := undoOp{kind: undoRestore, ents: append([]ent(nil), n.ents...), arena: [2][]byte{n.base, n.own[:len(n.own):len(n.own)]}}
+	if !n.Leaf {
+		op.kids = append([]page.Ref(nil), n.kids...)
+	}
+	return op
+}
+
+// insertLeaf inserts key k with value v at i.
+func (n *Node) insertLeaf(i int, k []byte, v Value) {
+	e := ent{koff: n.put(k), klen: uint16(len(k))}
+	n.setEntVal(&e, &v)
+	n.ents = insertAt(n.ents, i, e)
+	n.record(undoOp{kind: undoRemove, i: i})
+}
+
+// setVal replaces the value of entry i.
+func (n *Node) setVal(i int, v Value) {
+	n.record(undoOp{kind: undoSetEnt, i: i, e: n.ents[i]})
+	n.setEntVal(&n.ents[i], &v)
+}
+
+// setMeta replaces the type, version and expiry of entry i, keeping its bytes.
+func (n *Node) setMeta(i int, v Value) {
+	n.record(undoOp{kind: undoSetEnt, i: i, e: n.ents[i]})
+	e := &n.ents[i]
+	e.typ, e.version, e.expire = v.Type, v.Version, v.ExpireAt
+	e.flags &^= FlagExpire
+	if v.ExpireAt != 0 {
+		e.flags |= FlagExpire
+	}
+}
+
+// insertKid inserts separator k with child r at i.
+func (n *Node) insertKid(i int, k []byte, r page.Ref) {
+	n.ents = insertAt(n.ents, i, ent{koff: n.put(k), klen: uint16(len(k))})
+	n.kids = insertAt(n.kids, i, r)
+	n.record(undoOp{kind: undoRemove, i: i})
+}
+
+// setKid replaces the child of entry i.
+func (n *Node) setKid(i int, r page.Ref) {
+	n.record(undoOp{kind: undoSetKid, i: i, kid: n.kids[i]})
+	n.kids[i] = r
+}
+
+// setKey replaces the key of entry i.
+func (n *Node) setKey(i int, k []byte) {
+	n.record(undoOp{kind: undoSetEnt, i: i, e: n.ents[i]})
+	n.ents[i].koff, n.ents[i].klen = n.put(k), uint16(len(k))
+}
+
+// remove deletes entry i.
+func (n *Node) remove(i int) {
+	op := undoOp{kind: undoInsert, i: i, e: n.ents[i]}
+	n.ents = removeAt(n.ents, i)
+	if !n.Leaf {
+		op.kid = n.kids[i]
+		n.kids = removeAt(n.kids, i)
+	}
+	n.record(op)
+}
+
+// splitOff moves entries [cut:] into right (an empty node of the same kind).
+func (n *Node) splitOff(cut int, right *Node) {
+	if n.undo != nil {
+		n.record(n.snapshot())
+	}
+	right.base = n.base
+	right.own = n.own[:len(n.own):len(n.own)]
+	right.ents = append(right.ents[:0], n.ents[cut:]...)
+	n.ents = n.ents[:cut:cut]
+	if !n.Leaf {
+		right.kids = append(right.kids[:0], n.kids[cut:]...)
+		n.kids = n.kids[:cut:cut]
+	}
+}
+
+// compact rewrites the own arena with live bytes only, when it has grown
+// past a page (a hot entry rewritten many times in one txn, or many txns).
+func (n *Node) compact(pageSize int) {
+	if len(n.own) <= pageSize {
+		return
+	}
+	if n.undo != nil {
+		n.record(n.snapshot())
+	}
+	live := make([]byte, 0, n.Size())
+	ents := make([]ent, len(n.ents))
+	for i := range n.ents {
+		e := n.ents[i]
+		k := n.bytes(e.koff, uint32(e.klen))
+		e.koff = uint32(len(live)) | ownBit
+		live = append(live, k...)
+		if n.Leaf {
+			v := n.bytes(e.voff, e.vlen)
+			e.voff = uint32(len(live)) | ownBit
+			live = append(live, v...)
+		}
+		ents[i] = e
+	}
+	n.ents, n.own, n.base = ents, live, nil
+}
+
+func (n *Node) entrySize(i int) int {
+	e := &n.ents[i]
+	if !n.Leaf {
+		return branchFixed + int(e.klen)
+	}
+	s := leafFixed + int(e.klen)
+	if e.flags&FlagExpire != 0 {
+		s += 8
+	}
+	if e.flags&FlagOverflow != 0 {
+		return s + ovfRefSize
+	}
+	return s + 4 + int(e.vlen)
+}
+
+// Size is the encoded size of the node in bytes.
+func (n *Node) Size() int {
+	s := page.HeaderSize
+	for i := range n.ents {
+		s += n.entrySize(i)
+	}
+	return s
+}
+
+// Clone returns a copy that may be changed independently.
+func (n *Node) Clone() *Node {
+	c := &Node{ID: n.ID, Txn: n.Txn, Leaf: n.Leaf, base: n.base, own: n.own[:len(n.own):len(n.own)]}
+	c.ents = append(make([]ent, 0, len(n.ents)+1), n.ents...)
+	if !n.Leaf {
+		c.kids = append(make([]page.Ref, 0, len(n.kids)+1), n.kids...)
+	}
+	return c
+}
+
+// search returns the index of the first key >= k and whether it is equal.
+func (n *Node) search(k []byte) (int, bool) {
+	i := sort.Search(len(n.ents), func(i int) bool { return bytes.Compare(n.Key(i), k) >= 0 })
+	return i, i < len(n.ents) && bytes.Equal(n.Key(i), k)
+}
+
+// child returns the index of the child whose range holds k.
+func (n *Node) child(k []byte) int {
+	i := sort.Search(len(n.ents), func(i int) bool { return bytes.Compare(n.Key(i), k) > 0 })
+	if i > 0 {
+		i--
+	}
+	return i
+}
+
+// Ref is the reference to n.
+func (n *Node) Ref() page.Ref { return page.Ref{ID: n.ID, Txn: n.Txn, Pages: 1} }
