@@ -331,3 +331,8 @@ func (n *Node) child(k []byte) int {
 
 // Ref is the reference to n.
 func (n *Node) Ref() page.Ref { return page.Ref{ID: n.ID, Txn: n.Txn, Pages: 1} }
+
+// MemSize is the memory the node holds, for cache accounting.
+func (n *Node) MemSize() int64 {
+	return int64(cap(n.base)+cap(n.own)) + int64(cap(n.ents))*32 + int64(cap(n.kids))*24 + 128
+}

@@ -55,7 +55,7 @@ func (db *DB) flush() error {
 	}
 	db.umu.Unlock()
 	for id, n := range db.flushSet {
-		db.cache.Put(id, n, int64(db.ps))
+		db.cache.Put(id, n, n.MemSize())
 	}
 	clear(db.flushSet)
 	db.dirtyBytes = 0

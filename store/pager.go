@@ -33,7 +33,7 @@ func (db *DB) node(ref page.Ref) (*btree.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.cache.Put(ref.ID, n, int64(db.ps))
+	db.cache.Put(ref.ID, n, n.MemSize())
 	return n, nil
 }
 
