@@ -1,59 +1,15 @@
 package commands
 
 import (
+	"github.com/digby-db/digby/resp"
 	"math"
 	"math/big"
 	"strconv"
 	"strings"
 )
 
-// parseInt parses a signed 64-bit integer as strictly as Redis's string2ll:
-// no sign '+', no leading zeros, no spaces, at most 20 characters.
-func parseInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	if len(b) == 1 && b[0] == '0' {
-		return 0, true
-	}
-	neg := false
-	i := 0
-	if b[0] == '-' {
-		neg = true
-		i++
-		if len(b) == 1 {
-			return 0, false
-		}
-	}
-	if b[i] < '1' || b[i] > '9' {
-		return 0, false
-	}
-	var v uint64
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		if v > math.MaxUint64/10 {
-			return 0, false
-		}
-		v *= 10
-		if v > math.MaxUint64-uint64(c-'0') {
-			return 0, false
-		}
-		v += uint64(c - '0')
-	}
-	if neg {
-		if v > 1<<63 {
-			return 0, false
-		}
-		return -int64(v), true
-	}
-	if v > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(v), true
-}
+// parseInt parses a signed 64-bit integer as strictly as Redis's string2ll.
+func parseInt(b []byte) (int64, bool) { return resp.ParseInt(b) }
 
 // intArg parses argument i as an integer or returns Redis's error.
 func (x *Ctx) intArg(i int) (int64, error) {

@@ -103,7 +103,15 @@ func (c *Client) Close() {
 // Kill closes the connection from another goroutine (CLIENT KILL).
 func (c *Client) Kill() {
 	c.closed.Store(true)
-	c.guard.Conn.Close()
+	if c.guard != nil {
+		c.guard.Conn.Close()
+	}
+}
+
+// NewClient makes a Client around a redcon connection that did not come from
+// a Listener: for driving a Handler directly (tests, fuzzing).
+func NewClient(conn redcon.Conn, id int64) *Client {
+	return &Client{ID: id, Addr: conn.RemoteAddr(), Created: time.Now(), Proto: 2, conn: conn}
 }
 
 // Closed reports whether Close or Kill was called.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net"
-	"strconv"
 )
 
 // Redis's limits on request framing (server.h: PROTO_INLINE_MAX_SIZE and the
@@ -175,8 +174,8 @@ func (g *guardConn) header(b []byte) []byte {
 		g.passHold()
 		return b
 	}
-	n, err := strconv.ParseInt(string(line[1:len(line)-2]), 10, 64)
-	if err != nil {
+	n, ok := ParseInt(line[1 : len(line)-2])
+	if !ok {
 		g.passHold()
 		return b
 	}
