@@ -112,10 +112,14 @@ func crashChild(dir string) {
 	opts := &Options{Durability: mode, FlushInterval: 20 * time.Millisecond, CacheSize: 1 << 20, DirtyCap: 256 << 10}
 	if n, _ := strconv.Atoi(os.Getenv("DIGBY_CRASH_KILL_WRITE")); n > 0 {
 		torn := os.Getenv("DIGBY_CRASH_TORN") == "1"
+		lossy := os.Getenv("DIGBY_CRASH_LOSSY") == "1"
 		opts.OpenFile = func(path string) (page.Backend, error) {
 			f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 			if err != nil {
 				return nil, err
+			}
+			if lossy {
+				return newLossyBackend(f, n, uint64(n)), nil
 			}
 			b := &killBackend{File: f, torn: torn}
 			b.n.Store(int64(n))
@@ -160,7 +164,7 @@ func crashChild(dir string) {
 }
 
 // runCrashChild runs one child and returns the last durable commit it acknowledged.
-func runCrashChild(t *testing.T, dir string, mode Durability, killAfter time.Duration, killWrite int, torn bool) uint64 {
+func runCrashChild(t *testing.T, dir string, mode Durability, killAfter time.Duration, killWrite int, torn bool, extra ...string) uint64 {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, "DIGBY_CRASH_MODE="+mode.String(),
@@ -168,6 +172,7 @@ func runCrashChild(t *testing.T, dir string, mode Durability, killAfter time.Dur
 	if torn {
 		cmd.Env = append(cmd.Env, "DIGBY_CRASH_TORN=1")
 	}
+	cmd.Env = append(cmd.Env, extra...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -279,5 +284,29 @@ func TestCrashAtWrite(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestCrashPowerLoss loses power at chosen writes: unsynced writes reach
+// the disk in any order, some torn, some not at all. Every write
+// acknowledged as durable must survive and the file must pass Check.
+func TestCrashPowerLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash tests spawn processes; skipped with -short")
+	}
+	points := []int{1, 2, 3, 4, 6, 9, 14, 20, 31, 47, 70, 105, 158, 237}
+	if long() {
+		for i := 1; i < 600; i += 2 {
+			points = append(points, i)
+		}
+	}
+	for _, mode := range []Durability{Always, Everysec} {
+		t.Run(mode.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			for _, k := range points {
+				d := runCrashChild(t, dir, mode, 0, k, false, "DIGBY_CRASH_LOSSY=1")
+				verifyCrash(t, dir, d)
+			}
+		})
 	}
 }
