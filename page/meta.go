@@ -85,6 +85,9 @@ func PeekPageSize(buf []byte) (int, bool) {
 
 // DecodeMeta verifies and decodes the meta in slot from a page-size buffer.
 func DecodeMeta(buf []byte, slot uint64, pageSize int) (*Meta, error) {
+	if len(buf) < metaBody+80 || len(buf) != pageSize {
+		return nil, corrupt(slot, "meta: %d bytes, expected a page of %d", len(buf), pageSize)
+	}
 	if string(buf[metaBody:metaBody+8]) != Magic {
 		return nil, corrupt(slot, "meta: %v", ErrForeign)
 	}
