@@ -165,7 +165,7 @@ func cmdExec(x *Ctx) error {
 	if err := x.e.db.Failed(); err != nil && queueWrites(x.e, queue) {
 		return replyError("EXECABORT Transaction discarded because of: " + misconf(err))
 	}
-	out := resp.Writer{Proto: x.c.Proto}
+	out := resp.Writer{Proto: x.c.Proto()}
 	db := x.c.DB()
 	err := x.e.db.Update(func(tx *store.Tx) error {
 		out.Reset()

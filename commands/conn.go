@@ -39,7 +39,7 @@ func cmdReset(x *Ctx) error {
 	x.unwatchAll()
 	x.c.SetDB(0)
 	x.db = 0
-	x.c.Proto = 2
+	x.c.SetProto(2)
 	x.w.Proto = 2
 	x.c.SetName("")
 	x.c.SetAuthed(false)
@@ -87,7 +87,7 @@ func validName(b []byte) bool {
 }
 
 func cmdHello(x *Ctx) error {
-	proto := int64(x.c.Proto)
+	proto := int64(x.c.Proto())
 	i := 1
 	if len(x.args) > 1 {
 		n, ok := parseInt(x.args[1])
@@ -130,7 +130,7 @@ func cmdHello(x *Ctx) error {
 	if name != nil {
 		x.c.SetName(string(name))
 	}
-	x.c.Proto = int(proto)
+	x.c.SetProto(int(proto))
 	x.w.Proto = int(proto)
 	x.w.Map(7)
 	x.w.BulkString("server")

@@ -136,7 +136,7 @@ func (p *pipeline) run(args [][]byte) {
 	}
 	if c.Multi && (cmd == nil || !isTxControl(cmd.name)) {
 		p.drain()
-		w := resp.NewWriter(c.Proto)
+		w := resp.NewWriter(c.Proto())
 		switch {
 		case rejected != "":
 			c.MultiErr = true
@@ -153,7 +153,7 @@ func (p *pipeline) run(args [][]byte) {
 	}
 	if rejected != "" {
 		p.drain()
-		w := resp.NewWriter(c.Proto)
+		w := resp.NewWriter(c.Proto())
 		w.Error(rejected)
 		p.reply(w)
 		return
@@ -166,7 +166,7 @@ func (p *pipeline) run(args [][]byte) {
 		p.view(cmd, args)
 	default:
 		p.drain()
-		x := &Ctx{e: e, c: c, args: args, w: resp.NewWriter(c.Proto), db: c.DB(), now: nowMs()}
+		x := &Ctx{e: e, c: c, args: args, w: resp.NewWriter(c.Proto()), db: c.DB(), now: nowMs()}
 		if err := safeRun(cmd.run, x); err != nil {
 			x.w.Reset()
 			x.w.Error(errorReply(err))
@@ -193,7 +193,7 @@ func (e *Engine) authRequired(c *resp.Client) bool {
 
 // submit queues a write to the writer; its reply is sent by drain.
 func (p *pipeline) submit(cmd *command, args [][]byte) {
-	s := &slot{w: resp.Writer{Proto: p.c.Proto}}
+	s := &slot{w: resp.Writer{Proto: p.c.Proto()}}
 	p.slots = append(p.slots, s)
 	if err := p.e.db.Failed(); err != nil {
 		s.w.Error(misconf(err))
@@ -208,7 +208,7 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 
 // view runs a read command on a snapshot.
 func (p *pipeline) view(cmd *command, args [][]byte) {
-	x := &Ctx{e: p.e, c: p.c, args: args, w: resp.NewWriter(p.c.Proto), db: p.c.DB(), now: nowMs()}
+	x := &Ctx{e: p.e, c: p.c, args: args, w: resp.NewWriter(p.c.Proto()), db: p.c.DB(), now: nowMs()}
 	err := p.e.db.View(func(tx *store.Tx) error {
 		x.tx = tx
 		return safeRun(cmd.run, x)

@@ -21,8 +21,6 @@ type Client struct {
 	// Created is when the connection was accepted.
 	Created time.Time
 
-	// Proto is the RESP version in use: 2 or 3 (HELLO).
-	Proto int
 	// Multi is true between MULTI and EXEC/DISCARD.
 	Multi bool
 	// MultiErr records that a command failed to queue (EXEC then aborts).
@@ -35,6 +33,7 @@ type Client struct {
 	conn  redcon.Conn
 	guard *guardConn
 
+	proto  atomic.Int64
 	db     atomic.Int64
 	authed atomic.Bool
 	closed atomic.Bool
@@ -46,6 +45,12 @@ type Client struct {
 	lastCmd  string
 	lastUsed time.Time
 }
+
+// Proto returns the RESP version in use: 2 or 3 (HELLO).
+func (c *Client) Proto() int { return int(c.proto.Load()) }
+
+// SetProto switches the RESP version.
+func (c *Client) SetProto(v int) { c.proto.Store(int64(v)) }
 
 // DB returns the selected table.
 func (c *Client) DB() int { return int(c.db.Load()) }
@@ -111,7 +116,9 @@ func (c *Client) Kill() {
 // NewClient makes a Client around a redcon connection that did not come from
 // a Listener: for driving a Handler directly (tests, fuzzing).
 func NewClient(conn redcon.Conn, id int64) *Client {
-	return &Client{ID: id, Addr: conn.RemoteAddr(), Created: time.Now(), Proto: 2, conn: conn}
+	c := &Client{ID: id, Addr: conn.RemoteAddr(), Created: time.Now(), conn: conn}
+	c.SetProto(2)
+	return c
 }
 
 // Closed reports whether Close or Kill was called.
@@ -132,7 +139,7 @@ func (c *Client) Info(now time.Time) string {
 	}
 	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d lib-name=%s lib-ver=%s",
 		c.ID, c.Addr, c.LAddr, c.ID+7, c.name, int64(now.Sub(c.Created)/time.Second), idle, flags, c.DB(),
-		strings.ToLower(cmd), c.Proto, c.libName, c.libVer)
+		strings.ToLower(cmd), c.Proto(), c.libName, c.libVer)
 }
 
 // Conn returns the redcon connection, for writing replies.

@@ -124,8 +124,8 @@ func (gl *guardListener) Accept() (net.Conn, error) {
 		Addr:    nc.RemoteAddr().String(),
 		LAddr:   nc.LocalAddr().String(),
 		Created: time.Now(),
-		Proto:   2,
 	}
+	c.SetProto(2)
 	g := newGuardConn(nc, Limits{
 		MaxBulk: l.opts.MaxBulk,
 		AuthRequired: func() bool {

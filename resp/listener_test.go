@@ -21,7 +21,7 @@ func (echoHandler) Serve(c *Client, cmd redcon.Command) {
 		for i, a := range cmd.Args {
 			parts[i] = string(a)
 		}
-		w := NewWriter(c.Proto)
+		w := NewWriter(c.Proto())
 		w.Simple(strings.Join(parts, ":"))
 		c.Conn().WriteRaw(w.B)
 	}

@@ -1,0 +1,117 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/digby-db/digby/commands/config"
+	"github.com/redis/go-redis/v9"
+)
+
+// startServer runs a Server in-process on a free port.
+func startServer(t *testing.T, opts ...string) (*Server, *redis.Client) {
+	t.Helper()
+	cfg := config.Default()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(cfg.Set("port", "0"))
+	must(cfg.Set("dir", t.TempDir()))
+	for i := 0; i+1 < len(opts); i += 2 {
+		must(cfg.Set(opts[i], opts[i+1]))
+	}
+	s, err := Start(cfg, t.Logf)
+	must(err)
+	t.Cleanup(func() { s.Close() })
+	c := redis.NewClient(&redis.Options{Addr: s.Addr().String()})
+	t.Cleanup(func() { c.Close() })
+	return s, c
+}
+
+func TestServerConcurrentIncr(t *testing.T) {
+	s, c := startServer(t)
+	ctx := context.Background()
+	const clients, each = 8, 200
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			cc := redis.NewClient(&redis.Options{Addr: s.Addr().String(), Protocol: 2 + i%2})
+			defer cc.Close()
+			pipe := cc.Pipeline()
+			for j := 0; j < each; j++ {
+				pipe.Incr(ctx, "n")
+				pipe.Set(ctx, fmt.Sprintf("c%d", i), j, 0)
+				pipe.Get(ctx, fmt.Sprintf("c%d", i))
+			}
+			cmds, err := pipe.Exec(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			// a read sees the same connection's earlier write in the pipeline
+			for j := 0; j < each; j++ {
+				if got := cmds[3*j+2].(*redis.StringCmd).Val(); got != fmt.Sprint(j) {
+					t.Errorf("client %d: GET after SET %d = %q", i, j, got)
+					return
+				}
+			}
+			cc.ClientList(ctx) // reads other clients' state concurrently
+		}(i)
+	}
+	wg.Wait()
+	if n, _ := c.Get(ctx, "n").Int(); n != clients*each {
+		t.Fatalf("n = %d, want %d", n, clients*each)
+	}
+	info := c.Info(ctx, "stats", "digby").Val()
+	if !strings.Contains(info, "total_commands_processed:") || !strings.Contains(info, "page_size:4096") {
+		t.Fatalf("info %q", info)
+	}
+}
+
+func TestServerExpiryAndWatch(t *testing.T) {
+	_, c := startServer(t, "hz", "50")
+	ctx := context.Background()
+	if err := c.Set(ctx, "gone", "v", 20*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for c.DBSize(ctx).Val() != 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	err := c.Watch(ctx, func(tx *redis.Tx) error {
+		if err := c.Set(ctx, "w", "other", 0).Err(); err != nil {
+			return err
+		}
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, "w", "mine", 0)
+			return nil
+		})
+		return err
+	}, "w")
+	if err != redis.TxFailedErr {
+		t.Fatalf("watch: %v", err)
+	}
+	if got := c.Get(ctx, "w").Val(); got != "other" {
+		t.Fatalf("w = %q", got)
+	}
+}
+
+func TestServerShutdownCommand(t *testing.T) {
+	s, c := startServer(t)
+	c.Shutdown(context.Background())
+	select {
+	case <-s.ShutdownRequested():
+	case <-time.After(10 * time.Second):
+		t.Fatal("SHUTDOWN did not signal")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
