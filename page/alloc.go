@@ -203,7 +203,11 @@ func (a *Allocator) AvailCount() uint64 { return a.avail.count() }
 // a flush of txn, calling write for each sealed run, and returns the
 // directory ref and the high-water mark to store in the meta. The pages it
 // replaces are freed at txn.
-func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte) error) (Ref, uint64, error) {
+//
+// runs, called after the chunks are written, lists every run written since
+// the last flush (chunks included) with its checksum; the directory records
+// them so that open can verify the flush was complete (see RunSum).
+func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte) error, runs func() []RunSum) (Ref, uint64, error) {
 	cb := a.chunkBits()
 	need := (a.hwm + cb - 1) / cb
 	for uint64(len(a.chunks)) < need {
@@ -245,20 +249,6 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 	for uint64(len(a.chunks)) < need {
 		a.chunks = append(a.chunks, Ref{})
 	}
-	var pend []uint64
-	for _, f := range a.pending {
-		pend = append(pend, f.IDs...)
-	}
-	size := HeaderSize + 16 + len(a.chunks)*20 + 8 + len(pend)*8
-	pages := (size + a.pageSize - 1) / a.pageSize
-	dirID := a.allocMeta(pages)
-	a.dir = Ref{ID: dirID, Txn: txn, Pages: uint32(pages)}
-	for _, c := range dirty {
-		newMeta[a.chunks[c].ID] = struct{}{}
-	}
-	for i := uint64(0); i < uint64(pages); i++ {
-		newMeta[dirID+i] = struct{}{}
-	}
 	// Chunk pages.
 	for _, c := range dirty {
 		buf := make([]byte, a.pageSize)
@@ -272,6 +262,21 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 		if err := write(a.chunks[c].ID, buf); err != nil {
 			return Ref{}, 0, err
 		}
+	}
+	var pend []uint64
+	for _, f := range a.pending {
+		pend = append(pend, f.IDs...)
+	}
+	list := runs()
+	size := HeaderSize + 16 + len(a.chunks)*20 + 8 + len(pend)*8 + 8 + len(list)*runSumSize
+	pages := (size + a.pageSize - 1) / a.pageSize
+	dirID := a.allocMeta(pages)
+	a.dir = Ref{ID: dirID, Txn: txn, Pages: uint32(pages)}
+	for _, c := range dirty {
+		newMeta[a.chunks[c].ID] = struct{}{}
+	}
+	for i := uint64(0); i < uint64(pages); i++ {
+		newMeta[dirID+i] = struct{}{}
 	}
 	// Directory run.
 	buf := make([]byte, pages*a.pageSize)
@@ -289,6 +294,14 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 	for _, id := range pend {
 		binary.LittleEndian.PutUint64(b[off:], id)
 		off += 8
+	}
+	binary.LittleEndian.PutUint64(b[off:], uint64(len(list)))
+	off += 8
+	for _, r := range list {
+		binary.LittleEndian.PutUint64(b[off:], r.ID)
+		binary.LittleEndian.PutUint32(b[off+8:], r.Pages)
+		binary.LittleEndian.PutUint64(b[off+12:], r.Sum)
+		off += runSumSize
 	}
 	Seal(buf)
 	if err := write(dirID, buf); err != nil {
@@ -399,7 +412,20 @@ type Freespace struct {
 	Free      bitset
 	Pending   []uint64
 	MetaPages map[uint64]struct{}
+	Flushed   []RunSum // runs the flush that wrote this directory wrote
 }
+
+// RunSum names a run written by a flush and the checksum it was written
+// with. A flush that syncs once writes pages and meta together; open reads
+// every listed run and compares checksums, so a meta whose pages did not
+// all reach the disk is recognised and the previous meta used instead.
+type RunSum struct {
+	ID    uint64
+	Pages uint32
+	Sum   uint64
+}
+
+const runSumSize = 20
 
 // IsFree reports whether the bitmap marks id free (metadata pages excluded by the caller).
 func (f *Freespace) IsFree(id uint64) bool { return f.Free.has(id) }
@@ -454,6 +480,18 @@ func ReadFreespace(pageSize int, dir Ref, read ReadRun) (*Freespace, error) {
 	for i := uint64(0); i < np; i++ {
 		st.Pending = append(st.Pending, binary.LittleEndian.Uint64(b[off:]))
 		off += 8
+	}
+	if off+8 > len(b) {
+		return nil, corrupt(dir.ID, "free directory truncated")
+	}
+	nr := binary.LittleEndian.Uint64(b[off:])
+	off += 8
+	if nr > uint64(len(b)-off)/runSumSize {
+		return nil, corrupt(dir.ID, "free directory claims %d flushed runs", nr)
+	}
+	for i := uint64(0); i < nr; i++ {
+		st.Flushed = append(st.Flushed, RunSum{ID: binary.LittleEndian.Uint64(b[off:]), Pages: binary.LittleEndian.Uint32(b[off+8:]), Sum: binary.LittleEndian.Uint64(b[off+12:])})
+		off += runSumSize
 	}
 	return st, nil
 }

@@ -69,7 +69,7 @@ func seedFreespace(f *testing.F) map[uint64][]byte {
 	_, _, err := a.WriteFreespace(5, func(id uint64, buf []byte) error {
 		pages[id] = append([]byte(nil), buf...)
 		return nil
-	})
+	}, func() []RunSum { return []RunSum{{ID: 7, Pages: 1, Sum: 42}} })
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -18,6 +18,11 @@ var ErrNewerFormat = errors.New("data file has a newer format version")
 // ErrForeign is returned when page 0 and 1 do not look like a digby file.
 var ErrForeign = errors.New("not a digby data file")
 
+// MetaSingleSync marks a meta written by a flush that synced once, after
+// writing pages and meta together: open must verify the flush's runs (the
+// free directory lists them) before trusting it.
+const MetaSingleSync = 1
+
 // Ref points at a page (or run) and carries the txn id that wrote it, so a
 // read can tell a stale but valid page from the one the reference meant.
 type Ref struct {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -45,6 +46,7 @@ type DB struct {
 	metas      [2]*page.Meta // on disk; nil when a slot is invalid
 	flushSet   map[uint64]*btree.Node
 	dirtyBytes int64
+	flushed    map[uint64]page.RunSum // runs written since the last flush
 	nextTxn    uint64
 	lastApply  time.Time
 
@@ -106,6 +108,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		readers:   map[uint64]int{},
 		since:     map[uint64]time.Time{},
 		flushSet:  map[uint64]*btree.Node{},
+		flushed:   map[uint64]page.RunSum{},
 		queue:     make(chan *Pending, 4096),
 		ctl:       make(chan func()),
 		done:      make(chan struct{}),
@@ -147,6 +150,14 @@ func (db *DB) load() error {
 		}
 	}
 	m := db.newestMeta()
+	if m != nil && m.Flags&page.MetaSingleSync != 0 {
+		if err := db.verifyFlush(m); err != nil {
+			// The flush that wrote m did not complete: its pages did not
+			// all reach the disk. The other meta is the last complete one.
+			db.metas[m.Slot] = nil
+			m = db.newestMeta()
+		}
+	}
 	if m == nil {
 		if errors.Is(errs[0], page.ErrForeign) && errors.Is(errs[1], page.ErrForeign) {
 			return page.ErrForeign
@@ -167,6 +178,31 @@ func (db *DB) load() error {
 	db.alloc = a
 	db.nextTxn = m.Txn + 1
 	db.cur.Store(&state{txn: m.Txn, catalog: m.Catalog, nextVersion: m.NextVersion})
+	return nil
+}
+
+// verifyFlush reads every run the flush that wrote m wrote, and checks it
+// carries the checksum recorded in m's free directory.
+func (db *DB) verifyFlush(m *page.Meta) error {
+	if m.Freedir.IsZero() {
+		return nil
+	}
+	fs, err := page.ReadFreespace(db.ps, m.Freedir, func(r page.Ref, want page.Type) ([]byte, error) {
+		buf, _, err := db.file.Read(r.ID, int(r.Pages), want, r.Txn)
+		return buf, err
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range fs.Flushed {
+		buf, _, err := db.file.Read(r.ID, int(r.Pages), 0, 0)
+		if err != nil {
+			return err
+		}
+		if sum := binary.LittleEndian.Uint64(buf); sum != r.Sum {
+			return &page.CorruptError{ID: r.ID, Reason: "not the page the last flush wrote"}
+		}
+	}
 	return nil
 }
 

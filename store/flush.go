@@ -1,6 +1,8 @@
 package store
 
 import (
+	"cmp"
+	"encoding/binary"
 	"slices"
 	"time"
 
@@ -27,15 +29,17 @@ func (db *DB) flush() error {
 	if err := db.writeNodes(); err != nil {
 		return db.fail(err)
 	}
-	dir, hwm, err := db.alloc.WriteFreespace(st.txn, db.writeRun)
+	dir, hwm, err := db.alloc.WriteFreespace(st.txn, db.writeRecorded, db.flushedRuns)
 	if err != nil {
 		return db.fail(err)
 	}
-	if err := db.sync(); err != nil {
-		return db.fail(err)
-	}
+	// One sync for pages and meta together: the directory lists every run
+	// this flush wrote with its checksum, and open verifies them before
+	// trusting a meta marked MetaSingleSync (see verifyFlush). The runs
+	// only went to pages no meta on disk reaches, so the previous meta
+	// stays complete whatever part of this flush is lost.
 	m := &page.Meta{
-		Slot: db.olderSlot(), Version: page.FormatVersion, PageSize: uint32(db.ps),
+		Slot: db.olderSlot(), Version: page.FormatVersion, PageSize: uint32(db.ps), Flags: page.MetaSingleSync,
 		Txn: st.txn, Catalog: st.catalog, Freedir: dir, HWM: hwm, NextVersion: st.nextVersion,
 		Epoch: newest.Epoch,
 	}
@@ -48,6 +52,7 @@ func (db *DB) flush() error {
 		return db.fail(err)
 	}
 	db.metas[m.Slot] = m
+	clear(db.flushed)
 	// The pages are on disk now: serve them from the cache.
 	db.umu.Lock()
 	for id := range db.flushSet {
@@ -78,6 +83,23 @@ func (db *DB) sync() error {
 	return db.file.Sync()
 }
 
+// writeRecorded writes a sealed run and records its checksum for the
+// flush's list of written runs.
+func (db *DB) writeRecorded(id uint64, buf []byte) error {
+	db.flushed[id] = page.RunSum{ID: id, Pages: uint32(len(buf) / db.ps), Sum: binary.LittleEndian.Uint64(buf)}
+	return db.writeRun(id, buf)
+}
+
+// flushedRuns lists the runs written since the last flush, by page id.
+func (db *DB) flushedRuns() []page.RunSum {
+	out := make([]page.RunSum, 0, len(db.flushed))
+	for _, r := range db.flushed {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b page.RunSum) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
 func (db *DB) writeRun(id uint64, buf []byte) error {
 	db.written.Add(uint64(len(buf)))
 	return db.file.Write(id, buf)
@@ -104,7 +126,9 @@ func (db *DB) writeNodes() error {
 			start = id
 		}
 		buf = buf[:len(buf)+ps]
-		db.flushSet[ids[i]].Encode(buf[len(buf)-ps:])
+		pg := buf[len(buf)-ps:]
+		db.flushSet[ids[i]].Encode(pg)
+		db.flushed[id] = page.RunSum{ID: id, Pages: 1, Sum: binary.LittleEndian.Uint64(pg)}
 	}
 	if len(buf) > 0 {
 		return db.writeRun(start, buf)

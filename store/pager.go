@@ -109,6 +109,7 @@ func (w *wtx) allocate(n int) uint64 {
 
 func (w *wtx) free(id uint64, n int) {
 	w.db.alloc.Free(w.txn, id, n)
+	delete(w.db.flushed, id) // written since the last flush, no longer reachable
 	for i := id; i < id+uint64(n); i++ {
 		w.freed = append(w.freed, i)
 	}
@@ -167,10 +168,9 @@ func (w *wtx) WriteOverflow(data []byte) (page.Ref, error) {
 	copy(buf[page.HeaderSize:], data)
 	page.Seal(buf)
 	// Written now: no meta reaches it until the txn's flush.
-	if err := w.db.file.Write(id, buf); err != nil {
+	if err := w.db.writeRecorded(id, buf); err != nil {
 		return page.Ref{}, w.db.fail(err)
 	}
-	w.db.written.Add(uint64(len(buf)))
 	return page.Ref{ID: id, Txn: w.txn, Pages: uint32(pages)}, nil
 }
 

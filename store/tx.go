@@ -231,6 +231,7 @@ func (tx *Tx) rollback() {
 	}
 	for _, r := range w.allocs[sp.allocs:] {
 		tx.db.alloc.Unalloc(r.id, r.n)
+		delete(tx.db.flushed, r.id)
 	}
 	w.allocs = w.allocs[:sp.allocs]
 	tx.db.alloc.Unfree(sp.mark)
