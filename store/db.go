@@ -56,6 +56,8 @@ type DB struct {
 	closed  atomic.Bool
 	closeMu sync.RWMutex
 
+	recovered string // set by open when it fell back past an incomplete flush
+
 	failed    atomic.Pointer[error]
 	lastFlush atomic.Int64 // unix ms
 	flushes   atomic.Uint64
@@ -154,6 +156,7 @@ func (db *DB) load() error {
 		if err := db.verifyFlush(m); err != nil {
 			// The flush that wrote m did not complete: its pages did not
 			// all reach the disk. The other meta is the last complete one.
+			errs[m.Slot] = fmt.Errorf("page %d: meta of an incomplete flush: %w", m.Slot, err)
 			db.metas[m.Slot] = nil
 			m = db.newestMeta()
 		}
@@ -162,7 +165,7 @@ func (db *DB) load() error {
 		if errors.Is(errs[0], page.ErrForeign) && errors.Is(errs[1], page.ErrForeign) {
 			return page.ErrForeign
 		}
-		return fmt.Errorf("no valid meta: %v; %v", errs[0], errs[1])
+		return fmt.Errorf("no valid meta: %w; %w", errs[0], errs[1])
 	}
 	if int64(m.HWM)*int64(ps) > size {
 		// The tail past the file end must be free; Check verifies that.
@@ -291,6 +294,12 @@ func (db *DB) olderSlot() uint64 {
 	}
 	return 0
 }
+
+// Recovered describes what open did when the newest meta's flush turned
+// out incomplete (a crash or power loss mid-flush, or damage to a page that
+// flush wrote): it opened the previous complete state. Empty otherwise.
+// Servers should log it.
+func (db *DB) Recovered() string { return db.recovered }
 
 // Dir is the database directory.
 func (db *DB) Dir() string { return db.dir }
