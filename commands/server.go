@@ -100,7 +100,8 @@ func (s *Server) ShutdownRequested() <-chan struct{} { return s.shutdown }
 func (s *Server) Engine() *Engine { return s.eng }
 
 // expiryLoop runs active expiry hz times a second while keys with an expiry
-// exist; a step that finds a full batch runs again at once, within a bound.
+// exist (a step that finds a full batch runs again at once, within a bound),
+// and reports once, loudly, when the store has failed.
 func (s *Server) expiryLoop() {
 	defer close(s.loopDone)
 	hz := s.cfg.Int("hz")
@@ -109,11 +110,20 @@ func (s *Server) expiryLoop() {
 	}
 	tick := time.NewTicker(time.Second / time.Duration(hz))
 	defer tick.Stop()
+	reported := false
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-tick.C:
+		}
+		if err := s.db.Failed(); err != nil {
+			if !reported {
+				reported = true
+				s.logf("# MISCONF: the store has FAILED and refuses all writes until the server is restarted: %v", err)
+				s.logf("# With appendfsync everysec or no, writes acknowledged since the last flush may be LOST. Reads go on.")
+			}
+			continue
 		}
 		if !s.eng.HasExpires() {
 			continue
