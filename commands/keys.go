@@ -132,28 +132,27 @@ func cmdCopy(x *Ctx) error {
 	if dstDB == x.db && string(src) == string(dst) {
 		return replyError("ERR source and destination objects are the same")
 	}
-	t, ok, err := x.lookup(x.db, src)
+	copied, err := x.copyKey(src, dstDB, dst, replace)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		x.w.Int(0)
-		return nil
+	x.w.Int(boolInt64(copied))
+	return nil
+}
+
+// copyKey copies src of the current table, with its expiry, to dst in table
+// dstDB, unless src is missing or dst exists and replace is false.
+func (x *Ctx) copyKey(src []byte, dstDB int, dst []byte, replace bool) (bool, error) {
+	t, ok, err := x.lookup(x.db, src)
+	if err != nil || !ok {
+		return false, err
 	}
 	val, exp := append([]byte{}, t.Value...), t.ExpireAt
 	_, exists, err := x.lookup(dstDB, dst)
-	if err != nil {
-		return err
+	if err != nil || (exists && !replace) {
+		return false, err
 	}
-	if exists && !replace {
-		x.w.Int(0)
-		return nil
-	}
-	if err := x.put(dstDB, dst, val, exp); err != nil {
-		return err
-	}
-	x.w.Int(1)
-	return nil
+	return true, x.put(dstDB, dst, val, exp)
 }
 
 func cmdMove(x *Ctx) error {
@@ -167,32 +166,24 @@ func cmdMove(x *Ctx) error {
 	if n == x.db {
 		return replyError("ERR source and destination objects are the same")
 	}
-	key := x.args[1]
-	t, ok, err := x.lookup(x.db, key)
+	moved, err := x.copyKey(x.args[1], n, x.args[1], false)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		x.w.Int(0)
-		return nil
+	if moved {
+		if _, err := x.del(x.db, x.args[1]); err != nil {
+			return err
+		}
 	}
-	val, exp := append([]byte{}, t.Value...), t.ExpireAt
-	_, exists, err := x.lookup(n, key)
-	if err != nil {
-		return err
-	}
-	if exists {
-		x.w.Int(0)
-		return nil
-	}
-	if err := x.put(n, key, val, exp); err != nil {
-		return err
-	}
-	if _, err := x.del(x.db, key); err != nil {
-		return err
-	}
-	x.w.Int(1)
+	x.w.Int(boolInt64(moved))
 	return nil
+}
+
+func boolInt64(v bool) int64 {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 // dbsizePurge bounds the due keys DBSIZE deletes before it counts.
