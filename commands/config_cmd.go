@@ -70,6 +70,7 @@ func cmdConfigResetStat(x *Ctx) error {
 	x.e.stats.misses.Store(0)
 	x.e.stats.expired.Store(0)
 	x.e.stats.started.Store(nowMs())
+	x.e.db.ResetStats()
 	x.w.OK()
 	return nil
 }
