@@ -1,6 +1,7 @@
 package page
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -27,6 +28,12 @@ import (
 // A flush's own metadata pages come from avail before the move, so they too
 // obey (b).
 //
+// Pages allocated since the last flush and freed again before the next
+// one ("fresh") were never reachable from a meta on disk, so rule (b) does
+// not apply to them: they wait in freshFree for rule (a) only. Without this,
+// a random-insert workload that shadows many leaves per second would grow
+// the file by everything it shadows between two flushes.
+//
 // Persistent form: the bitmap diskFree is cut into chunks of
 // (pageSize-HeaderSize)*8 bits, one page each, rewritten copy-on-write only
 // when changed, so a flush costs O(changed chunks + pending), not O(free
@@ -47,6 +54,9 @@ type Allocator struct {
 	pendBits  bitset              // the ids in pending, for O(1) membership
 	held      []Freed             // free on disk, waiting for readers; ascending Txn
 	lowHint   uint64
+	fresh     bitset  // allocated since the last flush: no meta on disk reaches them
+	freshIDs  []uint64
+	freshFree []Freed // fresh pages freed again: need only rule (a)
 	metaPages map[uint64]struct{} // pages of the current directory and chunks
 }
 
@@ -70,6 +80,15 @@ func (a *Allocator) HWM() uint64 { return a.hwm }
 
 // Alloc hands out the lowest run of n free pages, extending the file if none.
 func (a *Allocator) Alloc(n int) uint64 {
+	id := a.alloc(n)
+	for i := id; i < id+uint64(n); i++ {
+		a.fresh.set(i)
+		a.freshIDs = append(a.freshIDs, i)
+	}
+	return id
+}
+
+func (a *Allocator) alloc(n int) uint64 {
 	if id, ok := a.avail.run(a.lowHint, n, a.hwm); ok {
 		for i := id; i < id+uint64(n); i++ {
 			a.avail.clear(i)
@@ -92,6 +111,7 @@ func (a *Allocator) Alloc(n int) uint64 {
 // Unalloc returns pages handed out by Alloc in the current txn (a rollback).
 func (a *Allocator) Unalloc(id uint64, n int) {
 	for i := id; i < id+uint64(n); i++ {
+		a.fresh.clear(i)
 		a.avail.set(i)
 		a.diskFree.set(i)
 		a.markDirty(i)
@@ -103,6 +123,17 @@ func (a *Allocator) Unalloc(id uint64, n int) {
 
 // Free records that txn stops referencing the n pages at id.
 func (a *Allocator) Free(txn, id uint64, n int) {
+	if n > 0 && a.fresh.has(id) {
+		if len(a.freshFree) == 0 || a.freshFree[len(a.freshFree)-1].Txn != txn {
+			a.freshFree = append(a.freshFree, Freed{Txn: txn})
+		}
+		p := &a.freshFree[len(a.freshFree)-1]
+		for i := id; i < id+uint64(n); i++ {
+			p.IDs = append(p.IDs, i)
+			a.fresh.clear(i)
+		}
+		return
+	}
 	if len(a.pending) == 0 || a.pending[len(a.pending)-1].Txn != txn {
 		a.pending = append(a.pending, Freed{Txn: txn})
 	}
@@ -114,13 +145,16 @@ func (a *Allocator) Free(txn, id uint64, n int) {
 }
 
 // Mark is a point in the pending list a savepoint can roll back to.
-type Mark struct{ entries, ids int }
+type Mark struct{ entries, ids, fentries, fids int }
 
 // Mark returns the current position of the pending list.
 func (a *Allocator) Mark() Mark {
-	m := Mark{entries: len(a.pending)}
+	m := Mark{entries: len(a.pending), fentries: len(a.freshFree)}
 	if m.entries > 0 {
 		m.ids = len(a.pending[m.entries-1].IDs)
+	}
+	if m.fentries > 0 {
+		m.fids = len(a.freshFree[m.fentries-1].IDs)
 	}
 	return m
 }
@@ -140,12 +174,45 @@ func (a *Allocator) Unfree(m Mark) {
 		}
 		p.IDs = p.IDs[:m.ids]
 	}
+	refresh := func(ids []uint64) {
+		for _, id := range ids {
+			a.fresh.set(id)
+		}
+	}
+	for i := m.fentries; i < len(a.freshFree); i++ {
+		refresh(a.freshFree[i].IDs)
+	}
+	a.freshFree = a.freshFree[:m.fentries]
+	if m.fentries > 0 {
+		p := &a.freshFree[m.fentries-1]
+		refresh(p.IDs[m.fids:])
+		p.IDs = p.IDs[:m.fids]
+	}
 }
 
 // Release moves held pages freed at or before oldest (the oldest reader's
 // snapshot txn, or the current txn when there is none) into avail, and
 // returns the ids released so caches can forget them.
 func (a *Allocator) Release(oldest uint64, released func(id uint64)) {
+	k := 0
+	for _, f := range a.freshFree {
+		if f.Txn > oldest {
+			break
+		}
+		for _, id := range f.IDs {
+			a.avail.set(id)
+			a.diskFree.set(id)
+			a.markDirty(id)
+			if id < a.lowHint {
+				a.lowHint = id
+			}
+			if released != nil {
+				released(id)
+			}
+		}
+		k++
+	}
+	a.freshFree = slices.Delete(a.freshFree, 0, k)
 	n := 0
 	for _, f := range a.held {
 		if f.Txn > oldest {
@@ -168,10 +235,29 @@ func (a *Allocator) Release(oldest uint64, released func(id uint64)) {
 	a.held = a.held[n:]
 }
 
+// Flushed ends a flush cycle: pages allocated so far are now reachable
+// from a meta on disk (or were freed and sit in freshFree/pending).
+func (a *Allocator) Flushed() {
+	for _, id := range a.freshIDs {
+		a.fresh.clear(id)
+	}
+	a.freshIDs = a.freshIDs[:0]
+}
+
 // PrepareFlush moves pending pages freed at or before newest (the txn of the
 // newest meta already on disk) into diskFree and held. Call it at the start
 // of a flush, before the flush's own allocations.
 func (a *Allocator) PrepareFlush(newest uint64) {
+	// Fresh pages freed again are unreachable from every meta: free on
+	// disk now, allocatable once readers let go.
+	for _, f := range a.freshFree {
+		for _, id := range f.IDs {
+			a.diskFree.set(id)
+			a.markDirty(id)
+		}
+		a.held = append(a.held, f)
+	}
+	a.freshFree = a.freshFree[:0]
 	n := 0
 	for _, f := range a.pending {
 		if f.Txn > newest {
@@ -186,11 +272,15 @@ func (a *Allocator) PrepareFlush(newest uint64) {
 		n++
 	}
 	a.pending = slices.Delete(a.pending, 0, n)
+	slices.SortStableFunc(a.held, func(x, y Freed) int { return cmp.Compare(x.Txn, y.Txn) })
 }
 
 // FreeCounts returns the pages free on disk and the pages pending.
 func (a *Allocator) FreeCounts() (free, pending uint64) {
 	for _, f := range a.pending {
+		pending += uint64(len(f.IDs))
+	}
+	for _, f := range a.freshFree {
 		pending += uint64(len(f.IDs))
 	}
 	return a.diskFree.count(), pending

@@ -53,6 +53,7 @@ func (db *DB) flush() error {
 	}
 	db.metas[m.Slot] = m
 	clear(db.flushed)
+	db.alloc.Flushed()
 	// The pages are on disk now: serve them from the cache.
 	db.umu.Lock()
 	for id := range db.flushSet {
