@@ -54,9 +54,9 @@ type Allocator struct {
 	pendBits  bitset              // the ids in pending, for O(1) membership
 	held      []Freed             // free on disk, waiting for readers; ascending Txn
 	lowHint   uint64
-	fresh     bitset  // allocated since the last flush: no meta on disk reaches them
+	fresh     bitset // allocated since the last flush: no meta on disk reaches them
 	freshIDs  []uint64
-	freshFree []Freed // fresh pages freed again: need only rule (a)
+	freshFree []Freed             // fresh pages freed again: need only rule (a)
 	metaPages map[uint64]struct{} // pages of the current directory and chunks
 }
 
