@@ -316,7 +316,7 @@ func (db *DB) Failed() error {
 }
 
 func (db *DB) fail(err error) error {
-	e := fmt.Errorf("%w: %v", ErrFailed, err)
+	e := fmt.Errorf("%w: %w", ErrFailed, err)
 	db.failed.CompareAndSwap(nil, &e)
 	return db.Failed()
 }
