@@ -63,6 +63,10 @@ type DB struct {
 	flushes   atomic.Uint64
 	syncs     atomic.Uint64
 	written   atomic.Uint64 // bytes written to the data file
+
+	// Writer figures published for Stats.
+	availPages, pendingPages atomic.Uint64
+	dirtyShown               atomic.Int64
 }
 
 // DataPath is the data file of a database directory.
@@ -158,7 +162,11 @@ func (db *DB) load() error {
 			// all reach the disk. The other meta is the last complete one.
 			errs[m.Slot] = fmt.Errorf("page %d: meta of an incomplete flush: %w", m.Slot, err)
 			db.metas[m.Slot] = nil
+			bad := m
 			m = db.newestMeta()
+			if m != nil {
+				db.recovered = fmt.Sprintf("meta %d (txn %d) belongs to an incomplete flush (%v); opened the previous state, txn %d", bad.Slot, bad.Txn, err, m.Txn)
+			}
 		}
 	}
 	if m == nil {

@@ -76,6 +76,7 @@ func (db *DB) flush() error {
 	}
 	db.lastFlush.Store(time.Now().UnixMilli())
 	db.flushes.Add(1)
+	db.publishCounts()
 	return nil
 }
 

@@ -23,8 +23,9 @@ type Stats struct {
 	Failed          error
 }
 
-// Stats returns the current counters. It asks the writer for the
-// allocator's figures, so it waits for the batch in progress.
+// Stats returns the current counters without waiting for the writer (the
+// allocator figures are as of the last commit or flush), so it may be called
+// from inside a write function.
 func (db *DB) Stats() Stats {
 	cs := db.cache.Stats()
 	s := Stats{
@@ -44,14 +45,19 @@ func (db *DB) Stats() Stats {
 		}
 	}
 	db.rmu.Unlock()
-	_ = db.control(func() error {
-		s.FreePages = db.alloc.AvailCount()
-		_, s.PendingPages = db.alloc.FreeCounts()
-		s.DirtyBytes = db.dirtyBytes
-		return nil
-	})
+	s.FreePages = db.availPages.Load()
+	s.PendingPages = db.pendingPages.Load()
+	s.DirtyBytes = db.dirtyShown.Load()
 	return s
 }
 
 // ResetStats zeroes the cache hit and miss counters.
 func (db *DB) ResetStats() { db.cache.ResetStats() }
+
+// publishCounts copies the writer's allocator figures for Stats. Writer only.
+func (db *DB) publishCounts() {
+	db.availPages.Store(db.alloc.AvailCount())
+	_, p := db.alloc.FreeCounts()
+	db.pendingPages.Store(p)
+	db.dirtyShown.Store(db.dirtyBytes)
+}

@@ -52,7 +52,9 @@ func (db *DB) Submit(fn func(*Tx) error) *Pending {
 // Update runs fn in the writer's transaction and waits for its result.
 func (db *DB) Update(fn func(*Tx) error) error { return db.Submit(fn).Wait() }
 
-// Flush makes every committed write durable.
+// Flush makes every committed write durable. It waits for the writer, so
+// it must not be called from inside a write function (nor may Update,
+// Check or Close).
 func (db *DB) Flush() error { return db.control(db.flush) }
 
 // control runs fn in the writer goroutine and returns its error.
@@ -242,6 +244,9 @@ func (db *DB) commit(tx *Tx) error {
 	db.cur.Store(&state{txn: w.txn, catalog: tx.catalog.Root, nextVersion: tx.nextVersion})
 	db.nextTxn++
 	db.release()
+	if db.nextTxn%64 == 0 {
+		db.publishCounts() // AvailCount is a popcount: not on every commit
+	}
 	return nil
 }
 
