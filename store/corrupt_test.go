@@ -299,6 +299,11 @@ func expectCorrupt(t *testing.T, dir string, m model, olderTxn uint64, atLeast b
 		var txn uint64
 		db.View(func(tx *Tx) error { txn = tx.TxID(); return nil })
 		fellBack = txn == olderTxn
+		if fellBack && !namesPage(errors.New(db.Recovered()), atLeast, ids...) {
+			rec := db.Recovered()
+			db.Close()
+			t.Fatalf("damage to page %v: open fell back to the older meta, but Recovered() = %q does not name the page", ids, rec)
+		}
 		readErr, wrong := readAgainst(db, m)
 		if wrong != nil {
 			db.Close()
