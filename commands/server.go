@@ -53,6 +53,9 @@ func Start(cfg *config.Config, logf func(format string, args ...any)) (*Server, 
 	if err != nil {
 		return nil, fmt.Errorf("open database in %s: %w", dir, err)
 	}
+	if r := db.Recovered(); r != "" {
+		logf("# WARNING: %s", r)
+	}
 	s := &Server{
 		cfg: cfg, db: db, logf: logf,
 		stop: make(chan struct{}), loopDone: make(chan struct{}), serveErr: make(chan error, 1),

@@ -23,6 +23,11 @@ var ErrForeign = errors.New("not a digby data file")
 // free directory lists them) before trusting it.
 const MetaSingleSync = 1
 
+// MetaComplete marks a meta written after its flush's sync returned (at a
+// clean close): its flush is known complete, so open does not verify it and
+// damage to its pages is reported as corruption, never taken for a crash.
+const MetaComplete = 2
+
 // Ref points at a page (or run) and carries the txn id that wrote it, so a
 // read can tell a stale but valid page from the one the reference meant.
 type Ref struct {

@@ -156,7 +156,7 @@ func (db *DB) load() error {
 		}
 	}
 	m := db.newestMeta()
-	if m != nil && m.Flags&page.MetaSingleSync != 0 {
+	if m != nil && m.Flags&page.MetaSingleSync != 0 && m.Flags&page.MetaComplete == 0 {
 		if err := db.verifyFlush(m); err != nil {
 			// The flush that wrote m did not complete: its pages did not
 			// all reach the disk. The other meta is the last complete one.
@@ -291,6 +291,8 @@ func (db *DB) newestMeta() *page.Meta {
 		return a
 	case b.Txn > a.Txn:
 		return b
+	case b.Txn == a.Txn && b.Flags&page.MetaComplete != 0:
+		return b // the sealed copy of the same state
 	}
 	return a
 }
@@ -383,7 +385,11 @@ func (db *DB) Close() error {
 	}
 	db.closeMu.Unlock()
 	var err error
-	db.ctl <- func() { err = db.flush() }
+	db.ctl <- func() {
+		if err = db.flush(); err == nil {
+			err = db.seal()
+		}
+	}
 	close(db.ctl)
 	<-db.done
 	if db.Failed() != nil && err == nil {

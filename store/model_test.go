@@ -162,6 +162,7 @@ func runModel(t *testing.T, ps int, seed uint64, ops int) {
 		for s := 0; s < nsub; s++ {
 			nops := 1 + r.IntN(6)
 			fail := r.IntN(6) == 0
+			panics := r.IntN(2) == 0 // drawn here: the fn runs on the writer goroutine
 			type op struct {
 				kind  int
 				table uint32
@@ -223,7 +224,7 @@ func runModel(t *testing.T, ps int, seed uint64, ops int) {
 					}
 				}
 				if fail {
-					if r.IntN(2) == 0 {
+					if panics {
 						panic("injected")
 					}
 					return errAbort

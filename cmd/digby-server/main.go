@@ -12,9 +12,11 @@ import (
 
 	"github.com/digby-db/digby/commands"
 	"github.com/digby-db/digby/commands/config"
+	"github.com/digby-db/digby/store"
 )
 
 const usage = `Usage: digby-server [/path/to/digby.conf] [options]
+       digby-server check DIR       verify a database directory (stop the server first)
        digby-server --version
        digby-server --help
 
@@ -51,6 +53,9 @@ func run(args []string) int {
 			return 0
 		}
 	}
+	if len(args) == 2 && args[0] == "check" {
+		return check(args[1])
+	}
 	logf := commands.NewLogger(os.Stderr)
 	cfg, err := config.Parse(args)
 	if err != nil {
@@ -72,5 +77,30 @@ func run(args []string) int {
 	if err := srv.Close(); err != nil {
 		return 1
 	}
+	return 0
+}
+
+// check verifies every page of the database in dir and prints what it found.
+func check(dir string) int {
+	if _, err := os.Stat(store.DataPath(dir)); err != nil {
+		fmt.Fprintf(os.Stderr, "digby-server check: %v\n", err)
+		return 1
+	}
+	db, err := store.Open(dir, &store.Options{Durability: store.Always})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "digby-server check: %v\n", err)
+		return 1
+	}
+	defer db.Close()
+	if r := db.Recovered(); r != "" {
+		fmt.Printf("recovered: %s\n", r)
+	}
+	r, err := db.Check()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "digby-server check: FAILED: %v\n", err)
+		return 1
+	}
+	fmt.Printf("ok: %d pages (%d reachable, %d of them pending drop; %d free; %d pending), %d tables, %d keys\n",
+		r.Pages, r.Reachable, r.PendingDrop, r.Free, r.Pending, r.Tables, r.Tuples)
 	return 0
 }
