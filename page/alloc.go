@@ -432,14 +432,16 @@ func (a *Allocator) usedHWM() uint64 {
 	return h
 }
 
-// Shrink gives back the free tail: it returns the new page count when pages
-// at the end of the file are all allocatable now, and drops them.
-func (a *Allocator) Shrink() (uint64, bool) {
+// Shrink gives back the free tail: it returns the new page count when at
+// least minPages pages at the end of the file are all allocatable now, and
+// drops them. (A small tail is kept: cutting it at every flush would make
+// the file shrink and regrow, and its size change part of every sync.)
+func (a *Allocator) Shrink(minPages uint64) (uint64, bool) {
 	h := a.avail.highestClearBelow(a.hwm)
 	if h < 2 {
 		h = 2
 	}
-	if h >= a.hwm {
+	if h >= a.hwm || a.hwm-h < max(minPages, 1) {
 		return a.hwm, false
 	}
 	a.avail.clearFrom(h)

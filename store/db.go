@@ -49,6 +49,7 @@ type DB struct {
 	flushed    map[uint64]page.RunSum // runs written since the last flush
 	nextTxn    uint64
 	lastApply  time.Time
+	idleShrink bool // flushes from idle cycles cut any free tail
 
 	queue   chan *Pending
 	ctl     chan func()

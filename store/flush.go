@@ -66,7 +66,7 @@ func (db *DB) flush() error {
 	clear(db.flushSet)
 	db.dirtyBytes = 0
 	db.release()
-	if h, ok := db.alloc.Shrink(); ok {
+	if h, ok := db.alloc.Shrink(db.shrinkMin()); ok {
 		if err := db.file.Truncate(h); err != nil {
 			return db.fail(err)
 		}
@@ -160,4 +160,13 @@ func (db *DB) seal() error {
 	}
 	db.metas[m.Slot] = &m
 	return nil
+}
+
+// shrinkMin is the smallest free tail a flush cuts off: 1/16 of the file,
+// at least 1 MiB. Idle cycles cut any free tail (see background).
+func (db *DB) shrinkMin() uint64 {
+	if db.idleShrink {
+		return 1
+	}
+	return max(db.alloc.HWM()/16, uint64((1<<20)/db.ps))
 }

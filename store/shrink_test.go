@@ -10,7 +10,12 @@ import (
 // relocation) and then a flush.
 func idle(t *testing.T, db *DB) {
 	t.Helper()
-	if err := db.control(func() error { db.background(true); return db.flush() }); err != nil {
+	if err := db.control(func() error {
+		db.background(true)
+		db.idleShrink = true
+		defer func() { db.idleShrink = false }()
+		return db.flush()
+	}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -124,6 +124,9 @@ func (db *DB) background(force bool) {
 	if db.Failed() != nil {
 		return
 	}
+	// After a pause in writes, a flush may cut any free tail.
+	db.idleShrink = force || time.Since(db.lastApply) >= relocateIdle
+	defer func() { db.idleShrink = false }()
 	if db.opts.Durability != No && time.Since(time.UnixMilli(db.lastFlush.Load())) >= db.opts.FlushInterval {
 		// Everysec's timed flush; in Always mode this makes idle work
 		// (drops, relocation) durable so the file can shrink.
