@@ -33,8 +33,9 @@ type DB struct {
 
 	// unflushed holds committed nodes not yet written (or freed before
 	// being written, while readers may still reach them).
-	umu       sync.RWMutex
-	unflushed map[uint64]*btree.Node
+	umu        sync.RWMutex
+	unflushed  map[uint64]*btree.Node
+	nUnflushed atomic.Int64 // len(unflushed), read without the lock
 
 	// readers counts registered snapshots by txn.
 	rmu     sync.Mutex

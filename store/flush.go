@@ -59,6 +59,7 @@ func (db *DB) flush() error {
 	for id := range db.flushSet {
 		delete(db.unflushed, id)
 	}
+	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
 	for id, n := range db.flushSet {
 		db.cache.Put(id, n, n.MemSize())

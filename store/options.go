@@ -49,7 +49,7 @@ func ParseDurability(s string) (Durability, error) {
 // Options configure Open. The zero value is usable.
 type Options struct {
 	PageSize      int           // bytes, power of two 4096..65536; only used at creation; 0 = 4096
-	CacheSize     int64         // page cache bound in bytes; 0 = 64 MiB
+	CacheSize     int64         // page cache bound in bytes; 0 = 256 MiB
 	DirtyCap      int64         // committed-unflushed bytes before a forced flush; 0 = 64 MiB
 	Durability    Durability    // default Everysec
 	FlushInterval time.Duration // Everysec period; 0 = 1s
@@ -62,7 +62,7 @@ func (o Options) withDefaults() Options {
 		o.PageSize = 4096
 	}
 	if o.CacheSize == 0 {
-		o.CacheSize = 64 << 20
+		o.CacheSize = 256 << 20
 	}
 	if o.DirtyCap == 0 {
 		o.DirtyCap = 64 << 20

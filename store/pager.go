@@ -10,15 +10,13 @@ import (
 // node returns the committed node ref points at: from the unflushed set,
 // the cache, or the file (verified against ref, then cached).
 func (db *DB) node(ref page.Ref) (*btree.Node, error) {
-	db.umu.RLock()
-	n, ok := db.unflushed[ref.ID]
-	db.umu.RUnlock()
-	if ok {
+	if n, ok := db.unflushedNode(ref.ID); ok {
 		if n.Txn != ref.Txn {
 			return nil, &page.CorruptError{ID: ref.ID, Reason: fmt.Sprintf("in-memory page of txn %d, reference expects txn %d", n.Txn, ref.Txn)}
 		}
 		return n, nil
 	}
+	var n *btree.Node
 	if v, ok := db.cache.Get(ref.ID); ok {
 		n := v.(*btree.Node)
 		if n.Txn == ref.Txn {
@@ -35,6 +33,18 @@ func (db *DB) node(ref page.Ref) (*btree.Node, error) {
 	}
 	db.cache.Put(ref.ID, n, n.MemSize())
 	return n, nil
+}
+
+// unflushedNode looks id up in the unflushed set, skipping the lock when
+// the set is empty (reads after a flush).
+func (db *DB) unflushedNode(id uint64) (*btree.Node, bool) {
+	if db.nUnflushed.Load() == 0 {
+		return nil, false
+	}
+	db.umu.RLock()
+	n, ok := db.unflushed[id]
+	db.umu.RUnlock()
+	return n, ok
 }
 
 // readOverflow reads and verifies an overflow run holding length bytes.

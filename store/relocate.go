@@ -62,10 +62,7 @@ func (db *DB) relocateStep() (bool, error) {
 
 // pageNode returns the tree node at page id, or nil if it is not a tree page.
 func (db *DB) pageNode(id uint64) (*btree.Node, error) {
-	db.umu.RLock()
-	n, ok := db.unflushed[id]
-	db.umu.RUnlock()
-	if ok {
+	if n, ok := db.unflushedNode(id); ok {
 		return n, nil
 	}
 	buf := make([]byte, db.ps)

@@ -239,6 +239,7 @@ func (db *DB) commit(tx *Tx) error {
 	for id, n := range w.dirty {
 		db.unflushed[id] = n
 	}
+	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
 	for id, n := range w.dirty {
 		db.flushSet[id] = n
@@ -264,5 +265,6 @@ func (db *DB) release() {
 	for _, id := range ids {
 		delete(db.unflushed, id)
 	}
+	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
 }
