@@ -619,3 +619,9 @@ func (a *Allocator) LowestFree() (uint64, bool) {
 	}
 	return id, ok && id < a.hwm
 }
+
+// HasRunBelow reports whether n contiguous allocatable pages lie below limit.
+func (a *Allocator) HasRunBelow(n int, limit uint64) bool {
+	_, ok := a.avail.run(0, n, min(limit, a.hwm))
+	return ok
+}

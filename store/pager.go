@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/digby-db/digby/btree"
@@ -47,16 +48,39 @@ func (db *DB) unflushedNode(id uint64) (*btree.Node, bool) {
 	return n, ok
 }
 
-// readOverflow reads and verifies an overflow run holding length bytes.
-func (db *DB) readOverflow(ref page.Ref, length uint64) ([]byte, error) {
-	if uint64(ref.Pages)*uint64(db.ps) < length+page.HeaderSize {
-		return nil, &page.CorruptError{ID: ref.ID, Reason: fmt.Sprintf("overflow run of %d pages cannot hold %d bytes", ref.Pages, length)}
-	}
+// ovfOwnerFixed is the fixed part of an overflow run's owner prefix:
+// table u32, key length u16, then the key, then the value.
+const ovfOwnerFixed = 6
+
+// noOwner is the owner table of overflow data outside the tables.
+const noOwner = ^uint32(0)
+
+// readOverflowRun reads and verifies an overflow run; it returns the owner
+// (table and key) and the value of the given length.
+func (db *DB) readOverflowRun(ref page.Ref, length uint64) (uint32, []byte, []byte, error) {
+	bad := func(why string) error { return &page.CorruptError{ID: ref.ID, Reason: why} }
 	buf, _, err := db.file.Read(ref.ID, int(ref.Pages), page.TypeOverflow, ref.Txn)
 	if err != nil {
-		return nil, err
+		return 0, nil, nil, err
 	}
-	return buf[page.HeaderSize : page.HeaderSize+length : page.HeaderSize+length], nil
+	b := buf[page.HeaderSize:]
+	if len(b) < ovfOwnerFixed {
+		return 0, nil, nil, bad("overflow run too short")
+	}
+	table := binary.LittleEndian.Uint32(b)
+	klen := int(binary.LittleEndian.Uint16(b[4:]))
+	start := ovfOwnerFixed + klen
+	if klen > MaxKeySize || uint64(len(b)-start) < length || start > len(b) {
+		return 0, nil, nil, bad(fmt.Sprintf("overflow run of %d pages cannot hold %d bytes", ref.Pages, length))
+	}
+	end := uint64(start) + length
+	return table, b[ovfOwnerFixed:start], b[start:end:end], nil
+}
+
+// readOverflow reads and verifies an overflow run holding length bytes.
+func (db *DB) readOverflow(ref page.Ref, length uint64) ([]byte, error) {
+	_, _, v, err := db.readOverflowRun(ref, length)
+	return v, err
 }
 
 // readPager serves a read-only snapshot.
@@ -91,12 +115,15 @@ type savepoint struct {
 
 // wtx is the writer's side of a write transaction; it is the tree's Pager.
 type wtx struct {
-	db     *DB
-	txn    uint64
-	dirty  map[uint64]*btree.Node
-	allocs []run
-	freed  []uint64
-	sp     *savepoint
+	db *DB
+	// owner of the overflow runs written now (set by Table.put)
+	ownerTable uint32
+	ownerKey   []byte
+	txn        uint64
+	dirty      map[uint64]*btree.Node
+	allocs     []run
+	freed      []uint64
+	sp         *savepoint
 }
 
 func (w *wtx) PageSize() int { return w.db.ps }
@@ -171,11 +198,18 @@ func (w *wtx) WriteOverflow(data []byte) (page.Ref, error) {
 	if uint64(len(data)) > MaxValueSize {
 		return page.Ref{}, fmt.Errorf("%d bytes: %w", len(data), ErrValueTooLarge)
 	}
-	pages := (len(data) + page.HeaderSize + w.db.ps - 1) / w.db.ps
+	// The run starts with its owner (table, key), so that idle relocation
+	// can find the tuple that refers to it.
+	prefix := ovfOwnerFixed + len(w.ownerKey)
+	pages := (len(data) + prefix + page.HeaderSize + w.db.ps - 1) / w.db.ps
 	id := w.allocate(pages)
 	buf := make([]byte, pages*w.db.ps)
 	page.PutHeader(buf, page.Header{ID: id, Txn: w.txn, Type: page.TypeOverflow, Overflow: uint32(pages - 1)})
-	copy(buf[page.HeaderSize:], data)
+	b := buf[page.HeaderSize:]
+	binary.LittleEndian.PutUint32(b, w.ownerTable)
+	binary.LittleEndian.PutUint16(b[4:], uint16(len(w.ownerKey)))
+	copy(b[ovfOwnerFixed:], w.ownerKey)
+	copy(b[prefix:], data)
 	page.Seal(buf)
 	// Written now: no meta reaches it until the txn's flush.
 	if err := w.db.writeRecorded(id, buf); err != nil {

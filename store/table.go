@@ -100,7 +100,9 @@ func (t *Table) put(key []byte, v *btree.Value) error {
 		tx.nextVersion++
 	}
 	m, e := t.trees(s)
+	tx.w.ownerTable, tx.w.ownerKey = t.n, key
 	old, replaced, err := m.Put(key, *v)
+	tx.w.ownerTable, tx.w.ownerKey = noOwner, nil
 	if err != nil {
 		return t.wrap(err)
 	}

@@ -164,7 +164,7 @@ func (db *DB) background(force bool) {
 
 func (db *DB) beginWrite() *Tx {
 	st := db.cur.Load()
-	w := &wtx{db: db, txn: db.nextTxn, dirty: map[uint64]*btree.Node{}}
+	w := &wtx{db: db, txn: db.nextTxn, dirty: map[uint64]*btree.Node{}, ownerTable: noOwner}
 	return &Tx{
 		db: db, st: st, w: w,
 		catalog:     btree.Tree{P: w, Root: st.catalog},
