@@ -69,18 +69,25 @@ func (t *Tree) descend(key []byte, path []frame) ([]frame, bool, error) {
 	}
 }
 
+// lookup descends to key; found is false (with a nil path) when the tree
+// does not hold it.
+func (t *Tree) lookup(key []byte, stack []frame) (path []frame, found bool, err error) {
+	if t.Root.IsZero() {
+		return nil, false, nil
+	}
+	path, found, err = t.descend(key, stack)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	return path, true, nil
+}
+
 // Get returns the value under key with its data loaded.
 func (t *Tree) Get(key []byte) (Value, bool, error) {
-	if t.Root.IsZero() {
-		return Value{}, false, nil
-	}
-	var stack [8]frame
-	path, found, err := t.descend(key, stack[:0])
-	if err != nil || !found {
+	v, ok, err := t.GetRaw(key)
+	if err != nil || !ok {
 		return Value{}, false, err
 	}
-	f := path[len(path)-1]
-	v := f.n.Val(f.i)
 	if err := t.load(&v); err != nil {
 		return Value{}, false, err
 	}
@@ -264,11 +271,8 @@ func (t *Tree) split(n *Node, appending bool) ([]*Node, error) {
 // Delete removes key, freeing its overflow. Empty nodes are unlinked from
 // their parents; nothing is merged. It returns the removed value.
 func (t *Tree) Delete(key []byte) (Value, bool, error) {
-	if t.Root.IsZero() {
-		return Value{}, false, nil
-	}
 	var stack [8]frame
-	path, found, err := t.descend(key, stack[:0])
+	path, found, err := t.lookup(key, stack[:0])
 	if err != nil || !found {
 		return Value{}, false, err
 	}
@@ -318,11 +322,8 @@ func (t *Tree) collapseRoot() error {
 // Update changes the value stored under key in place (same key), e.g. its
 // expiry, without touching its data. It reports whether the key exists.
 func (t *Tree) Update(key []byte, fn func(v *Value)) (bool, error) {
-	if t.Root.IsZero() {
-		return false, nil
-	}
 	var stack [8]frame
-	path, found, err := t.descend(key, stack[:0])
+	path, found, err := t.lookup(key, stack[:0])
 	if err != nil || !found {
 		return false, err
 	}
@@ -339,11 +340,8 @@ func (t *Tree) Update(key []byte, fn func(v *Value)) (bool, error) {
 
 // GetRaw returns the value under key without loading overflow data.
 func (t *Tree) GetRaw(key []byte) (Value, bool, error) {
-	if t.Root.IsZero() {
-		return Value{}, false, nil
-	}
 	var stack [8]frame
-	path, found, err := t.descend(key, stack[:0])
+	path, found, err := t.lookup(key, stack[:0])
 	if err != nil || !found {
 		return Value{}, false, err
 	}

@@ -43,15 +43,9 @@ func (db *DB) flush() error {
 		Txn: st.txn, Catalog: st.catalog, Freedir: dir, HWM: hwm, NextVersion: st.nextVersion,
 		Epoch: newest.Epoch,
 	}
-	buf := make([]byte, db.ps)
-	m.Encode(buf)
-	if err := db.writeRun(m.Slot, buf); err != nil {
-		return db.fail(err)
+	if err := db.writeMeta(m); err != nil {
+		return err
 	}
-	if err := db.sync(); err != nil {
-		return db.fail(err)
-	}
-	db.metas[m.Slot] = m
 	clear(db.flushed)
 	db.alloc.Flushed()
 	// The pages are on disk now: serve them from the cache.
@@ -151,6 +145,11 @@ func (db *DB) seal() error {
 	m := *n
 	m.Slot = 1 - n.Slot
 	m.Flags |= page.MetaComplete
+	return db.writeMeta(&m)
+}
+
+// writeMeta writes m into its slot and syncs: the commit point of a flush.
+func (db *DB) writeMeta(m *page.Meta) error {
 	buf := make([]byte, db.ps)
 	m.Encode(buf)
 	if err := db.writeRun(m.Slot, buf); err != nil {
@@ -159,7 +158,7 @@ func (db *DB) seal() error {
 	if err := db.sync(); err != nil {
 		return db.fail(err)
 	}
-	db.metas[m.Slot] = &m
+	db.metas[m.Slot] = m
 	return nil
 }
 
