@@ -1,7 +1,6 @@
 package page
 
 import (
-	"container/list"
 	"sync"
 	"sync/atomic"
 )
@@ -10,11 +9,12 @@ import (
 // readers rarely contend.
 const cacheShards = 16
 
-// Cache holds decoded, verified pages keyed by page id, bounded in bytes,
-// evicting the least recently used within each of its shards (each shard
-// holds at most 1/16 of the bound). Committed pages are immutable, so an
-// entry is invalidated only when its page id is handed out again (Remove).
-// It is safe for concurrent use.
+// Cache holds decoded, verified pages keyed by page id, bounded in bytes.
+// Each of its shards (holding at most 1/16 of the bound) evicts with the
+// CLOCK algorithm: a hit only sets a reference bit, under a read lock, so
+// concurrent readers do not serialize on hits. Committed pages are
+// immutable, so an entry is invalidated only when its page id is handed
+// out again (Remove). It is safe for concurrent use.
 type Cache struct {
 	limit  int64
 	shards [cacheShards]cacheShard
@@ -23,11 +23,12 @@ type Cache struct {
 }
 
 type cacheShard struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	limit int64
 	bytes int64
-	ll    *list.List
-	items map[uint64]*list.Element
+	items map[uint64]*cacheEntry
+	ring  []*cacheEntry
+	hand  int
 	_     [40]byte // keep shards on separate cache lines
 }
 
@@ -35,13 +36,15 @@ type cacheEntry struct {
 	id   uint64
 	val  any
 	size int64
+	pos  int // index in ring
+	ref  atomic.Bool
 }
 
 // NewCache makes a cache holding at most limit bytes of entries.
 func NewCache(limit int64) *Cache {
 	c := &Cache{limit: limit}
 	for i := range c.shards {
-		c.shards[i] = cacheShard{limit: limit / cacheShards, ll: list.New(), items: make(map[uint64]*list.Element)}
+		c.shards[i] = cacheShard{limit: limit / cacheShards, items: make(map[uint64]*cacheEntry)}
 	}
 	return c
 }
@@ -53,16 +56,20 @@ func (c *Cache) shard(id uint64) *cacheShard {
 // Get returns the entry for id and counts a hit or a miss.
 func (c *Cache) Get(id uint64) (any, bool) {
 	s := c.shard(id)
-	s.mu.Lock()
+	s.mu.RLock()
 	e, ok := s.items[id]
+	var v any
 	if ok {
-		s.ll.MoveToFront(e)
-		v := e.Value.(*cacheEntry).val
-		s.mu.Unlock()
+		v = e.val
+		if !e.ref.Load() {
+			e.ref.Store(true)
+		}
+	}
+	s.mu.RUnlock()
+	if ok {
 		c.hits.Add(1)
 		return v, true
 	}
-	s.mu.Unlock()
 	c.misses.Add(1)
 	return nil, false
 }
@@ -76,21 +83,38 @@ func (c *Cache) Put(id uint64, val any, size int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.items[id]; ok {
-		ent := e.Value.(*cacheEntry)
-		s.bytes += size - ent.size
-		ent.val, ent.size = val, size
-		s.ll.MoveToFront(e)
-	} else {
-		s.items[id] = s.ll.PushFront(&cacheEntry{id: id, val: val, size: size})
-		s.bytes += size
+		s.bytes += size - e.size
+		e.val, e.size = val, size
+		e.ref.Store(true)
+		return
 	}
-	for s.bytes > s.limit {
-		e := s.ll.Back()
-		ent := e.Value.(*cacheEntry)
-		s.ll.Remove(e)
-		delete(s.items, ent.id)
-		s.bytes -= ent.size
+	for s.bytes+size > s.limit && len(s.ring) > 0 {
+		if s.hand >= len(s.ring) {
+			s.hand = 0
+		}
+		v := s.ring[s.hand]
+		if v.ref.Load() {
+			v.ref.Store(false)
+			s.hand++
+			continue
+		}
+		s.drop(v)
 	}
+	e := &cacheEntry{id: id, val: val, size: size, pos: len(s.ring)}
+	s.ring = append(s.ring, e)
+	s.items[id] = e
+	s.bytes += size
+}
+
+// drop removes e from the shard (lock held).
+func (s *cacheShard) drop(e *cacheEntry) {
+	last := len(s.ring) - 1
+	s.ring[e.pos] = s.ring[last]
+	s.ring[e.pos].pos = e.pos
+	s.ring[last] = nil
+	s.ring = s.ring[:last]
+	delete(s.items, e.id)
+	s.bytes -= e.size
 }
 
 // Remove drops id (its page id is being reused).
@@ -98,9 +122,7 @@ func (c *Cache) Remove(id uint64) {
 	s := c.shard(id)
 	s.mu.Lock()
 	if e, ok := s.items[id]; ok {
-		s.ll.Remove(e)
-		delete(s.items, id)
-		s.bytes -= e.Value.(*cacheEntry).size
+		s.drop(e)
 	}
 	s.mu.Unlock()
 }

@@ -1,0 +1,64 @@
+package page
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// TestCacheBound: the cache never holds more than its bound, keeps what is
+// used, and forgets removed ids.
+func TestCacheBound(t *testing.T) {
+	c := NewCache(16 * 100)
+	for i := uint64(0); i < 1000; i++ {
+		c.Put(i, i, 10)
+		if st := c.Stats(); st.Bytes > 1600 {
+			t.Fatalf("after %d puts the cache holds %d bytes", i+1, st.Bytes)
+		}
+	}
+	// A hot entry survives a sweep of cold ones in its shard.
+	c.Put(5000, "hot", 10)
+	for i := uint64(10000); i < 10400; i++ {
+		c.Get(5000)
+		c.Put(i, i, 10)
+	}
+	if v, ok := c.Get(5000); !ok || v != "hot" {
+		t.Fatalf("hot entry evicted")
+	}
+	c.Remove(5000)
+	if _, ok := c.Get(5000); ok {
+		t.Fatal("removed entry still cached")
+	}
+	// Every cached entry maps to its own value.
+	for i := uint64(10000); i < 10400; i++ {
+		if v, ok := c.Get(i); ok && v != any(i) {
+			t.Fatalf("id %d holds %v", i, v)
+		}
+	}
+}
+
+func TestCacheConcurrent(t *testing.T) {
+	c := NewCache(1 << 16)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 20000; i++ {
+				id := uint64((i * 7919 * (g + 1)) % 5000)
+				if v, ok := c.Get(id); ok && v != fmt.Sprint(id) {
+					t.Errorf("id %d holds %v", id, v)
+					return
+				}
+				c.Put(id, fmt.Sprint(id), 64)
+				if i%97 == 0 {
+					c.Remove(id)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if st := c.Stats(); st.Bytes > 1<<16 {
+		t.Fatalf("cache holds %d bytes over its bound", st.Bytes)
+	}
+}
