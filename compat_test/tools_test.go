@@ -78,3 +78,14 @@ func TestRedisBenchmark(t *testing.T) {
 	}
 	t.Logf("\n%s", text)
 }
+
+// TestBenchScriptSyntax keeps scripts/bench.sh (not run by CI) parseable.
+func TestBenchScriptSyntax(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash not installed")
+	}
+	if out, err := exec.Command(bash, "-n", "../scripts/bench.sh").CombinedOutput(); err != nil {
+		t.Fatalf("bash -n scripts/bench.sh: %v\n%s", err, out)
+	}
+}
