@@ -62,13 +62,15 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "digby-server: %v\n\n%s", err, usage)
 		return 2
 	}
+	// Catch signals before listening: a client may connect and a
+	// supervisor send SIGTERM the moment the port is open.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	srv, err := commands.Start(cfg, logf)
 	if err != nil {
 		logf("# Fatal: %v", err)
 		return 1
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	select {
 	case s := <-sig:
 		logf("# Received %s, scheduling shutdown...", s)
