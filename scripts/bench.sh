@@ -63,11 +63,12 @@ else
 	go build -o "$digby" ./cmd/digby-server
 fi
 
-# freeport prints a TCP port nothing listens on (and none of ours uses).
+# freeport prints a TCP port below the ephemeral range that nothing listens
+# on and none of ours uses.
 freeport() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000))
 		case " ${PORT[*]:-} " in *" $p "*) continue ;; esac
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
@@ -76,31 +77,38 @@ freeport() {
 	done
 }
 
-# start NAME KIND MODE: start a server and wait until it answers PING.
+# start NAME KIND MODE: start a server and wait until it answers PING (on
+# another port if the one picked was taken meanwhile).
 start() {
-	local name=$1 kind=$2 mode=$3 port dir
-	port=$(freeport)
+	local name=$1 kind=$2 mode=$3 port dir try i
 	dir=$work/$name
-	mkdir -p "$dir"
-	if [ "$kind" = digby ]; then
-		"$digby" --port "$port" --dir "$dir/data" --appendfsync "$mode" 2>"$dir/log" &
-	else
-		mkdir -p "$dir/data"
-		redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/data" --appendonly yes \
-			--appendfsync "$mode" --save "" --daemonize no --logfile "$dir/log" &
-	fi
-	PID[$name]=$!
-	PORT[$name]=$port
-	DIR[$name]=$dir/data
-	local i
-	for i in $(seq 200); do
-		if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
-			return
+	mkdir -p "$dir/data"
+	for try in 1 2 3 4 5; do
+		port=$(freeport)
+		: >"$dir/log"
+		if [ "$kind" = digby ]; then
+			"$digby" --port "$port" --dir "$dir/data" --appendfsync "$mode" 2>"$dir/log" &
+		else
+			redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/data" --appendonly yes \
+				--appendfsync "$mode" --save "" --daemonize no --logfile "$dir/log" &
 		fi
-		if ! kill -0 "${PID[$name]}" 2>/dev/null; then
+		PID[$name]=$!
+		PORT[$name]=$port
+		DIR[$name]=$dir/data
+		for i in $(seq 200); do
+			if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
+				return
+			fi
+			if ! kill -0 "${PID[$name]}" 2>/dev/null; then
+				break
+			fi
+			sleep 0.05
+		done
+		kill "${PID[$name]}" 2>/dev/null || true
+		wait "${PID[$name]}" 2>/dev/null || true
+		if ! grep -qi "address already in use" "$dir/log"; then
 			break
 		fi
-		sleep 0.05
 	done
 	echo "bench.sh: $name did not start:" >&2
 	cat "$dir/log" >&2
