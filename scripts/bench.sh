@@ -13,8 +13,9 @@
 # (Debian: apt-get install -y redis-server redis-tools).
 #
 # Environment:
-#   BENCH_N        requests per run at -P 1  (default 50000)
-#   BENCH_N_PIPE   requests per run at -P 16 (default 200000)
+#   BENCH_N        requests per run at -P 1  (default 30000)
+#   BENCH_N_PIPE   requests per run at -P 16 (default 100000)
+#   BENCH_MSET_DIV MSET (10 keys a request) runs -n divided by this (default 5)
 #   BENCH_REPS     repetitions; the table shows medians (default 3)
 #   BENCH_CLIENTS  redis-benchmark -c (default 50)
 #   BENCH_KEYSPACE redis-benchmark -r (default 1000000)
@@ -26,8 +27,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-N=${BENCH_N:-50000}
-N_PIPE=${BENCH_N_PIPE:-200000}
+N=${BENCH_N:-30000}
+N_PIPE=${BENCH_N_PIPE:-100000}
+MSET_DIV=${BENCH_MSET_DIV:-5}
 REPS=${BENCH_REPS:-3}
 CLIENTS=${BENCH_CLIENTS:-50}
 KEYSPACE=${BENCH_KEYSPACE:-1000000}
@@ -125,7 +127,7 @@ done
 
 results=$work/results.tsv
 : >"$results"
-echo "digby-server vs redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'): -c $CLIENTS -r $KEYSPACE, -n $N at -P 1, -n $N_PIPE at -P 16, $REPS repetitions"
+echo "digby-server vs redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'): -c $CLIENTS -r $KEYSPACE, -n $N at -P 1, -n $N_PIPE at -P 16 (MSET: divided by $MSET_DIV), $REPS repetitions"
 printf '%-4s %-12s %-9s %-6s %10s %8s %8s %9s %9s\n' rep workload mode server ops/s p50_ms p99_ms rss_MiB disk_MiB
 
 # one REP WORKLOAD MODE SERVER: run a workload against one server, record a line.
@@ -136,6 +138,7 @@ one() {
 	size=${size:-3}
 	n=$N
 	[ "$pipe" -gt 1 ] && n=$N_PIPE
+	[ "$test" = mset ] && n=$((n / MSET_DIV))
 	csv=$(redis-benchmark -p "${PORT[$name]}" -t "$test" -n "$n" -c "$CLIENTS" -P "$pipe" \
 		-r "$KEYSPACE" -d "$size" --csv 2>&1) || {
 		echo "bench.sh: redis-benchmark failed against $name: $csv" >&2
