@@ -3,7 +3,6 @@ package btree
 import (
 	"bytes"
 	"encoding/binary"
-	"sort"
 
 	"github.com/digby-db/digby/page"
 )
@@ -13,7 +12,7 @@ import (
 // current txn may change.
 //
 // The representation holds no pointers per entry, so cloning a node is a
-// flat copy of 32-byte entries and the garbage collector never scans them.
+// flat copy of 40-byte entries and the garbage collector never scans them.
 // Key and value bytes live in one of two arenas: base (for a decoded page,
 // the page buffer itself; never appended to) and own (bytes this node or
 // its ancestors in the current txn appended). Bytes in an arena never change
@@ -36,6 +35,7 @@ type Node struct {
 // A leaf value in overflow is stored as its encoded reference (ovfRefSize
 // bytes) with flagOvf set.
 type ent struct {
+	pfx        uint64 // the key's first 8 bytes, big-endian, zero-padded
 	koff, voff uint32
 	vlen       uint32
 	klen       uint16
@@ -186,7 +186,7 @@ func (n *Node) snapshot() undoOp {
 
 // insertLeaf inserts key k with value v at i.
 func (n *Node) insertLeaf(i int, k []byte, v Value) {
-	e := ent{koff: n.put(k), klen: uint16(len(k))}
+	e := ent{pfx: prefix(k), koff: n.put(k), klen: uint16(len(k))}
 	n.setEntVal(&e, &v)
 	n.ents = insertAt(n.ents, i, e)
 	n.record(undoOp{kind: undoRemove, i: i})
@@ -211,7 +211,7 @@ func (n *Node) setMeta(i int, v Value) {
 
 // insertKid inserts separator k with child r at i.
 func (n *Node) insertKid(i int, k []byte, r page.Ref) {
-	n.ents = insertAt(n.ents, i, ent{koff: n.put(k), klen: uint16(len(k))})
+	n.ents = insertAt(n.ents, i, ent{pfx: prefix(k), koff: n.put(k), klen: uint16(len(k))})
 	n.kids = insertAt(n.kids, i, r)
 	n.record(undoOp{kind: undoRemove, i: i})
 }
@@ -225,7 +225,7 @@ func (n *Node) setKid(i int, r page.Ref) {
 // setKey replaces the key of entry i.
 func (n *Node) setKey(i int, k []byte) {
 	n.record(undoOp{kind: undoSetEnt, i: i, e: n.ents[i]})
-	n.ents[i].koff, n.ents[i].klen = n.put(k), uint16(len(k))
+	n.ents[i].pfx, n.ents[i].koff, n.ents[i].klen = prefix(k), n.put(k), uint16(len(k))
 }
 
 // remove deletes entry i.
@@ -314,19 +314,61 @@ func (n *Node) Clone() *Node {
 	return c
 }
 
-// search returns the index of the first key >= k and whether it is equal.
-func (n *Node) search(k []byte) (int, bool) {
-	i := sort.Search(len(n.ents), func(i int) bool { return bytes.Compare(n.Key(i), k) >= 0 })
-	return i, i < len(n.ents) && bytes.Equal(n.Key(i), k)
+// prefix is the first 8 bytes of k as a big-endian number, zero-padded:
+// comparing prefixes orders keys as bytes.Compare does, unless they are
+// equal (then the full keys decide).
+func prefix(k []byte) uint64 {
+	if len(k) >= 8 {
+		return binary.BigEndian.Uint64(k)
+	}
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
 }
 
-// child returns the index of the child whose range holds k.
-func (n *Node) child(k []byte) int {
-	i := sort.Search(len(n.ents), func(i int) bool { return bytes.Compare(n.Key(i), k) > 0 })
-	if i > 0 {
-		i--
+// cmp compares entry i's key with k (whose prefix is p).
+func (n *Node) cmp(i int, k []byte, p uint64) int {
+	if e := n.ents[i].pfx; e != p {
+		if e < p {
+			return -1
+		}
+		return 1
 	}
-	return i
+	return bytes.Compare(n.Key(i), k)
+}
+
+// search returns the index of the first key >= k and whether it is equal.
+func (n *Node) search(k []byte) (int, bool) {
+	p := prefix(k)
+	lo, hi := 0, len(n.ents)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if n.cmp(m, k, p) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(n.ents) && n.cmp(lo, k, p) == 0
+}
+
+// child returns the index of the child whose range holds k: the last
+// entry whose key is <= k (entry 0 is a lower bound, taken as -infinity).
+func (n *Node) child(k []byte) int {
+	p := prefix(k)
+	lo, hi := 0, len(n.ents)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if n.cmp(m, k, p) <= 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo > 0 {
+		lo--
+	}
+	return lo
 }
 
 // Ref is the reference to n.
@@ -334,5 +376,5 @@ func (n *Node) Ref() page.Ref { return page.Ref{ID: n.ID, Txn: n.Txn, Pages: 1} 
 
 // MemSize is the memory the node holds, for cache accounting.
 func (n *Node) MemSize() int64 {
-	return int64(cap(n.base)+cap(n.own)) + int64(cap(n.ents))*32 + int64(cap(n.kids))*24 + 128
+	return int64(cap(n.base)+cap(n.own)) + int64(cap(n.ents))*40 + int64(cap(n.kids))*24 + 128
 }

@@ -168,6 +168,7 @@ func decodeBody(buf []byte, h page.Header) (*Node, error) {
 			return nil, bad("entry %d: bad key length %d", i, klen)
 		}
 		e.koff, e.klen = uint32(off), uint16(klen)
+		e.pfx = prefix(buf[off : off+klen])
 		off += klen
 		if i > 0 && bytes.Compare(n.Key(i-1), n.Key(i)) >= 0 {
 			return nil, bad("keys out of order at entry %d", i)

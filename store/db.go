@@ -19,6 +19,9 @@ type state struct {
 	txn         uint64
 	catalog     page.Ref
 	nextVersion uint64
+	// tables caches the catalog entries of tables 0..15 as readers of this
+	// state look them up (the state is immutable, so they never change).
+	tables [16]atomic.Pointer[tableState]
 }
 
 // DB is an open database. All methods are safe for concurrent use.

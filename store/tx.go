@@ -100,17 +100,25 @@ func (tx *Tx) tableState(n uint32) (tableState, error) {
 		if s, ok := tx.tables[n]; ok {
 			return s, nil
 		}
+	} else if n < uint32(len(tx.st.tables)) {
+		if p := tx.st.tables[n].Load(); p != nil {
+			return *p, nil
+		}
 	}
+	var s tableState
 	v, ok, err := tx.catalogTree().Get(tableKey(n))
-	if err != nil || !ok {
+	if err != nil {
 		return tableState{}, err
 	}
-	s, err := decodeTableState(v.Data)
-	if err != nil {
-		return s, err
+	if ok {
+		if s, err = decodeTableState(v.Data); err != nil {
+			return s, err
+		}
 	}
 	if tx.w != nil {
 		tx.tables[n] = s
+	} else if n < uint32(len(tx.st.tables)) {
+		tx.st.tables[n].Store(&s)
 	}
 	return s, nil
 }
