@@ -22,6 +22,12 @@ type state struct {
 	// tables caches the catalog entries of tables 0..15 as readers of this
 	// state look them up (the state is immutable, so they never change).
 	tables [16]atomic.Pointer[tableState]
+
+	// refs counts the readers on this state; -1 once retired (no reader
+	// may register on it any more). since is when the first of the
+	// current readers registered (unix ns).
+	refs  atomic.Int64
+	since atomic.Int64
 }
 
 // DB is an open database. All methods are safe for concurrent use.
@@ -40,10 +46,10 @@ type DB struct {
 	unflushed  map[uint64]*btree.Node
 	nUnflushed atomic.Int64 // len(unflushed), read without the lock
 
-	// readers counts registered snapshots by txn.
-	rmu     sync.Mutex
-	readers map[uint64]int
-	since   map[uint64]time.Time
+	// live lists, in txn order, the published states that readers may
+	// still hold (the current one and older ones with readers).
+	lmu  sync.Mutex
+	live []*state
 
 	// Writer-goroutine state.
 	alloc      *page.Allocator
@@ -116,8 +122,6 @@ func Open(dir string, opts *Options) (*DB, error) {
 		file:      f,
 		cache:     page.NewCache(o.CacheSize),
 		unflushed: map[uint64]*btree.Node{},
-		readers:   map[uint64]int{},
-		since:     map[uint64]time.Time{},
 		flushSet:  map[uint64]*btree.Node{},
 		flushed:   map[uint64]page.RunSum{},
 		queue:     make(chan *Pending, 4096),
@@ -193,7 +197,7 @@ func (db *DB) load() error {
 	}
 	db.alloc = a
 	db.nextTxn = m.Txn + 1
-	db.cur.Store(&state{txn: m.Txn, catalog: m.Catalog, nextVersion: m.NextVersion})
+	db.publish(&state{txn: m.Txn, catalog: m.Catalog, nextVersion: m.NextVersion})
 	return nil
 }
 
@@ -336,37 +340,51 @@ func (db *DB) fail(err error) error {
 	return db.Failed()
 }
 
-// register adds a reader at the current state and returns it.
+// publish makes st the current state.
+func (db *DB) publish(st *state) {
+	db.lmu.Lock()
+	db.live = append(db.live, st)
+	db.lmu.Unlock()
+	db.cur.Store(st)
+}
+
+// register adds a reader at the current state and returns it. It takes no
+// lock: a reader increments the state's count unless the writer retired
+// the state meanwhile (it then retries on the new current state).
 func (db *DB) register() *state {
-	db.rmu.Lock()
-	st := db.cur.Load()
-	if db.readers[st.txn] == 0 {
-		db.since[st.txn] = time.Now()
-	}
-	db.readers[st.txn]++
-	db.rmu.Unlock()
-	return st
-}
-
-func (db *DB) unregister(st *state) {
-	db.rmu.Lock()
-	if db.readers[st.txn]--; db.readers[st.txn] == 0 {
-		delete(db.readers, st.txn)
-		delete(db.since, st.txn)
-	}
-	db.rmu.Unlock()
-}
-
-// oldestReader is the oldest registered snapshot txn, or the current txn.
-func (db *DB) oldestReader() uint64 {
-	db.rmu.Lock()
-	defer db.rmu.Unlock()
-	oldest := db.cur.Load().txn
-	for t := range db.readers {
-		if t < oldest {
-			oldest = t
+	for {
+		st := db.cur.Load()
+		v := st.refs.Load()
+		if v >= 0 && st.refs.CompareAndSwap(v, v+1) {
+			if v == 0 {
+				st.since.Store(time.Now().UnixNano())
+			}
+			return st
 		}
 	}
+}
+
+func (db *DB) unregister(st *state) { st.refs.Add(-1) }
+
+// oldestReader is the oldest snapshot txn a reader holds, or the current
+// txn. It retires older states without readers. Writer goroutine only.
+func (db *DB) oldestReader() uint64 {
+	db.lmu.Lock()
+	defer db.lmu.Unlock()
+	cur := db.cur.Load()
+	oldest := cur.txn
+	keep := db.live[:0]
+	for _, st := range db.live {
+		if st != cur && st.refs.CompareAndSwap(0, -1) {
+			continue // retired: no reader holds it, none can register on it
+		}
+		keep = append(keep, st)
+		if st.txn < oldest {
+			oldest = st.txn
+		}
+	}
+	clear(db.live[len(keep):])
+	db.live = keep
 	return oldest
 }
 

@@ -36,15 +36,17 @@ func (db *DB) Stats() Stats {
 	if sz, err := db.file.Size(); err == nil {
 		s.FileSize = sz
 	}
-	db.rmu.Lock()
-	now := time.Now()
-	for _, t := range db.since {
-		s.Readers++
-		if age := now.Sub(t); age > s.OldestReaderAge {
-			s.OldestReaderAge = age
+	db.lmu.Lock()
+	now := time.Now().UnixNano()
+	for _, st := range db.live {
+		if n := st.refs.Load(); n > 0 {
+			s.Readers += int(n)
+			if age := time.Duration(now - st.since.Load()); age > s.OldestReaderAge {
+				s.OldestReaderAge = age
+			}
 		}
 	}
-	db.rmu.Unlock()
+	db.lmu.Unlock()
 	s.FreePages = db.availPages.Load()
 	s.PendingPages = db.pendingPages.Load()
 	s.DirtyBytes = db.dirtyShown.Load()

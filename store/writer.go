@@ -245,7 +245,7 @@ func (db *DB) commit(tx *Tx) error {
 		db.flushSet[id] = n
 		db.dirtyBytes += int64(db.ps)
 	}
-	db.cur.Store(&state{txn: w.txn, catalog: tx.catalog.Root, nextVersion: tx.nextVersion})
+	db.publish(&state{txn: w.txn, catalog: tx.catalog.Root, nextVersion: tx.nextVersion})
 	db.nextTxn++
 	db.release()
 	if db.nextTxn%64 == 0 {
