@@ -59,16 +59,26 @@ func (x *Ctx) lookup(db int, key []byte) (store.Tuple, bool, error) {
 
 // getString returns a copy of key's string value; WRONGTYPE for other types.
 func (x *Ctx) getString(db int, key []byte) ([]byte, store.Tuple, bool, error) {
+	t, ok, err := x.lookupString(db, key)
+	if err != nil || !ok {
+		return nil, t, false, err
+	}
+	return append([]byte{}, t.Value...), t, true, nil
+}
+
+// lookupString is getString without the copy: t.Value is the store's, valid
+// only until the transaction changes the key or ends.
+func (x *Ctx) lookupString(db int, key []byte) (store.Tuple, bool, error) {
 	t, ok, err := x.lookup(db, key)
 	if err != nil || !ok {
 		x.e.stats.misses.Add(1)
-		return nil, t, false, err
+		return t, false, err
 	}
 	if t.Type != store.TypeString {
-		return nil, t, false, errWrongType
+		return t, false, errWrongType
 	}
 	x.e.stats.hits.Add(1)
-	return append([]byte{}, t.Value...), t, true, nil
+	return t, true, nil
 }
 
 // put stores a string value with an expiry (unix ms, 0 = none).

@@ -74,8 +74,8 @@ func Start(cfg *config.Config, logf func(format string, args ...any)) (*Server, 
 	}
 	ln, err = resp.Listen(cfg.Addr(), eng, resp.Options{
 		MaxClients:  func() int { return int(cfg.Int("maxclients")) },
-		MaxBulk:     func() int64 { return cfg.Size("proto-max-bulk-len") },
-		PasswordSet: func() bool { return cfg.Get("requirepass") != "" },
+		MaxBulk:     cfg.MaxBulkLen,
+		PasswordSet: cfg.PasswordSet,
 		Log:         logf,
 	})
 	if err != nil {

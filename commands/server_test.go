@@ -115,3 +115,29 @@ func TestServerShutdownCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestServerPipelinedReads: consecutive reads share a snapshot; each still
+// sees the connection's earlier writes, and an error fails only its own reply.
+func TestServerPipelinedReads(t *testing.T) {
+	_, c := startServer(t)
+	ctx := context.Background()
+	pipe := c.Pipeline()
+	set1 := pipe.Set(ctx, "a", "1", 0)
+	get1 := pipe.Get(ctx, "a")
+	miss := pipe.Get(ctx, "missing")
+	bad := pipe.Do(ctx, "getrange", "a", "x", "1")
+	strlen := pipe.StrLen(ctx, "a")
+	incr := pipe.Incr(ctx, "a")
+	get2 := pipe.Get(ctx, "a")
+	mget := pipe.MGet(ctx, "a", "missing")
+	_, _ = pipe.Exec(ctx) // each command's error is checked below
+	if set1.Err() != nil || get1.Val() != "1" || miss.Err() == nil || strlen.Val() != 1 || incr.Val() != 2 || get2.Val() != "2" {
+		t.Fatalf("set %v get %q miss %v strlen %d incr %d get %q", set1.Err(), get1.Val(), miss.Err(), strlen.Val(), incr.Val(), get2.Val())
+	}
+	if bad.Err() == nil || !strings.Contains(bad.Err().Error(), "not an integer") {
+		t.Fatalf("getrange: %v", bad.Err())
+	}
+	if v := mget.Val(); len(v) != 2 || v[0] != "2" || v[1] != nil {
+		t.Fatalf("mget %v", v)
+	}
+}

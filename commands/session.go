@@ -14,37 +14,64 @@ import (
 // session is the command layer's per-connection state.
 type session struct {
 	watch *watchSet
+	p     pipeline // reused by each Serve of the connection
 }
 
-// slot is the reply of a write submitted to the writer and not yet waited for.
+// slot is the reply of a write submitted to the writer and not yet waited
+// for. It holds the command's context so that one allocation covers it.
 type slot struct {
 	w    resp.Writer
+	x    Ctx
+	cmd  *command
 	wait *store.Pending
+	buf  [16]byte // room for short replies (+OK, :n) without a second allocation
+}
+
+// apply runs the slot's command inside the writer's transaction.
+func (s *slot) apply(tx *store.Tx) error {
+	s.x.tx = tx
+	return safeRun(s.cmd.run, &s.x)
 }
 
 // pipeline runs one batch of a connection's commands in order: writes are
 // submitted to the writer without waiting (so a pipeline commits as one
-// batch); anything else first waits for those writes, then runs.
+// batch); anything else first waits for those writes, then runs. Consecutive
+// reads share one snapshot.
 type pipeline struct {
 	e     *Engine
 	c     *resp.Client
 	slots []*slot
+	free  []*slot    // slots whose writes have been answered, for reuse
+	cmds  [][][]byte // the commands of the batch
+	reads []*command // the run of reads being served on one snapshot
+	w     resp.Writer
+	x     Ctx
+	now   time.Time // when the batch started (CLIENT LIST's idle time)
 }
 
 // Serve implements resp.Handler.
 func (e *Engine) Serve(c *resp.Client, cmd redcon.Command) {
-	if c.Session == nil {
-		c.Session = &session{}
+	s, _ := c.Session.(*session)
+	if s == nil {
+		s = &session{}
+		c.Session = s
 	}
-	p := &pipeline{e: e, c: c}
-	p.run(cmd.Args)
+	p := &s.p
+	p.e, p.c = e, c
+	p.now = time.Now()
+	p.cmds = append(p.cmds[:0], cmd.Args)
 	for _, cmd := range c.Conn().ReadPipeline() {
-		if c.Closed() {
+		p.cmds = append(p.cmds, cmd.Args)
+	}
+	for i := 0; i < len(p.cmds); {
+		if i > 0 && c.Closed() {
 			break
 		}
-		p.run(cmd.Args)
+		i += p.run(i)
 	}
 	p.drain()
+	clear(p.cmds)
+	p.cmds = p.cmds[:0]
 }
 
 // drain waits for the submitted writes and sends their replies in order.
@@ -57,12 +84,52 @@ func (p *pipeline) drain() {
 			}
 		}
 		p.c.Conn().WriteRaw(s.w.B)
+		p.recycle(s)
 	}
+	clear(p.slots)
 	p.slots = p.slots[:0]
 }
 
-// reply sends the reply of a command run in the connection's goroutine.
-func (p *pipeline) reply(w *resp.Writer) { p.c.Conn().WriteRaw(w.B) }
+// recycle keeps an answered slot for the connection's next writes (the writer
+// is done with it once its Pending is).
+func (p *pipeline) recycle(s *slot) {
+	if len(p.free) >= 64 || cap(s.w.B) > 4096 {
+		return
+	}
+	s.x = Ctx{}
+	s.cmd, s.wait = nil, nil
+	p.free = append(p.free, s)
+}
+
+// newSlot returns an empty slot.
+func (p *pipeline) newSlot() *slot {
+	if n := len(p.free); n > 0 {
+		s := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		s.w = resp.Writer{B: s.w.B[:0], Proto: p.c.Proto()}
+		return s
+	}
+	s := &slot{}
+	s.w = resp.Writer{B: s.buf[:0], Proto: p.c.Proto()}
+	return s
+}
+
+// writer returns the pipeline's reply buffer, emptied, for a command run in
+// the connection's goroutine; send writes it out.
+func (p *pipeline) writer() *resp.Writer {
+	p.w.Reset()
+	p.w.Proto = p.c.Proto()
+	return &p.w
+}
+
+// send writes the reply buffer to the connection.
+func (p *pipeline) send() {
+	p.c.Conn().WriteRaw(p.w.B)
+	if cap(p.w.B) > 64<<10 {
+		p.w.B = nil // do not keep a big reply's buffer for the connection's life
+	}
+}
 
 // unknownCommand formats Redis 7's error for a command it does not know.
 func unknownCommand(args [][]byte) string {
@@ -91,16 +158,28 @@ func unknownCommand(args [][]byte) string {
 	return fmt.Sprintf("ERR unknown command '%s', with args beginning with: %s", name, b.String())
 }
 
+// lowerInto appends b lower-cased (ASCII) to dst.
+func lowerInto(dst, b []byte) []byte {
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
 // resolve finds the command (or subcommand) for args, or the error to answer.
 func (e *Engine) resolve(args [][]byte) (*command, string) {
-	name := strings.ToLower(string(args[0]))
-	cmd := e.tab.cmds[name]
+	var buf [32]byte
+	name := lowerInto(buf[:0], args[0])
+	cmd := e.tab.cmds[string(name)]
 	if cmd == nil {
 		return nil, unknownCommand(args)
 	}
 	if len(cmd.subs) == 0 {
 		if !cmd.arityOK(len(args)) {
-			return nil, string(errArity(name))
+			return nil, string(errArity(cmd.name))
 		}
 		return cmd, ""
 	}
@@ -108,11 +187,11 @@ func (e *Engine) resolve(args [][]byte) (*command, string) {
 		if cmd.run != nil && cmd.arityOK(len(args)) {
 			return cmd, "" // COMMAND alone
 		}
-		return nil, string(errArity(name))
+		return nil, string(errArity(cmd.name))
 	}
-	sub := cmd.subs[strings.ToLower(string(args[1]))]
+	sub := cmd.subs[string(lowerInto(buf[:0], args[1]))]
 	if sub == nil {
-		return nil, fmt.Sprintf("ERR unknown subcommand '%.128s'. Try %s HELP.", args[1], strings.ToUpper(name))
+		return nil, fmt.Sprintf("ERR unknown subcommand '%.128s'. Try %s HELP.", args[1], strings.ToUpper(cmd.name))
 	}
 	if !sub.arityOK(len(args)) {
 		return nil, string(errArity(sub.name))
@@ -120,23 +199,36 @@ func (e *Engine) resolve(args [][]byte) (*command, string) {
 	return sub, ""
 }
 
-// run executes one command of the pipeline.
-func (p *pipeline) run(args [][]byte) {
-	if len(args) == 0 {
-		return
-	}
-	e, c := p.e, p.c
-	e.stats.commands.Add(1)
-	cmd, rejected := e.resolve(args)
-	if cmd != nil {
-		c.Touch(cmd.name, time.Now())
-	}
-	if rejected == "" && e.authRequired(c) && !cmd.has("no_auth") {
+// check resolves a command and checks that the connection may run it now.
+func (p *pipeline) check(args [][]byte) (*command, string) {
+	cmd, rejected := p.e.resolve(args)
+	if rejected == "" && p.e.authRequired(p.c) && !cmd.has("no_auth") {
 		rejected = "NOAUTH Authentication required."
 	}
+	return cmd, rejected
+}
+
+// account counts a command about to run.
+func (p *pipeline) account(cmd *command) {
+	p.e.stats.commands.Add(1)
+	if cmd != nil {
+		p.c.Touch(cmd.name, p.now)
+	}
+}
+
+// run executes the pipeline's command i (with the reads right after it when
+// it is a read) and returns how many commands it ran.
+func (p *pipeline) run(i int) int {
+	args := p.cmds[i]
+	if len(args) == 0 {
+		return 1
+	}
+	e, c := p.e, p.c
+	cmd, rejected := p.check(args)
+	p.account(cmd)
 	if c.Multi && (cmd == nil || !isTxControl(cmd.name)) {
 		p.drain()
-		w := resp.NewWriter(c.Proto())
+		w := p.writer()
 		switch {
 		case rejected != "":
 			c.MultiErr = true
@@ -148,34 +240,37 @@ func (p *pipeline) run(args [][]byte) {
 			c.Queue = append(c.Queue, args)
 			w.Simple("QUEUED")
 		}
-		p.reply(w)
-		return
+		p.send()
+		return 1
 	}
 	if rejected != "" {
 		p.drain()
-		w := resp.NewWriter(c.Proto())
-		w.Error(rejected)
-		p.reply(w)
-		return
+		p.writer().Error(rejected)
+		p.send()
+		return 1
 	}
 	switch cmd.kind {
 	case kindWrite:
 		p.submit(cmd, args)
 	case kindRead:
 		p.drain()
-		p.view(cmd, args)
+		return p.view(i, cmd)
 	default:
 		p.drain()
-		x := &Ctx{e: e, c: c, args: args, w: resp.NewWriter(c.Proto()), db: c.DB(), now: nowMs()}
+		x := &p.x
+		*x = Ctx{e: e, c: c, args: args, w: p.writer(), db: c.DB(), now: nowMs()}
 		if err := safeRun(cmd.run, x); err != nil {
 			x.w.Reset()
 			x.w.Error(errorReply(err))
 		}
-		p.reply(x.w)
-		if x.quit {
+		quit := x.quit
+		p.send()
+		*x = Ctx{}
+		if quit {
 			c.Close()
 		}
 	}
+	return 1
 }
 
 func isTxControl(name string) bool {
@@ -188,36 +283,66 @@ func isTxControl(name string) bool {
 
 // authRequired reports whether c must still authenticate.
 func (e *Engine) authRequired(c *resp.Client) bool {
-	return !c.Authed() && e.cfg.Get("requirepass") != ""
+	return !c.Authed() && e.cfg.PasswordSet()
 }
 
 // submit queues a write to the writer; its reply is sent by drain.
 func (p *pipeline) submit(cmd *command, args [][]byte) {
-	s := &slot{w: resp.Writer{Proto: p.c.Proto()}}
+	s := p.newSlot()
 	p.slots = append(p.slots, s)
 	if err := p.e.db.Failed(); err != nil {
 		s.w.Error(misconf(err))
 		return
 	}
-	db, c, e := p.c.DB(), p.c, p.e
-	s.wait = e.db.Submit(func(tx *store.Tx) error {
-		x := &Ctx{e: e, c: c, args: args, w: &s.w, tx: tx, db: db, now: nowMs()}
-		return safeRun(cmd.run, x)
-	})
+	s.cmd = cmd
+	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
+	s.wait = p.e.db.Submit(s.apply)
 }
 
-// view runs a read command on a snapshot.
-func (p *pipeline) view(cmd *command, args [][]byte) {
-	x := &Ctx{e: p.e, c: p.c, args: args, w: resp.NewWriter(p.c.Proto()), db: p.c.DB(), now: nowMs()}
-	err := p.e.db.View(func(tx *store.Tx) error {
-		x.tx = tx
-		return safeRun(cmd.run, x)
-	})
-	if err != nil {
-		x.w.Reset()
-		x.w.Error(errorReply(err))
+// view runs the read command cmd (the pipeline's command i) and the reads
+// that follow it on one snapshot, and returns how many it ran. They see
+// every write this connection made before them, and run at one instant
+// between the arrival of their requests and their replies.
+func (p *pipeline) view(i int, cmd *command) int {
+	reads := append(p.reads[:0], cmd)
+	for j := i + 1; j < len(p.cmds) && !p.c.Multi; j++ {
+		args := p.cmds[j]
+		if len(args) == 0 {
+			break
+		}
+		next, rejected := p.check(args)
+		if rejected != "" || next.kind != kindRead {
+			break
+		}
+		p.account(next)
+		reads = append(reads, next)
 	}
-	p.reply(x.w)
+	p.reads = reads
+	w := p.writer()
+	x := &p.x
+	ran := 0
+	err := p.e.db.View(func(tx *store.Tx) error {
+		now := nowMs()
+		for k, cmd := range reads {
+			mark := len(w.B)
+			*x = Ctx{e: p.e, c: p.c, args: p.cmds[i+k], w: w, tx: tx, db: p.c.DB(), now: now}
+			if err := safeRun(cmd.run, x); err != nil {
+				w.B = w.B[:mark]
+				w.Error(errorReply(err))
+			}
+			ran++
+		}
+		return nil
+	})
+	*x = Ctx{}
+	if err != nil {
+		for range reads[ran:] {
+			w.Error(errorReply(err))
+		}
+	}
+	p.send()
+	clear(p.reads)
+	return len(reads)
 }
 
 // safeRun runs a handler, turning a panic into an error so that one bad

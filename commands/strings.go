@@ -12,7 +12,7 @@ const maxString = 512 << 20
 var errTooBig = replyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 
 func cmdGet(x *Ctx) error {
-	v, _, ok, err := x.getString(x.db, x.args[1])
+	t, ok, err := x.lookupString(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
@@ -20,7 +20,7 @@ func cmdGet(x *Ctx) error {
 		x.w.Null()
 		return nil
 	}
-	x.w.Bulk(v)
+	x.w.Bulk(t.Value) // copied into the reply at once: no copy of its own
 	return nil
 }
 

@@ -179,14 +179,13 @@ func (g *guardConn) header(b []byte) []byte {
 		g.passHold()
 		return b
 	}
-	authNeeded := g.lim.AuthRequired != nil && g.lim.AuthRequired()
 	if g.state == stMultibulk {
 		switch {
 		case n > maxMultibulk:
 			g.fail("invalid multibulk length")
 		case n <= 0:
 			g.state = stCommand // Redis ignores empty multibulks
-		case n > unauthMaxCount && authNeeded:
+		case n > unauthMaxCount && g.authNeeded():
 			g.fail("unauthenticated multibulk length")
 		default:
 			g.obuf = append(g.obuf, line...)
@@ -201,7 +200,7 @@ func (g *guardConn) header(b []byte) []byte {
 		g.passHold()
 	case g.lim.MaxBulk != nil && n > g.lim.MaxBulk():
 		g.fail("invalid bulk length")
-	case n > unauthMaxBulk && authNeeded:
+	case n > unauthMaxBulk && g.authNeeded():
 		g.fail("unauthenticated bulk length")
 	default:
 		g.obuf = append(g.obuf, line...)
@@ -210,6 +209,10 @@ func (g *guardConn) header(b []byte) []byte {
 	}
 	return b
 }
+
+// authNeeded reports whether the client still has to authenticate (asked
+// only of requests past the unauthenticated caps).
+func (g *guardConn) authNeeded() bool { return g.lim.AuthRequired != nil && g.lim.AuthRequired() }
 
 // passHold gives up judging: the held bytes and all that follows go to redcon,
 // which rejects them with its own (Redis's) error.

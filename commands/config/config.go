@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/digby-db/digby/commands/glob"
 )
@@ -18,6 +19,10 @@ import (
 type Config struct {
 	mu   sync.RWMutex
 	vals map[string]string
+
+	// Parameters consulted on every request, kept decoded.
+	passSet atomic.Bool  // requirepass is not empty
+	maxBulk atomic.Int64 // proto-max-bulk-len in bytes
 }
 
 // param describes one configuration parameter.
@@ -131,6 +136,8 @@ func Default() *Config {
 	for n, p := range params {
 		c.vals[n] = p.def
 	}
+	c.cache("requirepass", c.vals["requirepass"])
+	c.cache("proto-max-bulk-len", c.vals["proto-max-bulk-len"])
 	return c
 }
 
@@ -174,9 +181,28 @@ func (c *Config) set(name, value string, runtime bool) error {
 	}
 	c.mu.Lock()
 	c.vals[name] = value
+	c.cache(name, value)
 	c.mu.Unlock()
 	return nil
 }
+
+// cache keeps the decoded copy of a per-request parameter.
+func (c *Config) cache(name, value string) {
+	switch name {
+	case "requirepass":
+		c.passSet.Store(value != "")
+	case "proto-max-bulk-len":
+		n, _ := ParseSize(value)
+		c.maxBulk.Store(n)
+	}
+}
+
+// PasswordSet reports whether requirepass is set, without taking the lock
+// (it is consulted for every request).
+func (c *Config) PasswordSet() bool { return c.passSet.Load() }
+
+// MaxBulkLen is proto-max-bulk-len in bytes, without taking the lock.
+func (c *Config) MaxBulkLen() int64 { return c.maxBulk.Load() }
 
 // Get returns a parameter's value as set ("" for an unknown name).
 func (c *Config) Get(name string) string {
