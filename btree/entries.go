@@ -85,6 +85,12 @@ func (n *Node) Kid(i int) page.Ref { return n.kids[i] }
 // put appends b to the own arena and returns its offset.
 func (n *Node) put(b []byte) uint32 {
 	off := uint32(len(n.own)) | ownBit
+	if len(n.own)+len(b) > cap(n.own) {
+		// Shared (capped) or full: reallocate with room for a few more.
+		grown := make([]byte, len(n.own), max(2*cap(n.own), len(n.own)+len(b)+256))
+		copy(grown, n.own)
+		n.own = grown
+	}
 	n.own = append(n.own, b...)
 	return off
 }
@@ -254,30 +260,32 @@ func (n *Node) splitOff(cut int, right *Node) {
 	}
 }
 
-// compact rewrites the own arena with live bytes only, when it has grown
-// past a page (a hot entry rewritten many times in one txn, or many txns).
+// compact rewrites the node's live bytes into a new base arena and empties
+// own, once own has grown past a quarter page. Every clone that changes a
+// node copies its own arena (it is shared capped), so own is kept small;
+// the new base is shared by later clones without copying.
 func (n *Node) compact(pageSize int) {
-	if len(n.own) <= pageSize {
+	if len(n.own) <= pageSize/4 {
 		return
 	}
 	if n.undo != nil {
 		n.record(n.snapshot())
 	}
 	live := make([]byte, 0, n.Size())
-	ents := make([]ent, len(n.ents))
+	ents := make([]ent, len(n.ents), cap(n.ents))
 	for i := range n.ents {
 		e := n.ents[i]
 		k := n.bytes(e.koff, uint32(e.klen))
-		e.koff = uint32(len(live)) | ownBit
+		e.koff = uint32(len(live))
 		live = append(live, k...)
 		if n.Leaf {
 			v := n.bytes(e.voff, e.vlen)
-			e.voff = uint32(len(live)) | ownBit
+			e.voff = uint32(len(live))
 			live = append(live, v...)
 		}
 		ents[i] = e
 	}
-	n.ents, n.own, n.base = ents, live, nil
+	n.ents, n.base, n.own = ents, live[:len(live):len(live)], nil
 }
 
 func (n *Node) entrySize(i int) int {

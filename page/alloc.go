@@ -57,6 +57,7 @@ type Allocator struct {
 	fresh     bitset // allocated since the last flush: no meta on disk reaches them
 	freshIDs  []uint64
 	freshFree []Freed             // fresh pages freed again: need only rule (a)
+	metaFreed int                 // pages the last flush's metadata replaced (pending)
 	metaPages map[uint64]struct{} // pages of the current directory and chunks
 }
 
@@ -286,6 +287,17 @@ func (a *Allocator) FreeCounts() (free, pending uint64) {
 	return a.diskFree.count(), pending
 }
 
+// PendingBeyondMeta reports whether pages other than those the last
+// flush's own metadata replaced wait for a flush: an idle writer then
+// flushes (with an empty commit) so they become reusable.
+func (a *Allocator) PendingBeyondMeta() bool {
+	n := 0
+	for _, f := range a.pending {
+		n += len(f.IDs)
+	}
+	return n > a.metaFreed
+}
+
 // AvailCount is the number of pages allocation can draw from now.
 func (a *Allocator) AvailCount() uint64 { return a.avail.count() }
 
@@ -325,6 +337,7 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 			oldMeta = append(oldMeta, a.dir.ID+i)
 		}
 	}
+	a.metaFreed = len(oldMeta)
 	for _, id := range oldMeta {
 		delete(a.metaPages, id)
 		a.pendBits.set(id)

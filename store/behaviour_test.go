@@ -544,7 +544,8 @@ func TestOverwriteLargeValue(t *testing.T) {
 			}
 			settle()
 			if sz := fileSize(t, db); sz > 3*one {
-				t.Fatalf("after 200 overwrites and idle cycles the file is %d bytes, %d after one", sz, one)
+				rep, err := db.Check()
+				t.Fatalf("after 200 overwrites and idle cycles the file is %d bytes, %d after one (%+v, %v)", sz, one, rep, err)
 			}
 			// A reader holds old versions; they stay readable.
 			err = db.View(func(tx *Tx) error {
