@@ -58,6 +58,7 @@ type Allocator struct {
 	freshIDs  []uint64
 	freshFree []Freed             // fresh pages freed again: need only rule (a)
 	metaFreed int                 // pages the last flush's metadata replaced (pending)
+	staged    []Freed             // moved to diskFree by a flush whose meta has not landed
 	metaPages map[uint64]struct{} // pages of the current directory and chunks
 }
 
@@ -269,10 +270,19 @@ func (a *Allocator) PrepareFlush(newest uint64) {
 			a.pendBits.clear(id)
 			a.markDirty(id)
 		}
-		a.held = append(a.held, f)
+		a.staged = append(a.staged, f)
 		n++
 	}
 	a.pending = slices.Delete(a.pending, 0, n)
+	slices.SortStableFunc(a.held, func(x, y Freed) int { return cmp.Compare(x.Txn, y.Txn) })
+}
+
+// Landed tells the allocator that the meta of the flush prepared last is
+// durable: the pages that flush moved out of pending may now be released
+// to readers' rule alone (until then rule (b) holds them back).
+func (a *Allocator) Landed() {
+	a.held = append(a.held, a.staged...)
+	a.staged = a.staged[:0]
 	slices.SortStableFunc(a.held, func(x, y Freed) int { return cmp.Compare(x.Txn, y.Txn) })
 }
 

@@ -57,6 +57,8 @@ type DB struct {
 	flushSet   map[uint64]*btree.Node
 	dirtyBytes int64
 	flushed    map[uint64]page.RunSum // runs written since the last flush
+	inflight   *flushJob              // the flush being written, if any
+	waiters    []*Pending             // Always-mode submitters for the next flush
 	nextTxn    uint64
 	lastApply  time.Time
 	idleShrink bool // flushes from idle cycles cut any free tail

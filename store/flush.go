@@ -6,73 +6,180 @@ import (
 	"slices"
 	"time"
 
+	"github.com/digby-db/digby/btree"
 	"github.com/digby-db/digby/page"
 )
 
 // maxWrite bounds one coalesced write of consecutive pages.
 const maxWrite = 1 << 20
 
-// flush makes the newest committed state durable (DESIGN §2):
-// write every unflushed page and the free-space state; sync; write the meta
-// into the slot not holding the newest valid meta; sync. A crash anywhere
-// leaves the previous meta and all it reaches intact. Writer goroutine only.
+// flushJob is one flush: prepared in the writer goroutine (startFlush),
+// written and synced possibly in its own goroutine (run) while the writer
+// goes on applying batches, and finished in the writer (finishFlush).
+type flushJob struct {
+	bufs    []pendingWrite         // sealed runs: tree pages, free-map chunks, directory
+	meta    *page.Meta             // written last, then the one sync
+	nodes   map[uint64]*btree.Node // the flush set this job writes
+	waiters []*Pending             // Always-mode submitters acknowledged when it lands
+	err     error
+	done    chan struct{}
+}
+
+type pendingWrite struct {
+	id  uint64
+	buf []byte
+}
+
+// flush makes the newest committed state durable and waits for it.
+// Writer goroutine only.
 func (db *DB) flush() error {
-	if err := db.Failed(); err != nil {
+	if err := db.waitFlush(); err != nil {
 		return err
+	}
+	job := db.startFlush()
+	if job == nil {
+		err := db.Failed()
+		db.ackWaiters(db.waiters, err)
+		db.waiters = nil
+		return err
+	}
+	job.run(db)
+	return db.finishFlush(job)
+}
+
+// kickFlush starts a flush in the background unless one is in flight.
+// Always-mode submitters waiting so far are acknowledged when it lands.
+func (db *DB) kickFlush() {
+	if db.inflight != nil {
+		return
+	}
+	job := db.startFlush()
+	if job == nil {
+		db.ackWaiters(db.waiters, db.Failed())
+		db.waiters = nil
+		return
+	}
+	db.inflight = job
+	go func() { job.run(db); close(job.done) }()
+}
+
+// waitFlush waits for the flush in flight, if any, and finishes it.
+func (db *DB) waitFlush() error {
+	if db.inflight == nil {
+		return db.Failed()
+	}
+	<-db.inflight.done
+	return db.finishFlush(db.inflight)
+}
+
+// startFlush prepares a flush of the newest committed state (DESIGN §2 and
+// docs/format.md): it encodes every unflushed page and the free-space state
+// and builds the meta for the slot not holding the newest valid meta. It
+// returns nil when there is nothing to flush (or the store failed).
+func (db *DB) startFlush() *flushJob {
+	if db.Failed() != nil {
+		return nil
 	}
 	st := db.cur.Load()
 	newest := db.newestMeta()
 	if st.txn == newest.Txn {
 		return nil
 	}
+	job := &flushJob{nodes: db.flushSet, waiters: db.waiters, done: make(chan struct{})}
+	db.waiters = nil
+	db.flushSet = map[uint64]*btree.Node{}
+	db.dirtyBytes = 0
 	db.alloc.PrepareFlush(newest.Txn)
-	if err := db.writeNodes(); err != nil {
-		return db.fail(err)
+	// From here on, pages allocated so far are reachable from this flush's
+	// meta: they are no longer fresh.
+	db.alloc.Flushed()
+	job.bufs = db.encodeNodes(job.nodes)
+	collect := func(id uint64, buf []byte) error {
+		db.flushed[id] = page.RunSum{ID: id, Pages: uint32(len(buf) / db.ps), Sum: binary.LittleEndian.Uint64(buf)}
+		job.bufs = append(job.bufs, pendingWrite{id, buf})
+		return nil
 	}
-	dir, hwm, err := db.alloc.WriteFreespace(st.txn, db.writeRecorded, db.flushedRuns)
-	if err != nil {
-		return db.fail(err)
-	}
+	dir, hwm, _ := db.alloc.WriteFreespace(st.txn, collect, db.flushedRuns)
+	db.flushed = map[uint64]page.RunSum{}
 	// One sync for pages and meta together: the directory lists every run
 	// this flush wrote with its checksum, and open verifies them before
 	// trusting a meta marked MetaSingleSync (see verifyFlush). The runs
 	// only went to pages no meta on disk reaches, so the previous meta
 	// stays complete whatever part of this flush is lost.
-	m := &page.Meta{
+	job.meta = &page.Meta{
 		Slot: db.olderSlot(), Version: page.FormatVersion, PageSize: uint32(db.ps), Flags: page.MetaSingleSync,
 		Txn: st.txn, Catalog: st.catalog, Freedir: dir, HWM: hwm, NextVersion: st.nextVersion,
 		Epoch: newest.Epoch,
 	}
-	if err := db.writeMeta(m); err != nil {
+	return job
+}
+
+// run writes the job's pages, then its meta, then syncs once. It touches no
+// writer state, so it may run beside the writer.
+func (job *flushJob) run(db *DB) {
+	for _, w := range job.bufs {
+		if job.err = db.writeRun(w.id, w.buf); job.err != nil {
+			return
+		}
+	}
+	buf := make([]byte, db.ps)
+	job.meta.Encode(buf)
+	if job.err = db.writeRun(job.meta.Slot, buf); job.err != nil {
+		return
+	}
+	job.err = db.sync()
+}
+
+// finishFlush makes a written flush the newest state on disk: its pages
+// move from the unflushed set to the cache, the pages it freed become
+// reusable, the free tail is cut, and its waiters are acknowledged.
+// Writer goroutine only.
+func (db *DB) finishFlush(job *flushJob) error {
+	if db.inflight == job {
+		db.inflight = nil
+	}
+	if job.err != nil {
+		err := db.fail(job.err)
+		db.ackWaiters(job.waiters, err)
 		return err
 	}
-	clear(db.flushed)
-	db.alloc.Flushed()
-	// The pages are on disk now: serve them from the cache.
+	db.metas[job.meta.Slot] = job.meta
+	db.alloc.Landed()
 	db.umu.Lock()
-	for id := range db.flushSet {
+	for id := range job.nodes {
 		delete(db.unflushed, id)
 	}
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
-	for id, n := range db.flushSet {
+	for id, n := range job.nodes {
 		db.cache.Put(id, n, n.MemSize())
 	}
-	clear(db.flushSet)
-	db.dirtyBytes = 0
 	db.release()
+	var err error
 	if h, ok := db.alloc.Shrink(db.shrinkMin()); ok {
-		if err := db.file.Truncate(h); err != nil {
-			return db.fail(err)
+		if err = db.file.Truncate(h); err == nil {
+			err = db.sync()
 		}
-		if err := db.sync(); err != nil {
-			return db.fail(err)
+		if err != nil {
+			err = db.fail(err)
 		}
 	}
 	db.lastFlush.Store(time.Now().UnixMilli())
 	db.flushes.Add(1)
 	db.publishCounts()
-	return nil
+	db.ackWaiters(job.waiters, err)
+	return err
+}
+
+// ackWaiters releases Always-mode submitters; a flush error replaces the
+// result of those that had succeeded.
+func (db *DB) ackWaiters(ps []*Pending, err error) {
+	for _, p := range ps {
+		if err != nil && p.err == nil {
+			p.err = err
+		}
+		close(p.done)
+	}
 }
 
 func (db *DB) sync() error {
@@ -102,35 +209,37 @@ func (db *DB) writeRun(id uint64, buf []byte) error {
 	return db.file.Write(id, buf)
 }
 
-// writeNodes writes the flush set in page order, coalescing neighbours.
-func (db *DB) writeNodes() error {
-	ids := make([]uint64, 0, len(db.flushSet))
-	for id := range db.flushSet {
+// encodeNodes seals the flush set's pages in page order, coalescing
+// neighbours into runs of at most maxWrite bytes, and records each page's
+// checksum for the flush's list of written runs.
+func (db *DB) encodeNodes(nodes map[uint64]*btree.Node) []pendingWrite {
+	ids := make([]uint64, 0, len(nodes))
+	for id := range nodes {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	ps := db.ps
-	buf := make([]byte, 0, min(maxWrite, len(ids)*ps))
+	var out []pendingWrite
+	var buf []byte
 	var start uint64
-	for i, id := range ids {
+	for _, id := range ids {
 		if len(buf) > 0 && (id != start+uint64(len(buf)/ps) || len(buf)+ps > maxWrite) {
-			if err := db.writeRun(start, buf); err != nil {
-				return err
-			}
-			buf = buf[:0]
+			out = append(out, pendingWrite{start, buf})
+			buf = nil
 		}
-		if len(buf) == 0 {
+		if buf == nil {
 			start = id
+			buf = make([]byte, 0, min(maxWrite, len(ids)*ps))
 		}
 		buf = buf[:len(buf)+ps]
 		pg := buf[len(buf)-ps:]
-		db.flushSet[ids[i]].Encode(pg)
+		nodes[id].Encode(pg)
 		db.flushed[id] = page.RunSum{ID: id, Pages: 1, Sum: binary.LittleEndian.Uint64(pg)}
 	}
 	if len(buf) > 0 {
-		return db.writeRun(start, buf)
+		out = append(out, pendingWrite{start, buf})
 	}
-	return nil
+	return out
 }
 
 // seal writes a copy of the newest meta, marked MetaComplete, into the

@@ -77,6 +77,10 @@ func (db *DB) run() {
 	tick := time.NewTicker(max(min(db.opts.FlushInterval/4, 50*time.Millisecond), time.Millisecond))
 	defer tick.Stop()
 	for {
+		var flushDone chan struct{}
+		if db.inflight != nil {
+			flushDone = db.inflight.done
+		}
 		select {
 		case p := <-db.queue:
 			batch := []*Pending{p}
@@ -93,6 +97,11 @@ func (db *DB) run() {
 				}
 			}
 			db.apply(batch)
+		case <-flushDone:
+			db.finishFlush(db.inflight)
+			if len(db.waiters) > 0 {
+				db.kickFlush()
+			}
 		case fn, ok := <-db.ctl:
 			if !ok {
 				return
@@ -130,9 +139,7 @@ func (db *DB) background(force bool) {
 	if db.opts.Durability != No && time.Since(time.UnixMilli(db.lastFlush.Load())) >= db.opts.FlushInterval {
 		// Everysec's timed flush; in Always mode this makes idle work
 		// (drops, relocation) durable so the file can shrink.
-		if err := db.flush(); err != nil {
-			return
-		}
+		db.kickFlush()
 	}
 	// Free dropped trees in bounded, committed steps while nothing waits.
 	for len(db.queue) == 0 {
@@ -194,16 +201,13 @@ func call(fn func(*Tx) error, tx *Tx) (err error) {
 }
 
 // apply runs a batch in one transaction with a savepoint per submission.
+// In Always mode the batch is acknowledged when the flush that holds it
+// lands; that flush runs beside the writer, which goes on with the next
+// batches (group commit across flushes). Otherwise it is acknowledged on
+// commit, and a flush starts when one is due or dirty memory passes its cap.
 func (db *DB) apply(batch []*Pending) {
-	defer func() {
-		for _, p := range batch {
-			close(p.done)
-		}
-	}()
 	if err := db.Failed(); err != nil {
-		for _, p := range batch {
-			p.err = err
-		}
+		db.ackWaiters(batch, err)
 		return
 	}
 	db.lastApply = time.Now()
@@ -217,17 +221,23 @@ func (db *DB) apply(batch []*Pending) {
 			tx.release()
 		}
 	}
-	err := db.commit(tx)
-	if err == nil && (db.opts.Durability == Always || db.dirtyBytes > db.opts.DirtyCap) {
-		err = db.flush()
-	} else if err == nil && db.opts.Durability == Everysec && time.Since(time.UnixMilli(db.lastFlush.Load())) >= db.opts.FlushInterval {
-		err = db.flush()
+	if err := db.commit(tx); err != nil {
+		db.ackWaiters(batch, db.fail(err))
+		return
 	}
-	if err != nil {
-		err = db.fail(err)
-		for _, p := range batch {
-			p.err = err
+	if db.opts.Durability == Always {
+		db.waiters = append(db.waiters, batch...)
+		db.kickFlush()
+	} else {
+		db.ackWaiters(batch, nil)
+		if db.opts.Durability == Everysec && time.Since(time.UnixMilli(db.lastFlush.Load())) >= db.opts.FlushInterval {
+			db.kickFlush()
 		}
+	}
+	if db.dirtyBytes > db.opts.DirtyCap {
+		// Back-pressure: wait for the flush in flight, then start the next.
+		db.waitFlush()
+		db.kickFlush()
 	}
 }
 
