@@ -219,25 +219,26 @@ func (db *DB) encodeNodes(nodes map[uint64]*btree.Node) []pendingWrite {
 	}
 	slices.Sort(ids)
 	ps := db.ps
+	// One backing array for every page; runs are slices of it.
+	all := make([]byte, len(ids)*ps)
 	var out []pendingWrite
-	var buf []byte
 	var start uint64
+	from, to := 0, 0 // the current run is all[from:to]
 	for _, id := range ids {
-		if len(buf) > 0 && (id != start+uint64(len(buf)/ps) || len(buf)+ps > maxWrite) {
-			out = append(out, pendingWrite{start, buf})
-			buf = nil
+		if to > from && (id != start+uint64((to-from)/ps) || to-from+ps > maxWrite) {
+			out = append(out, pendingWrite{start, all[from:to:to]})
+			from = to
 		}
-		if buf == nil {
+		if to == from {
 			start = id
-			buf = make([]byte, 0, min(maxWrite, len(ids)*ps))
 		}
-		buf = buf[:len(buf)+ps]
-		pg := buf[len(buf)-ps:]
+		pg := all[to : to+ps]
+		to += ps
 		nodes[id].Encode(pg)
 		db.flushed[id] = page.RunSum{ID: id, Pages: 1, Sum: binary.LittleEndian.Uint64(pg)}
 	}
-	if len(buf) > 0 {
-		out = append(out, pendingWrite{start, buf})
+	if to > from {
+		out = append(out, pendingWrite{start, all[from:to:to]})
 	}
 	return out
 }

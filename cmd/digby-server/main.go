@@ -66,6 +66,7 @@ func run(args []string) int {
 	// supervisor send SIGTERM the moment the port is open.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	startProfiler(logf)
 	srv, err := commands.Start(cfg, logf)
 	if err != nil {
 		logf("# Fatal: %v", err)
