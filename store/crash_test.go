@@ -140,14 +140,32 @@ func crashChild(dir string) {
 		return nil
 	})
 	out := bufio.NewWriter(os.Stdout)
+	// In Always mode several submissions stay in flight, so batches are
+	// applied while a flush is being written and acknowledged by the next
+	// one. Submissions apply in order, so commit c acknowledged means every
+	// commit up to c is durable.
+	window := 1
+	if mode == Always {
+		window = 8
+	}
+	type inflight struct {
+		c uint64
+		p *Pending
+	}
+	var queue []inflight
 	for c := start + 1; ; c++ {
-		// Several submissions in flight make multi-commit flushes.
-		p := db.Submit(func(tx *Tx) error { return applyCrashOps(tx, c) })
-		if err := p.Wait(); err != nil {
+		queue = append(queue, inflight{c, db.Submit(func(tx *Tx) error { return applyCrashOps(tx, c) })})
+		if len(queue) < window {
+			continue
+		}
+		oldest := queue[0]
+		queue = queue[1:]
+		if err := oldest.p.Wait(); err != nil {
 			fmt.Fprintln(out, "error", err)
 			out.Flush()
 			os.Exit(2)
 		}
+		c := oldest.c
 		if mode == Always {
 			fmt.Fprintln(out, "durable", c)
 			out.Flush()

@@ -34,6 +34,8 @@ type pendingWrite struct {
 // Writer goroutine only.
 func (db *DB) flush() error {
 	if err := db.waitFlush(); err != nil {
+		db.ackWaiters(db.waiters, err)
+		db.waiters = nil
 		return err
 	}
 	job := db.startFlush()
