@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/digby-db/digby/commands"
@@ -67,6 +68,7 @@ func run(args []string) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	startProfiler(logf)
+	setMemoryLimit(cfg.Size("cache-size"))
 	srv, err := commands.Start(cfg, logf)
 	if err != nil {
 		logf("# Fatal: %v", err)
@@ -106,4 +108,20 @@ func check(dir string) int {
 	fmt.Printf("ok: %d pages (%d reachable, %d of them pending drop; %d free; %d pending), %d tables, %d keys\n",
 		r.Pages, r.Reachable, r.PendingDrop, r.Free, r.Pending, r.Tables, r.Tuples)
 	return 0
+}
+
+// memoryHeadroom is what the server may use beyond the page cache: the
+// engine's dirty pages (up to its cap, one flush in flight besides), the
+// connections' buffers and the Go runtime.
+const memoryHeadroom = 384 << 20
+
+// setMemoryLimit gives the Go runtime a soft memory limit of the page cache
+// plus memoryHeadroom, so that garbage is collected before the heap doubles
+// past the cache (with GOGC alone the heap may grow to twice what is live).
+// GOMEMLIMIT, when set, takes precedence.
+func setMemoryLimit(cache int64) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(cache + memoryHeadroom)
 }
