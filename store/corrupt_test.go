@@ -51,10 +51,9 @@ func fillTables(t *testing.T, db *DB, m model, r *rand.Rand, n int) {
 				if r.IntN(5) == 0 {
 					exp = 1e15 + int64(r.IntN(1e6))
 				}
-				if _, err := tb.Put([]byte(k), v, TypeString, exp); err != nil {
+				if err := putModel(tx, m, tn, k, v, exp); err != nil {
 					return err
 				}
-				m.table(tn)[k] = modelVal{val: v, exp: exp}
 			}
 			return nil
 		})
@@ -396,15 +395,23 @@ func pick(r *rand.Rand, ids []uint64, n int) []uint64 {
 	return out
 }
 
+// TestCorruptPages damages pages of each kind, plain and encrypted (where
+// the tag, the nonce and the trailer are damaged too).
 func TestCorruptPages(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { corruptPages(t, nil) })
+	t.Run("aes256", func(t *testing.T) { corruptPages(t, encKey256) })
+}
+
+func corruptPages(t *testing.T, key []byte) {
 	src := t.TempDir()
 	ops := 4000
 	perKind := 2
 	if long() {
 		ops, perKind = 20000, 8
 	}
-	m := buildCorruptDB(t, src, ops, nil)
-	l := readLayout(t, DataPath(src), nil)
+	m := buildCorruptDB(t, src, ops, key)
+	l := readLayout(t, DataPath(src), key)
+	trailer := l.codec.Overhead()
 	for _, typ := range []page.Type{page.TypeBranch, page.TypeLeaf, page.TypeOverflow, page.TypeFreemap, page.TypeFreedir} {
 		if len(l.kinds[typ]) == 0 {
 			t.Fatalf("test database has no %v page", typ)
@@ -432,16 +439,21 @@ func TestCorruptPages(t *testing.T) {
 				"header-id":  func(p string) { flipByte(t, p, int64(id)*corruptPS+8) },
 				"header-txn": func(p string) { flipByte(t, p, int64(id)*corruptPS+16) },
 				"body": func(p string) {
-					flipByte(t, p, int64(id)*corruptPS+int64(page.HeaderSize+r.IntN(size-page.HeaderSize)))
+					flipByte(t, p, int64(id)*corruptPS+int64(page.HeaderSize+r.IntN(size-page.HeaderSize-trailer)))
 				},
 				"last-byte": func(p string) { flipByte(t, p, int64(id)*corruptPS+int64(size-1)) },
 				"zeroed":    func(p string) { patchFile(t, p, int64(id)*corruptPS, make([]byte, corruptPS)) },
+			}
+			if key != nil {
+				end := int64(id)*corruptPS + int64(size)
+				muts["tag"] = func(p string) { flipByte(t, p, end-int64(trailer)+int64(r.IntN(page.TagSize))) }
+				muts["nonce"] = func(p string) { flipByte(t, p, end-int64(trailer-page.TagSize)+int64(r.IntN(page.NonceSize))) }
 			}
 			for name, mut := range muts {
 				t.Run(fmt.Sprintf("%v/%d/%s", typ, id, name), func(t *testing.T) {
 					dir := copyDB(t, DataPath(src))
 					mut(DataPath(dir))
-					expectCorrupt(t, dir, nil, m, fallback, false, id)
+					expectCorrupt(t, dir, key, m, fallback, false, id)
 				})
 			}
 		}
@@ -610,10 +622,9 @@ func TestCorruptNewestMeta(t *testing.T) {
 				continue
 			}
 			v := bytes.Repeat([]byte{byte(i)}, 10+r.IntN(2*corruptPS))
-			if _, err := tx.Table(tn).Put([]byte(k), v, TypeString, 0); err != nil {
+			if err := putModel(tx, m, tn, k, v, 0); err != nil {
 				return err
 			}
-			m.table(tn)[k] = modelVal{val: v}
 		}
 		return nil
 	})
