@@ -262,3 +262,38 @@ func BenchmarkCodec(b *testing.B) {
 		})
 	}
 }
+
+// FuzzCodecOpen: opening arbitrary bytes as an encrypted run or meta, or
+// choosing the codec from them, never panics; failures are corruption.
+func FuzzCodecOpen(f *testing.F) {
+	c, err := NewCodec(bytes.Repeat([]byte{9}, 16), [SaltSize]byte{1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if c, err = c.ForEpoch(1); err != nil {
+		f.Fatal(err)
+	}
+	buf := make([]byte, fuzzPS)
+	PutHeader(buf, Header{ID: 2, Txn: 1, Type: TypeLeaf})
+	if err := c.Seal(buf); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(bytes.Clone(buf), uint8(2))
+	if err := c.EncodeMeta(&Meta{Slot: 1, Version: FormatVersion, PageSize: fuzzPS, HWM: 2}, buf); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(bytes.Clone(buf), uint8(1))
+	f.Add([]byte{}, uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, id uint8) {
+		pages := max(1, min(4, (len(data)+fuzzPS-1)/fuzzPS))
+		run := make([]byte, pages*fuzzPS)
+		copy(run, data)
+		if _, _, err := c.Open(bytes.Clone(run), uint64(id), 0, 0, fuzzPS); err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("run error is not corruption: %v", err)
+		}
+		if _, err := c.DecodeMeta(run[:fuzzPS], uint64(id&1), fuzzPS); err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNewerFormat) {
+			t.Fatalf("meta error is not corruption: %v", err)
+		}
+		_, _ = CodecFor([2][]byte{run[:fuzzPS], nil}, bytes.Repeat([]byte{9}, 16))
+	})
+}

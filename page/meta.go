@@ -51,7 +51,7 @@ type Meta struct {
 	Freedir     Ref    // free-space directory run
 	HWM         uint64 // pages [0,HWM) make up the file
 	NextVersion uint64 // tuple version counter
-	Epoch       uint32 // bumped at every open (nonce space for sealing)
+	Epoch       uint32 // open epoch: bumped at every open of an encrypted file (see Codec, nonce reuse)
 }
 
 // Meta layout: the header, then magic, version, page size, flags, epoch

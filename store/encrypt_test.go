@@ -137,7 +137,11 @@ func TestEncryptKeyErrors(t *testing.T) {
 // trailer bytes, fail to open as corruption naming that page.
 func TestEncryptTamperEveryPage(t *testing.T) {
 	src := t.TempDir()
-	buildCorruptDB(t, src, 3000, encKey256)
+	ops := 3000
+	if long() {
+		ops = 30000
+	}
+	buildCorruptDB(t, src, ops, encKey256)
 	l := readLayout(t, DataPath(src), encKey256)
 	raw, err := os.ReadFile(DataPath(src))
 	if err != nil {
