@@ -244,15 +244,13 @@ type nonceRecorder struct {
 	dups   []string
 }
 
-func (r *nonceRecorder) record(p []byte, off int64, session int) {
+func (r *nonceRecorder) record(p []byte, session int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for pos := 0; pos+r.ps <= len(p); {
-		h := page.ReadHeader(p[pos:])
-		run := p[pos : pos+min(h.Pages()*r.ps, len(p)-pos)]
+	eachRun(p, r.ps, func(run []byte, h page.Header) {
 		var n [page.NonceSize]byte
 		copy(n[:], run[len(run)-page.TrailerSize+page.TagSize:])
-		what := fmt.Sprintf("session %d: page %d (%v, txn %d) at offset %d", session, h.ID, h.Type, h.Txn, off+int64(pos))
+		what := fmt.Sprintf("session %d: page %d (%v, txn %d)", session, h.ID, h.Type, h.Txn)
 		if prev, ok := r.nonces[n]; ok {
 			r.dups = append(r.dups, fmt.Sprintf("nonce %x: %s and %s", n, prev, what))
 		}
@@ -262,6 +260,15 @@ func (r *nonceRecorder) record(p []byte, off int64, session int) {
 		} else {
 			r.idTxn[[2]uint64{h.ID, h.Txn}]++
 		}
+	})
+}
+
+// eachRun calls fn for every sealed run in p, a write of whole runs of ps-byte pages.
+func eachRun(p []byte, ps int, fn func(run []byte, h page.Header)) {
+	for pos := 0; pos+ps <= len(p); {
+		h := page.ReadHeader(p[pos:])
+		run := p[pos : pos+min(h.Pages()*ps, len(p)-pos)]
+		fn(run, h)
 		pos += len(run)
 	}
 }
@@ -281,7 +288,7 @@ type recordingBackend struct {
 var errPowerLost = errors.New("power lost")
 
 func (b *recordingBackend) WriteAt(p []byte, off int64) (int, error) {
-	b.rec.record(p, off, b.session)
+	b.rec.record(p, b.session)
 	b.mu.Lock()
 	b.writes++
 	dead := b.dead || b.writes == b.crashAt
