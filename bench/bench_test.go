@@ -129,7 +129,7 @@ func report(b *testing.B, res map[string]phase, extra map[string]float64) {
 	for name, p := range res {
 		b.ReportMetric(p.opsPerSec(), name+"-ops/s")
 		b.ReportMetric(float64(p.fileSize)/(1<<20), name+"-fileMB")
-		if p.dataB > 0 && p.written > 0 || name == digbyName {
+		if p.dataB > 0 && p.written > 0 || name == digbyName || name == digbyAESName {
 			b.ReportMetric(p.wa(), name+"-WA")
 		}
 		if len(p.lat) > 0 {
@@ -142,6 +142,9 @@ func report(b *testing.B, res map[string]phase, extra map[string]float64) {
 	if ok1 && ok2 {
 		b.ReportMetric(d.opsPerSec()/o.opsPerSec(), "x-speed")
 		b.ReportMetric(float64(d.fileSize)/float64(o.fileSize), "x-size")
+	}
+	if a, ok := res[digbyAESName]; ok && ok1 {
+		b.ReportMetric(a.opsPerSec()/d.opsPerSec(), "x-aes-speed")
 	}
 	for k, v := range extra {
 		b.ReportMetric(v, k)

@@ -16,7 +16,9 @@
 //	DIGBY_BENCH_KEYS     keys per load (default 1000000)
 //	DIGBY_BENCH_DURABLE  single-put durable transactions (default 5000)
 //	DIGBY_BENCH_ENGINES  engines to run, comma-separated (default "digby,bbolt";
-//	                     "digby" alone is handy with -cpuprofile)
+//	                     "digby" alone is handy with -cpuprofile; "digby-aes"
+//	                     is digby with AES-256-GCM encryption at rest, and
+//	                     "digby,digby-aes" reports x-aes-speed = aes/plain)
 //	DIGBY_BENCH_IDLE     idle time after the deletes before digby's file is
 //	                     measured again (default 5s; digby shrinks when idle)
 //	DIGBY_BENCH_DIR      where the databases go (default the system temp dir)

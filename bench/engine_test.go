@@ -37,8 +37,9 @@ type engine interface {
 
 // Engine names.
 const (
-	digbyName = "digby"
-	bboltName = "bbolt"
+	digbyName    = "digby"
+	digbyAESName = "digby-aes" // digby with AES-256-GCM encryption at rest
+	bboltName    = "bbolt"
 )
 
 // mode is the durability an engine is opened with.
@@ -56,19 +57,27 @@ const (
 func openEngine(name, dir string, m mode) (engine, error) {
 	switch name {
 	case digbyName:
-		return openDigby(dir, m)
+		return openDigby(dir, m, nil)
+	case digbyAESName:
+		return openDigby(dir, m, benchKey)
 	case bboltName:
 		return openBbolt(dir, m)
 	}
 	return nil, fmt.Errorf("unknown engine %q", name)
 }
 
-// digbyEngine uses table 0 of a digby store with default options except
-// the durability.
-type digbyEngine struct{ db *store.DB }
+// benchKey is the AES-256 key of the digby-aes engine.
+var benchKey = bytes.Repeat([]byte{0x42}, 32)
 
-func openDigby(dir string, m mode) (*digbyEngine, error) {
-	o := &store.Options{Durability: store.Always}
+// digbyEngine uses table 0 of a digby store with default options except
+// the durability and, for digby-aes, the encryption key.
+type digbyEngine struct {
+	db   *store.DB
+	name string
+}
+
+func openDigby(dir string, m mode, key []byte) (*digbyEngine, error) {
+	o := &store.Options{Durability: store.Always, EncryptionKey: key}
 	if m == relaxed {
 		o.Durability = store.Everysec
 	}
@@ -77,10 +86,14 @@ func openDigby(dir string, m mode) (*digbyEngine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &digbyEngine{db: db}, nil
+	name := digbyName
+	if key != nil {
+		name = digbyAESName
+	}
+	return &digbyEngine{db: db, name: name}, nil
 }
 
-func (e *digbyEngine) Name() string { return digbyName }
+func (e *digbyEngine) Name() string { return e.name }
 
 func (e *digbyEngine) Put(batch []kv) error {
 	return e.db.Update(func(tx *store.Tx) error {

@@ -286,7 +286,7 @@ func TestWorkloads(t *testing.T) {
 		t.Fatal("validValue does not tell values apart")
 	}
 	dumps := map[string][]kv{}
-	for _, name := range []string{digbyName, bboltName} {
+	for _, name := range []string{digbyName, digbyAESName, bboltName} {
 		for _, m := range []mode{durable, relaxed} {
 			e, err := openEngine(name, t.TempDir(), m)
 			if err != nil {
@@ -340,8 +340,8 @@ func TestWorkloads(t *testing.T) {
 			}
 		}
 	}
-	if !slices.EqualFunc(dumps[digbyName], dumps[bboltName], kvEqual) {
-		t.Fatal("digby and bbolt hold different data after the same workloads")
+	if !slices.EqualFunc(dumps[digbyName], dumps[bboltName], kvEqual) || !slices.EqualFunc(dumps[digbyAESName], dumps[bboltName], kvEqual) {
+		t.Fatal("digby, digby-aes and bbolt hold different data after the same workloads")
 	}
 	if _, err := procIO(); err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)

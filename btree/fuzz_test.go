@@ -37,7 +37,9 @@ func seedPages(f *testing.F) [][]byte {
 	var out [][]byte
 	for _, n := range p.dirty {
 		buf := make([]byte, fuzzPageSize)
-		n.Encode(buf)
+		if err := n.Encode(buf, page.PlainCodec()); err != nil {
+			f.Fatal(err)
+		}
 		out = append(out, buf)
 	}
 	if len(out) < 3 {
@@ -63,7 +65,7 @@ func FuzzDecode(f *testing.F) {
 		if len(data) >= page.HeaderSize {
 			h = page.ReadHeader(data)
 		}
-		if n, err := Decode(data, page.Ref{ID: h.ID, Txn: h.Txn, Pages: 1}, fuzzPageSize); err == nil {
+		if n, err := openDecode(data, page.Ref{ID: h.ID, Txn: h.Txn, Pages: 1}, fuzzPageSize); err == nil {
 			exercise(t, n)
 		}
 		if !reseal {
@@ -74,8 +76,10 @@ func FuzzDecode(f *testing.F) {
 		h = page.ReadHeader(buf)
 		h.Overflow = 0
 		page.PutHeader(buf, h)
-		page.Seal(buf)
-		n, err := Decode(buf, page.Ref{ID: h.ID, Txn: h.Txn, Pages: 1}, fuzzPageSize)
+		if err := page.PlainCodec().Seal(buf); err != nil {
+			t.Fatal(err)
+		}
+		n, err := openDecode(buf, page.Ref{ID: h.ID, Txn: h.Txn, Pages: 1}, fuzzPageSize)
 		if err != nil {
 			if _, ok := err.(*page.CorruptError); !ok {
 				t.Fatalf("error is not a *page.CorruptError: %T %v", err, err)
@@ -101,8 +105,10 @@ func exercise(t *testing.T, n *Node) {
 		t.Fatalf("decoded node of %d bytes does not fit its page", n.Size())
 	}
 	buf := make([]byte, fuzzPageSize)
-	n.Encode(buf)
-	m, err := Decode(buf, n.Ref(), fuzzPageSize)
+	if err := n.Encode(buf, page.PlainCodec()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := openDecode(buf, n.Ref(), fuzzPageSize)
 	if err != nil {
 		t.Fatalf("re-encoded node does not decode: %v", err)
 	}

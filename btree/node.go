@@ -3,6 +3,7 @@ package btree
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 
 	"github.com/digby-db/digby/page"
 )
@@ -33,8 +34,10 @@ const (
 	ovfRefSize  = 8 + 8 + 4 + 8 // id, txn, pages, length
 )
 
-// Encode renders n into a sealed page buffer of pageSize bytes.
-func (n *Node) Encode(buf []byte) {
+// Encode renders n into a page buffer of pageSize bytes and seals it with
+// c. The node must fit the page less c's overhead (the pager's PageSize is
+// that usable size); a node that does not is an error, never a torn page.
+func (n *Node) Encode(buf []byte, c *page.Codec) error {
 	clear(buf)
 	t := page.TypeBranch
 	if n.Leaf {
@@ -71,16 +74,16 @@ func (n *Node) Encode(buf []byte) {
 		off += copy(buf[off:], v)
 		off += copy(buf[off:], k)
 	}
-	page.Seal(buf)
+	if off > len(buf)-c.Overhead() {
+		return fmt.Errorf("page %d: node of %d bytes overruns the page's %d usable bytes", n.ID, off, len(buf)-c.Overhead())
+	}
+	return c.Seal(buf)
 }
 
-// Decode verifies and decodes the page in buf, read for ref. It never
-// panics on arbitrary bytes: every length is bounds-checked.
-func Decode(buf []byte, ref page.Ref, pageSize int) (*Node, error) {
-	h, err := page.Verify(buf, ref.ID, 0, ref.Txn, pageSize)
-	if err != nil {
-		return nil, err
-	}
+// Decode decodes the tree page in buf, a run already opened (verified and
+// decrypted) by page.Codec.Open, with its header h. It never panics on
+// arbitrary bytes: every length is bounds-checked.
+func Decode(buf []byte, h page.Header) (*Node, error) {
 	return decodeBody(buf, h)
 }
 

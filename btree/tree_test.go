@@ -34,7 +34,16 @@ func (p *memPager) Node(r page.Ref) (*Node, error) {
 	if !ok {
 		return nil, fmt.Errorf("page %d missing", r.ID)
 	}
-	return Decode(buf, r, p.ps)
+	return openDecode(buf, r, p.ps)
+}
+
+// openDecode verifies buf as a plain page read for r and decodes it.
+func openDecode(buf []byte, r page.Ref, ps int) (*Node, error) {
+	b, h, err := page.PlainCodec().Open(bytes.Clone(buf), r.ID, 0, r.Txn, ps)
+	if err != nil {
+		return nil, err
+	}
+	return Decode(b, h)
 }
 func (p *memPager) NewNode(leaf bool) (*Node, error) {
 	n := &Node{ID: p.next, Txn: p.txn, Leaf: leaf}
@@ -78,7 +87,9 @@ func (p *memPager) commit(t *testing.T) {
 			t.Fatalf("node %d size %d > page %d", id, s, p.ps)
 		}
 		buf := make([]byte, p.ps)
-		n.Encode(buf)
+		if err := n.Encode(buf, page.PlainCodec()); err != nil {
+			t.Fatal(err)
+		}
 		p.pages[id] = buf
 	}
 	clear(p.dirty)

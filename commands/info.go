@@ -139,6 +139,7 @@ func (e *Engine) infoSection(b *strings.Builder, sec string, st store.Stats) err
 	case "digby":
 		b.WriteString("# Digby\r\n")
 		line(b, "page_size", st.PageSize)
+		line(b, "encryption", st.Encryption)
 		line(b, "file_size", st.FileSize)
 		line(b, "cache_size", st.CacheSize)
 		line(b, "cache_bytes", st.CacheBytes)

@@ -45,10 +45,15 @@ func Start(cfg *config.Config, logf func(format string, args ...any)) (*Server, 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	key, err := cfg.EncryptionKey(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(dir, &store.Options{
-		PageSize:   int(cfg.Size("page-size")),
-		CacheSize:  cfg.Size("cache-size"),
-		Durability: dur,
+		PageSize:      int(cfg.Size("page-size")),
+		CacheSize:     cfg.Size("cache-size"),
+		Durability:    dur,
+		EncryptionKey: key,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database in %s: %w", dir, err)

@@ -35,7 +35,7 @@ import (
 // the file by everything it shadows between two flushes.
 //
 // Persistent form: the bitmap diskFree is cut into chunks of
-// (pageSize-HeaderSize)*8 bits, one page each, rewritten copy-on-write only
+// (pageSize-HeaderSize-codec overhead)*8 bits, one page each, rewritten copy-on-write only
 // when changed, so a flush costs O(changed chunks + pending), not O(free
 // space). A directory run lists the chunk refs and the pending ids. Pages used
 // by the directory and the chunks are subtracted on load, so their own
@@ -43,6 +43,7 @@ import (
 //
 // An Allocator belongs to the single writer; it is not safe for concurrent use.
 type Allocator struct {
+	codec     *Codec // seals the chunks and the directory
 	pageSize  int
 	hwm       uint64 // pages [0,hwm) exist as far as allocation knows
 	diskFree  bitset
@@ -68,12 +69,18 @@ type Freed struct {
 	IDs []uint64
 }
 
-// NewAllocator makes the allocator of an empty file: pages 0 and 1 (metas) in use.
-func NewAllocator(pageSize int) *Allocator {
-	return &Allocator{pageSize: pageSize, hwm: 2, dirty: map[uint64]struct{}{}, metaPages: map[uint64]struct{}{}}
+// NewAllocator makes the allocator of an empty file: pages 0 and 1 (metas)
+// in use. c seals the free-space pages it writes.
+func NewAllocator(c *Codec, pageSize int) *Allocator {
+	return &Allocator{codec: c, pageSize: pageSize, hwm: 2, dirty: map[uint64]struct{}{}, metaPages: map[uint64]struct{}{}}
 }
 
-func (a *Allocator) chunkBits() uint64 { return uint64(a.pageSize-HeaderSize) * 8 }
+func (a *Allocator) chunkBits() uint64 { return chunkBits(a.codec, a.pageSize) }
+
+// chunkBits is the number of pages one free-map chunk page covers.
+func chunkBits(c *Codec, pageSize int) uint64 {
+	return uint64(pageSize-HeaderSize-c.Overhead()) * 8
+}
 
 func (a *Allocator) markDirty(id uint64) { a.dirty[id/a.chunkBits()] = struct{}{} }
 
@@ -371,7 +378,9 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 		for w := uint64(0); w < cb/64 && lo+w < uint64(len(a.diskFree)); w++ {
 			binary.LittleEndian.PutUint64(body[w*8:], a.diskFree[lo+w])
 		}
-		Seal(buf)
+		if err := a.codec.Seal(buf); err != nil {
+			return Ref{}, 0, err
+		}
 		if err := write(a.chunks[c].ID, buf); err != nil {
 			return Ref{}, 0, err
 		}
@@ -381,7 +390,7 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 		pend = append(pend, f.IDs...)
 	}
 	list := runs()
-	size := HeaderSize + 16 + len(a.chunks)*20 + 8 + len(pend)*8 + 8 + len(list)*runSumSize
+	size := HeaderSize + 16 + len(a.chunks)*20 + 8 + len(pend)*8 + 8 + len(list)*runSumSize + a.codec.Overhead()
 	pages := (size + a.pageSize - 1) / a.pageSize
 	dirID := a.allocMeta(pages)
 	a.dir = Ref{ID: dirID, Txn: txn, Pages: uint32(pages)}
@@ -416,7 +425,9 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 		binary.LittleEndian.PutUint64(b[off+12:], r.Sum)
 		off += runSumSize
 	}
-	Seal(buf)
+	if err := a.codec.Seal(buf); err != nil {
+		return Ref{}, 0, err
+	}
 	if err := write(dirID, buf); err != nil {
 		return Ref{}, 0, err
 	}
@@ -484,14 +495,14 @@ type ReadRun func(r Ref, want Type) ([]byte, error)
 
 // Load rebuilds the allocator from the directory a meta points at. hwm is
 // the meta's high-water mark and txn its txn id (pending pages are tagged
-// with it: reusable after the next flush).
-func Load(pageSize int, dir Ref, hwm, txn uint64, read ReadRun) (*Allocator, error) {
-	a := NewAllocator(pageSize)
+// with it: reusable after the next flush). c is the file's codec.
+func Load(c *Codec, pageSize int, dir Ref, hwm, txn uint64, read ReadRun) (*Allocator, error) {
+	a := NewAllocator(c, pageSize)
 	a.hwm = hwm
 	if dir.IsZero() {
 		return a, nil
 	}
-	st, err := ReadFreespace(pageSize, dir, read)
+	st, err := ReadFreespace(c, pageSize, dir, read)
 	if err != nil {
 		return nil, err
 	}
@@ -545,8 +556,9 @@ const runSumSize = 20
 // IsFree reports whether the bitmap marks id free (metadata pages excluded by the caller).
 func (f *Freespace) IsFree(id uint64) bool { return f.Free.has(id) }
 
-// ReadFreespace decodes the directory at dir and its chunks.
-func ReadFreespace(pageSize int, dir Ref, read ReadRun) (*Freespace, error) {
+// ReadFreespace decodes the directory at dir and its chunks, as read (and
+// opened) by read from a file sealed with codec.
+func ReadFreespace(codec *Codec, pageSize int, dir Ref, read ReadRun) (*Freespace, error) {
 	buf, err := read(dir, TypeFreedir)
 	if err != nil {
 		return nil, err
@@ -564,7 +576,7 @@ func ReadFreespace(pageSize int, dir Ref, read ReadRun) (*Freespace, error) {
 		st.MetaPages[dir.ID+i] = struct{}{}
 	}
 	off := 16
-	cb := uint64(pageSize-HeaderSize) * 8
+	cb := chunkBits(codec, pageSize)
 	for c := uint64(0); c < nchunks; c++ {
 		r := getRef(b[off:])
 		off += 20

@@ -35,6 +35,7 @@ type File struct {
 	b        Backend
 	lock     *os.File
 	pageSize int
+	codec    *Codec
 }
 
 // Lock takes an exclusive flock on dir's lock file, creating dir if needed.
@@ -57,9 +58,17 @@ func Lock(dir string) (*os.File, error) {
 }
 
 // NewFile wraps an open backend. lock, if non-nil, is closed with the file.
+// The file starts with the plain codec; SetCodec replaces it.
 func NewFile(b Backend, lock *os.File, pageSize int) *File {
-	return &File{b: b, lock: lock, pageSize: pageSize}
+	return &File{b: b, lock: lock, pageSize: pageSize, codec: PlainCodec()}
 }
+
+// Codec is the codec runs of this file are sealed and opened with.
+func (f *File) Codec() *Codec { return f.codec }
+
+// SetCodec sets the file's codec, once its metas have told which (before
+// the file is shared between goroutines).
+func (f *File) SetCodec(c *Codec) { f.codec = c }
 
 // PageSize is the file's page size.
 func (f *File) PageSize() int { return f.pageSize }
@@ -82,17 +91,18 @@ func (f *File) ReadRaw(id uint64, buf []byte) error {
 	return fmt.Errorf("page %d: read: %w", id, err)
 }
 
-// Read reads and verifies the run at id of the given length in pages.
+// Read reads the run at id of the given length in pages and opens it with
+// the file's codec (see Codec.Open): it returns the verified, decrypted run
+// without its trailer.
 func (f *File) Read(id uint64, pages int, want Type, txn uint64) ([]byte, Header, error) {
 	buf := make([]byte, pages*f.pageSize)
 	if err := f.ReadRaw(id, buf); err != nil {
 		return nil, Header{}, err
 	}
-	h, err := Verify(buf, id, want, txn, f.pageSize)
-	return buf, h, err
+	return f.codec.Open(buf, id, want, txn, f.pageSize)
 }
 
-// Write writes a sealed run at its id.
+// Write writes a run sealed with the file's codec at its id.
 func (f *File) Write(id uint64, buf []byte) error {
 	n, err := f.b.WriteAt(buf, int64(id)*int64(f.pageSize))
 	if err == nil && n != len(buf) {

@@ -13,7 +13,9 @@ func seedMeta(slot uint64) []byte {
 	buf := make([]byte, fuzzPS)
 	m := &Meta{Slot: slot, Version: FormatVersion, PageSize: fuzzPS, Txn: 42 + slot, Catalog: Ref{ID: 7, Txn: 40, Pages: 1},
 		Freedir: Ref{ID: 9, Txn: 42, Pages: 1}, HWM: 100, NextVersion: 1234, Epoch: 3}
-	m.Encode(buf)
+	if err := PlainCodec().EncodeMeta(m, buf); err != nil {
+		panic(err)
+	}
 	return buf
 }
 
@@ -27,8 +29,9 @@ func FuzzDecodeMeta(f *testing.F) {
 	f.Add([]byte{}, uint8(1), false)
 	f.Fuzz(func(t *testing.T, data []byte, slot uint8, reseal bool) {
 		s := uint64(slot & 1)
+		c := PlainCodec()
 		check := func(buf []byte) {
-			m, err := DecodeMeta(buf, s, fuzzPS)
+			m, err := c.DecodeMeta(buf, s, fuzzPS)
 			if err != nil {
 				return
 			}
@@ -36,8 +39,10 @@ func FuzzDecodeMeta(f *testing.F) {
 				t.Fatalf("accepted an invalid meta: %+v", m)
 			}
 			out := make([]byte, fuzzPS)
-			m.Encode(out)
-			m2, err := DecodeMeta(out, s, fuzzPS)
+			if err := c.EncodeMeta(m, out); err != nil {
+				t.Fatal(err)
+			}
+			m2, err := c.DecodeMeta(out, s, fuzzPS)
 			if err != nil || *m2 != *m {
 				t.Fatalf("re-encoded meta: %+v, %v; want %+v", m2, err, m)
 			}
@@ -51,14 +56,16 @@ func FuzzDecodeMeta(f *testing.F) {
 		if len(data) < HeaderSize+8 {
 			copy(buf[HeaderSize:], Magic)
 		}
-		Seal(buf)
+		if err := c.Seal(buf); err != nil {
+			t.Fatal(err)
+		}
 		check(buf)
 	})
 }
 
 // seedFreespace makes a valid directory and chunks with the allocator.
 func seedFreespace(f *testing.F) map[uint64][]byte {
-	a := NewAllocator(fuzzPS)
+	a := NewAllocator(PlainCodec(), fuzzPS)
 	for i := 0; i < 200; i++ {
 		a.Alloc(1)
 	}
@@ -119,10 +126,10 @@ func FuzzReadFreespace(f *testing.F) {
 			}
 			return bytes.Clone(chunkBuf), nil
 		}
-		if _, err := ReadFreespace(fuzzPS, dirRef, read); err != nil {
+		if _, err := ReadFreespace(PlainCodec(), fuzzPS, dirRef, read); err != nil {
 			return
 		}
-		a, err := Load(fuzzPS, dirRef, hwm%(1<<20), 7, read)
+		a, err := Load(PlainCodec(), fuzzPS, dirRef, hwm%(1<<20), 7, read)
 		if err != nil {
 			return
 		}

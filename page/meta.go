@@ -51,27 +51,58 @@ type Meta struct {
 	Freedir     Ref    // free-space directory run
 	HWM         uint64 // pages [0,HWM) make up the file
 	NextVersion uint64 // tuple version counter
-	Epoch       uint32 // bumped at every open (nonce space for sealing)
+	Epoch       uint32 // open epoch: bumped at every open of an encrypted file (see Codec, nonce reuse)
 }
 
-const metaBody = HeaderSize
+// Meta layout: the header, then magic, version, page size, flags, epoch
+// (all plaintext), then for plain metas the refs at metaBody+24; encrypted
+// metas put salt and key check there (plaintext, authenticated) and the
+// refs, encrypted, at metaEncSecret.
+const (
+	metaBody      = HeaderSize
+	metaEncSecret = metaBody + 24 + SaltSize + KeyCheckSize
+	metaRefsSize  = 56 // catalog ref, free directory ref, HWM, next version
+)
 
-// Encode renders m into a full page buffer of pageSize bytes and seals it.
-func (m *Meta) Encode(buf []byte) {
+// EncodeMeta renders m into a full page buffer of pageSize bytes and seals
+// it. The codec sets the encryption flags and, under encryption, the salt
+// and key check; the meta's nonce follows the rule under "nonce reuse".
+func (c *Codec) EncodeMeta(m *Meta, buf []byte) error {
 	clear(buf)
 	PutHeader(buf, Header{ID: m.Slot, Txn: m.Txn, Type: TypeMeta})
 	b := buf[metaBody:]
 	copy(b, Magic)
 	le := binary.LittleEndian
+	flags := m.Flags &^ (MetaEncrypted | MetaAES256)
+	if c.Encrypted() {
+		flags |= MetaEncrypted
+		if c.bits == 256 {
+			flags |= MetaAES256
+		}
+	}
 	le.PutUint32(b[8:], m.Version)
 	le.PutUint32(b[12:], m.PageSize)
-	le.PutUint32(b[16:], m.Flags)
+	le.PutUint32(b[16:], flags)
 	le.PutUint32(b[20:], m.Epoch)
-	putRef(b[24:], m.Catalog)
-	putRef(b[44:], m.Freedir)
-	le.PutUint64(b[64:], m.HWM)
-	le.PutUint64(b[72:], m.NextVersion)
-	Seal(buf)
+	refs := b[24:]
+	if c.Encrypted() {
+		copy(b[24:], c.salt[:])
+		copy(b[24+SaltSize:], c.check[:])
+		refs = buf[metaEncSecret:]
+	}
+	putRef(refs, m.Catalog)
+	putRef(refs[20:], m.Freedir)
+	le.PutUint64(refs[40:], m.HWM)
+	le.PutUint64(refs[48:], m.NextVersion)
+	if !c.Encrypted() {
+		return c.Seal(buf)
+	}
+	n, err := c.metaNonce()
+	if err != nil {
+		return fmt.Errorf("page %d: %w", m.Slot, err)
+	}
+	c.sealAt(buf, metaEncSecret, n)
+	return nil
 }
 
 func putRef(b []byte, r Ref) {
@@ -93,31 +124,50 @@ func PeekPageSize(buf []byte) (int, bool) {
 	return int(binary.LittleEndian.Uint32(buf[metaBody+12:])), true
 }
 
-// DecodeMeta verifies and decodes the meta in slot from a page-size buffer.
-func DecodeMeta(buf []byte, slot uint64, pageSize int) (*Meta, error) {
-	if len(buf) < metaBody+80 || len(buf) != pageSize {
+// DecodeMeta verifies (and under encryption decrypts, in place) the meta
+// in slot from a page-size buffer and decodes it.
+func (c *Codec) DecodeMeta(buf []byte, slot uint64, pageSize int) (*Meta, error) {
+	if len(buf) < metaEncSecret+metaRefsSize+TrailerSize || len(buf) != pageSize {
 		return nil, corrupt(slot, "meta: %d bytes, expected a page of %d", len(buf), pageSize)
 	}
 	if string(buf[metaBody:metaBody+8]) != Magic {
 		return nil, corrupt(slot, "meta: %v", ErrForeign)
 	}
-	h, err := Verify(buf, slot, TypeMeta, 0, pageSize)
-	if err != nil {
-		return nil, err
-	}
 	b := buf[metaBody:]
 	le := binary.LittleEndian
+	flags := le.Uint32(b[16:])
+	refs := b[24:]
+	if c.Encrypted() {
+		if flags&MetaEncrypted == 0 {
+			return nil, corrupt(slot, "meta: not an encrypted meta")
+		}
+		if err := c.openAt(buf, slot, metaEncSecret); err != nil {
+			return nil, err
+		}
+		if _, err := checkHeader(buf, slot, TypeMeta, 0, pageSize); err != nil {
+			return nil, err
+		}
+		refs = buf[metaEncSecret:]
+	} else {
+		if _, _, err := c.Open(buf, slot, TypeMeta, 0, pageSize); err != nil {
+			return nil, err
+		}
+		if flags&(MetaEncrypted|MetaAES256) != 0 {
+			return nil, corrupt(slot, "meta: encryption flags on a plain meta")
+		}
+	}
+	h := ReadHeader(buf)
 	m := &Meta{
 		Slot:        slot,
 		Txn:         h.Txn,
 		Version:     le.Uint32(b[8:]),
 		PageSize:    le.Uint32(b[12:]),
-		Flags:       le.Uint32(b[16:]),
+		Flags:       flags,
 		Epoch:       le.Uint32(b[20:]),
-		Catalog:     getRef(b[24:]),
-		Freedir:     getRef(b[44:]),
-		HWM:         le.Uint64(b[64:]),
-		NextVersion: le.Uint64(b[72:]),
+		Catalog:     getRef(refs),
+		Freedir:     getRef(refs[20:]),
+		HWM:         le.Uint64(refs[40:]),
+		NextVersion: le.Uint64(refs[48:]),
 	}
 	if m.Version > FormatVersion {
 		return nil, fmt.Errorf("page %d: meta: format version %d, this build reads up to %d: %w", slot, m.Version, FormatVersion, ErrNewerFormat)

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // Page size limits and the header layout.
@@ -13,7 +11,9 @@ const (
 	MinPageSize = 4096
 	MaxPageSize = 65536
 	// HeaderSize is the size of the header at the start of every page run:
-	// checksum u64, id u64, txn u64, type u8, flags u8, count u16, overflow u32.
+	// checksum u64 (under encryption: the tag's first 8 bytes), id u64,
+	// txn u64, type u8, flags u8, count u16, overflow u32. Encrypted runs
+	// also end with a trailer of TrailerSize bytes (see Codec).
 	HeaderSize = 32
 )
 
@@ -82,7 +82,7 @@ type Header struct {
 // Pages is the length of the run in pages.
 func (h Header) Pages() int { return int(h.Overflow) + 1 }
 
-// PutHeader writes h into buf[:HeaderSize], leaving the checksum to Seal.
+// PutHeader writes h into buf[8:HeaderSize], leaving buf[:8] to Codec.Seal.
 func PutHeader(buf []byte, h Header) {
 	binary.LittleEndian.PutUint64(buf[8:], h.ID)
 	binary.LittleEndian.PutUint64(buf[16:], h.Txn)
@@ -102,37 +102,6 @@ func ReadHeader(buf []byte) Header {
 		Count:    binary.LittleEndian.Uint16(buf[26:]),
 		Overflow: binary.LittleEndian.Uint32(buf[28:]),
 	}
-}
-
-// Seal stores the checksum of buf[8:] in buf[:8]. buf is a whole run.
-func Seal(buf []byte) {
-	binary.LittleEndian.PutUint64(buf, xxhash.Sum64(buf[8:]))
-}
-
-// Verify checks a whole run read for page id: checksum, id, type and run
-// length. want is the expected type (0 accepts any) and txn the txn id the
-// reference carries (0 skips that check). It returns the header.
-func Verify(buf []byte, id uint64, want Type, txn uint64, pageSize int) (Header, error) {
-	if len(buf) < HeaderSize {
-		return Header{}, corrupt(id, "short read (%d bytes)", len(buf))
-	}
-	if sum := xxhash.Sum64(buf[8:]); sum != binary.LittleEndian.Uint64(buf) {
-		return Header{}, corrupt(id, "checksum mismatch")
-	}
-	h := ReadHeader(buf)
-	if h.ID != id {
-		return h, corrupt(id, "header names page %d (misplaced write)", h.ID)
-	}
-	if want != 0 && h.Type != want {
-		return h, corrupt(id, "is a %v page, expected %v", h.Type, want)
-	}
-	if h.Pages()*pageSize != len(buf) {
-		return h, corrupt(id, "run of %d pages, expected %d", h.Pages(), len(buf)/pageSize)
-	}
-	if txn != 0 && h.Txn != txn {
-		return h, corrupt(id, "written by txn %d, reference expects txn %d (lost or stale write)", h.Txn, txn)
-	}
-	return h, nil
 }
 
 // ValidPageSize reports whether n is an allowed page size.

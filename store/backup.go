@@ -16,14 +16,16 @@ const backupBatch = 10000
 // snapshot, to the file path (a data file: put it in a directory as
 // digby.db to open it). It writes to a temporary file next to path, checks
 // it, and renames it into place, so path is either the old file or a
-// complete new one. Writers are not blocked while it runs.
+// complete new one. Writers are not blocked while it runs. The copy of an
+// encrypted database is encrypted with the same key (under a new salt, so
+// a new page key); its pages never reach the disk in plaintext.
 func (db *DB) Backup(path string) error {
 	tmpDir, err := os.MkdirTemp(filepath.Dir(path), ".backup-*")
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	defer os.RemoveAll(tmpDir)
-	dst, err := Open(tmpDir, &Options{PageSize: db.ps, Durability: No, CacheSize: 8 << 20})
+	dst, err := Open(tmpDir, &Options{PageSize: db.ps, Durability: No, CacheSize: 8 << 20, EncryptionKey: db.opts.EncryptionKey})
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}

@@ -125,12 +125,14 @@ func TestNewerFormatRefused(t *testing.T) {
 	path := DataPath(dir)
 	for slot := uint64(0); slot < 2; slot++ {
 		buf := readPageBytes(t, path, slot, 1)
-		m, err := page.DecodeMeta(buf, slot, page.MinPageSize)
+		m, err := page.PlainCodec().DecodeMeta(buf, slot, page.MinPageSize)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m.Version = page.FormatVersion + 1
-		m.Encode(buf)
+		if err := page.PlainCodec().EncodeMeta(m, buf); err != nil {
+			t.Fatal(err)
+		}
 		patchFile(t, path, int64(slot)*page.MinPageSize, buf)
 	}
 	db, err = Open(dir, nil)

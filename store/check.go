@@ -44,13 +44,13 @@ type diskPager struct {
 	f *page.File
 }
 
-func (p diskPager) PageSize() int { return p.f.PageSize() }
+func (p diskPager) PageSize() int { return p.f.PageSize() - p.f.Codec().Overhead() }
 func (p diskPager) Node(ref page.Ref) (*btree.Node, error) {
-	buf, _, err := p.f.Read(ref.ID, 1, 0, ref.Txn)
+	buf, h, err := p.f.Read(ref.ID, 1, 0, ref.Txn)
 	if err != nil {
 		return nil, err
 	}
-	return btree.Decode(buf, ref, p.f.PageSize())
+	return btree.Decode(buf, h)
 }
 
 type checker struct {
@@ -86,7 +86,7 @@ func checkFile(f *page.File, m *page.Meta) (CheckReport, error) {
 	c.r.Pages = m.HWM
 	// Free space first: its pages are reachable from the meta.
 	if !m.Freedir.IsZero() {
-		fs, err := page.ReadFreespace(f.PageSize(), m.Freedir, func(r page.Ref, want page.Type) ([]byte, error) {
+		fs, err := page.ReadFreespace(f.Codec(), f.PageSize(), m.Freedir, func(r page.Ref, want page.Type) ([]byte, error) {
 			buf, _, err := f.Read(r.ID, int(r.Pages), want, r.Txn)
 			return buf, err
 		})

@@ -51,10 +51,9 @@ func fillTables(t *testing.T, db *DB, m model, r *rand.Rand, n int) {
 				if r.IntN(5) == 0 {
 					exp = 1e15 + int64(r.IntN(1e6))
 				}
-				if _, err := tb.Put([]byte(k), v, TypeString, exp); err != nil {
+				if err := putModel(tx, m, tn, k, v, exp); err != nil {
 					return err
 				}
-				m.table(tn)[k] = modelVal{val: v, exp: exp}
 			}
 			return nil
 		})
@@ -68,10 +67,11 @@ func fillTables(t *testing.T, db *DB, m model, r *rand.Rand, n int) {
 	}
 }
 
-// buildCorruptDB makes a closed database in dir and returns its model.
-func buildCorruptDB(t *testing.T, dir string, ops int) model {
+// buildCorruptDB makes a closed database in dir (encrypted with key, if
+// set) and returns its model.
+func buildCorruptDB(t *testing.T, dir string, ops int, key []byte) model {
 	t.Helper()
-	db, err := Open(dir, &Options{PageSize: corruptPS, Durability: No})
+	db, err := Open(dir, &Options{PageSize: corruptPS, Durability: No, EncryptionKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +113,10 @@ type fileLayout struct {
 	newest *page.Meta
 	older  *page.Meta
 	maxID  uint64
+	codec  *page.Codec
 }
 
-func readLayout(t *testing.T, path string) *fileLayout {
+func readLayout(t *testing.T, path string, key []byte) *fileLayout {
 	t.Helper()
 	of, err := os.Open(path)
 	if err != nil {
@@ -125,19 +126,28 @@ func readLayout(t *testing.T, path string) *fileLayout {
 	f := page.NewFile(of, nil, corruptPS)
 	l := &fileLayout{kinds: map[page.Type][]uint64{}, runs: map[uint64]int{}, txns: map[uint64]uint64{}}
 	var metas []*page.Meta
+	var raw [2][]byte
 	for slot := uint64(0); slot < 2; slot++ {
-		buf := make([]byte, corruptPS)
-		if err := f.ReadRaw(slot, buf); err != nil {
+		raw[slot] = make([]byte, corruptPS)
+		if err := f.ReadRaw(slot, raw[slot]); err != nil {
 			t.Fatal(err)
 		}
-		m, err := page.DecodeMeta(buf, slot, corruptPS)
+	}
+	codec, err := page.CodecFor(raw, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetCodec(codec)
+	l.codec = codec
+	for slot := uint64(0); slot < 2; slot++ {
+		m, err := codec.DecodeMeta(raw[slot], slot, corruptPS)
 		if err != nil {
 			t.Fatalf("layout: %v", err)
 		}
 		metas = append(metas, m)
 	}
 	l.newest, l.older = metas[0], metas[1]
-	if l.older.Txn > l.newest.Txn {
+	if l.older.Txn > l.newest.Txn || l.older.Txn == l.newest.Txn && l.older.Epoch > l.newest.Epoch {
 		l.newest, l.older = l.older, l.newest
 	}
 	add := func(r page.Ref, typ page.Type) {
@@ -151,11 +161,11 @@ func readLayout(t *testing.T, path string) *fileLayout {
 	}
 	var walk func(r page.Ref, leaf func(*btree.Node, int))
 	walk = func(r page.Ref, leaf func(*btree.Node, int)) {
-		buf, _, err := f.Read(r.ID, 1, 0, r.Txn)
+		buf, h, err := f.Read(r.ID, 1, 0, r.Txn)
 		if err != nil {
 			t.Fatalf("layout: %v", err)
 		}
-		n, err := btree.Decode(buf, r, corruptPS)
+		n, err := btree.Decode(buf, h)
 		if err != nil {
 			t.Fatalf("layout: %v", err)
 		}
@@ -193,7 +203,7 @@ func readLayout(t *testing.T, path string) *fileLayout {
 			}
 		}
 	}
-	fs, err := page.ReadFreespace(corruptPS, l.newest.Freedir, func(r page.Ref, want page.Type) ([]byte, error) {
+	fs, err := page.ReadFreespace(codec, corruptPS, l.newest.Freedir, func(r page.Ref, want page.Type) ([]byte, error) {
 		buf, _, err := f.Read(r.ID, int(r.Pages), want, r.Txn)
 		return buf, err
 	})
@@ -288,11 +298,11 @@ func namesPage(err error, atLeast bool, ids ...uint64) bool {
 // and Open may fall back to the older meta (txn olderTxn) as after a torn
 // flush: then the state must still equal m (tables 0..3), and an error is
 // required only if that older state reaches the damage too.
-func expectCorrupt(t *testing.T, dir string, m model, olderTxn uint64, atLeast bool, ids ...uint64) {
+func expectCorrupt(t *testing.T, dir string, key []byte, m model, olderTxn uint64, atLeast bool, ids ...uint64) {
 	t.Helper()
 	var errs []error
 	fellBack := false
-	db, err := Open(dir, &Options{Durability: No})
+	db, err := Open(dir, &Options{Durability: No, EncryptionKey: key})
 	if err != nil {
 		errs = append(errs, err)
 	} else {
@@ -385,15 +395,23 @@ func pick(r *rand.Rand, ids []uint64, n int) []uint64 {
 	return out
 }
 
+// TestCorruptPages damages pages of each kind, plain and encrypted (where
+// the tag, the nonce and the trailer are damaged too).
 func TestCorruptPages(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { corruptPages(t, nil) })
+	t.Run("aes256", func(t *testing.T) { corruptPages(t, encKey256) })
+}
+
+func corruptPages(t *testing.T, key []byte) {
 	src := t.TempDir()
 	ops := 4000
 	perKind := 2
 	if long() {
 		ops, perKind = 20000, 8
 	}
-	m := buildCorruptDB(t, src, ops)
-	l := readLayout(t, DataPath(src))
+	m := buildCorruptDB(t, src, ops, key)
+	l := readLayout(t, DataPath(src), key)
+	trailer := l.codec.Overhead()
 	for _, typ := range []page.Type{page.TypeBranch, page.TypeLeaf, page.TypeOverflow, page.TypeFreemap, page.TypeFreedir} {
 		if len(l.kinds[typ]) == 0 {
 			t.Fatalf("test database has no %v page", typ)
@@ -421,16 +439,21 @@ func TestCorruptPages(t *testing.T) {
 				"header-id":  func(p string) { flipByte(t, p, int64(id)*corruptPS+8) },
 				"header-txn": func(p string) { flipByte(t, p, int64(id)*corruptPS+16) },
 				"body": func(p string) {
-					flipByte(t, p, int64(id)*corruptPS+int64(page.HeaderSize+r.IntN(size-page.HeaderSize)))
+					flipByte(t, p, int64(id)*corruptPS+int64(page.HeaderSize+r.IntN(size-page.HeaderSize-trailer)))
 				},
 				"last-byte": func(p string) { flipByte(t, p, int64(id)*corruptPS+int64(size-1)) },
 				"zeroed":    func(p string) { patchFile(t, p, int64(id)*corruptPS, make([]byte, corruptPS)) },
+			}
+			if key != nil {
+				end := int64(id)*corruptPS + int64(size)
+				muts["tag"] = func(p string) { flipByte(t, p, end-int64(trailer)+int64(r.IntN(page.TagSize))) }
+				muts["nonce"] = func(p string) { flipByte(t, p, end-int64(trailer-page.TagSize)+int64(r.IntN(page.NonceSize))) }
 			}
 			for name, mut := range muts {
 				t.Run(fmt.Sprintf("%v/%d/%s", typ, id, name), func(t *testing.T) {
 					dir := copyDB(t, DataPath(src))
 					mut(DataPath(dir))
-					expectCorrupt(t, dir, m, fallback, false, id)
+					expectCorrupt(t, dir, key, m, fallback, false, id)
 				})
 			}
 		}
@@ -456,8 +479,8 @@ func flipByte(t *testing.T, path string, off int64) {
 
 func TestCorruptTruncate(t *testing.T) {
 	src := t.TempDir()
-	m := buildCorruptDB(t, src, 3000)
-	l := readLayout(t, DataPath(src))
+	m := buildCorruptDB(t, src, 3000, nil)
+	l := readLayout(t, DataPath(src), nil)
 	leaves := l.kinds[page.TypeLeaf]
 	cuts := []int64{
 		int64(l.maxID) * corruptPS,                 // the last reachable page
@@ -473,7 +496,7 @@ func TestCorruptTruncate(t *testing.T) {
 			if err := os.Truncate(DataPath(dir), cut); err != nil {
 				t.Fatal(err)
 			}
-			expectCorrupt(t, dir, m, l.older.Txn, true, uint64(cut/corruptPS))
+			expectCorrupt(t, dir, nil, m, l.older.Txn, true, uint64(cut/corruptPS))
 		})
 	}
 	// Less than a meta: a clear error, whatever it says.
@@ -495,8 +518,8 @@ func TestCorruptTruncate(t *testing.T) {
 
 func TestCorruptSwapPages(t *testing.T) {
 	src := t.TempDir()
-	m := buildCorruptDB(t, src, 3000)
-	l := readLayout(t, DataPath(src))
+	m := buildCorruptDB(t, src, 3000, nil)
+	l := readLayout(t, DataPath(src), nil)
 	lv, br := l.kinds[page.TypeLeaf], l.kinds[page.TypeBranch]
 	pairs := [][2]uint64{
 		{lv[0], lv[len(lv)-1]},
@@ -516,7 +539,7 @@ func TestCorruptSwapPages(t *testing.T) {
 			if l.txns[p[0]] > l.older.Txn || l.txns[p[1]] > l.older.Txn || p[1] == l.newest.Slot {
 				fallback = l.older.Txn
 			}
-			expectCorrupt(t, dir, m, fallback, false, p[0], p[1])
+			expectCorrupt(t, dir, nil, m, fallback, false, p[0], p[1])
 		})
 	}
 }
@@ -525,7 +548,7 @@ func TestCorruptSwapPages(t *testing.T) {
 // write): only the txn id carried by the reference can tell.
 func TestCorruptStalePage(t *testing.T) {
 	src := t.TempDir()
-	m := buildCorruptDB(t, src, 3000)
+	m := buildCorruptDB(t, src, 3000, nil)
 	old, err := os.ReadFile(DataPath(src))
 	if err != nil {
 		t.Fatal(err)
@@ -541,7 +564,7 @@ func TestCorruptStalePage(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l := readLayout(t, DataPath(src))
+	l := readLayout(t, DataPath(src), nil)
 	covered := map[page.Type]int{}
 	for typ, ids := range l.kinds {
 		for _, id := range ids {
@@ -551,7 +574,7 @@ func TestCorruptStalePage(t *testing.T) {
 				continue
 			}
 			buf := old[int(id)*corruptPS : end]
-			h, err := page.Verify(buf, id, 0, 0, corruptPS)
+			_, h, err := page.PlainCodec().Open(bytes.Clone(buf), id, 0, 0, corruptPS)
 			if err != nil || h.Txn == l.txns[id] || l.txns[id] > l.older.Txn {
 				continue // not a valid older page at this id, or written by the newest flush
 			}
@@ -559,7 +582,7 @@ func TestCorruptStalePage(t *testing.T) {
 			t.Run(fmt.Sprintf("%v/%d", typ, id), func(t *testing.T) {
 				dir := copyDB(t, DataPath(src))
 				patchFile(t, DataPath(dir), int64(id)*corruptPS, buf)
-				expectCorrupt(t, dir, m, 0, false, id)
+				expectCorrupt(t, dir, nil, m, 0, false, id)
 			})
 		}
 	}
@@ -599,10 +622,9 @@ func TestCorruptNewestMeta(t *testing.T) {
 				continue
 			}
 			v := bytes.Repeat([]byte{byte(i)}, 10+r.IntN(2*corruptPS))
-			if _, err := tx.Table(tn).Put([]byte(k), v, TypeString, 0); err != nil {
+			if err := putModel(tx, m, tn, k, v, 0); err != nil {
 				return err
 			}
-			m.table(tn)[k] = modelVal{val: v}
 		}
 		return nil
 	})
@@ -619,7 +641,7 @@ func TestCorruptNewestMeta(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l := readLayout(t, DataPath(image))
+	l := readLayout(t, DataPath(image), nil)
 	for _, off := range []int64{0, 8, 20, page.HeaderSize + 1, page.HeaderSize + 70, corruptPS - 1} {
 		t.Run(fmt.Sprint(off), func(t *testing.T) {
 			dir := copyDB(t, DataPath(image))

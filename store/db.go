@@ -100,9 +100,13 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if k := len(o.EncryptionKey); o.EncryptionKey != nil && k != 16 && k != 32 {
+		lock.Close()
+		return nil, fmt.Errorf("%w: got %d bytes", ErrKeySize, k)
+	}
 	path := DataPath(dir)
 	if _, err := os.Stat(path); os.IsNotExist(err) {
-		if err := createFile(path, o.PageSize); err != nil {
+		if err := createFile(path, o.PageSize, o.EncryptionKey); err != nil {
 			lock.Close()
 			return nil, err
 		}
@@ -155,15 +159,31 @@ func (db *DB) load() error {
 	db.ps = ps
 	db.file.SetPageSize(ps)
 	var errs [2]error
+	var raw [2][]byte
 	for slot := uint64(0); slot < 2; slot++ {
 		buf := make([]byte, ps)
 		if err := db.file.ReadRaw(slot, buf); err != nil {
 			errs[slot] = err
 			continue
 		}
-		db.metas[slot], errs[slot] = page.DecodeMeta(buf, slot, ps)
+		raw[slot] = buf
+	}
+	codec, err := page.CodecFor(raw, db.opts.EncryptionKey)
+	if err != nil {
+		return err
+	}
+	db.file.SetCodec(codec)
+	var maxEpoch uint32
+	for slot, buf := range raw {
+		if buf == nil {
+			continue
+		}
+		db.metas[slot], errs[slot] = codec.DecodeMeta(buf, uint64(slot), ps)
 		if errors.Is(errs[slot], page.ErrNewerFormat) {
 			return errs[slot]
+		}
+		if m := db.metas[slot]; m != nil {
+			maxEpoch = max(maxEpoch, m.Epoch)
 		}
 	}
 	m := db.newestMeta()
@@ -190,7 +210,12 @@ func (db *DB) load() error {
 		// The tail past the file end must be free; Check verifies that.
 		_ = size
 	}
-	a, err := page.Load(ps, m.Freedir, m.HWM, m.Txn, func(r page.Ref, want page.Type) ([]byte, error) {
+	if codec.Encrypted() {
+		if err := db.bumpEpoch(m, maxEpoch); err != nil {
+			return err
+		}
+	}
+	a, err := page.Load(db.file.Codec(), ps, m.Freedir, m.HWM, m.Txn, func(r page.Ref, want page.Type) ([]byte, error) {
 		buf, _, err := db.file.Read(r.ID, int(r.Pages), want, r.Txn)
 		return buf, err
 	})
@@ -209,7 +234,7 @@ func (db *DB) verifyFlush(m *page.Meta) error {
 	if m.Freedir.IsZero() {
 		return nil
 	}
-	fs, err := page.ReadFreespace(db.ps, m.Freedir, func(r page.Ref, want page.Type) ([]byte, error) {
+	fs, err := page.ReadFreespace(db.file.Codec(), db.ps, m.Freedir, func(r page.Ref, want page.Type) ([]byte, error) {
 		buf, _, err := db.file.Read(r.ID, int(r.Pages), want, r.Txn)
 		return buf, err
 	})
@@ -225,6 +250,37 @@ func (db *DB) verifyFlush(m *page.Meta) error {
 			return &page.CorruptError{ID: r.ID, Reason: "not the page the last flush wrote"}
 		}
 	}
+	return nil
+}
+
+// bumpEpoch starts the session's nonce epoch (see "nonce reuse" in
+// page/codec.go for the whole argument): it writes a copy of m, the meta
+// open chose, carrying epoch maxEpoch+1 (maxEpoch: the highest epoch of any
+// meta that authenticated, even one rejected as an incomplete flush) into
+// the other slot, fsyncs, and only then gives the file a codec that seals
+// under the new epoch. The copy is sealed with a random nonce (the epoch
+// is not durable while it is being written), and is marked MetaComplete:
+// m's flush was complete (a sealed meta, or one open just verified), and
+// the sync makes its pages durable. metas are ordered by (txn, epoch), so
+// the copy is the newest meta and the next flush overwrites m, never it.
+func (db *DB) bumpEpoch(m *page.Meta, maxEpoch uint32) error {
+	if maxEpoch >= page.MaxEpoch {
+		return fmt.Errorf("page %d: open epoch %d exhausted; copy the database with a backup to rekey it", m.Slot, maxEpoch)
+	}
+	b := *m
+	b.Slot = 1 - m.Slot
+	b.Epoch = maxEpoch + 1
+	if b.Flags&page.MetaSingleSync != 0 {
+		b.Flags |= page.MetaComplete
+	}
+	if err := db.writeMeta(&b); err != nil {
+		return fmt.Errorf("page %d: epoch bump: %w", b.Slot, err)
+	}
+	c, err := db.file.Codec().ForEpoch(b.Epoch)
+	if err != nil {
+		return err
+	}
+	db.file.SetCodec(c)
 	return nil
 }
 
@@ -251,8 +307,13 @@ func (db *DB) detectPageSize() (int, error) {
 
 // createFile makes a new data file atomically: both metas are written to a
 // temporary file, synced, and renamed into place, so a crash during creation
-// leaves no half-made database.
-func createFile(path string, ps int) error {
+// leaves no half-made database. With a key the file is encrypted (its metas
+// then carry a fresh random salt).
+func createFile(path string, ps int, key []byte) error {
+	codec, err := page.NewFileCodec(key)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
 	tmp := path + ".new"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -261,9 +322,13 @@ func createFile(path string, ps int) error {
 	buf := make([]byte, 2*ps)
 	for slot := uint64(0); slot < 2; slot++ {
 		m := &page.Meta{Slot: slot, Version: page.FormatVersion, PageSize: uint32(ps), HWM: 2, NextVersion: 1}
-		m.Encode(buf[int(slot)*ps : int(slot+1)*ps])
+		if err = codec.EncodeMeta(m, buf[int(slot)*ps:int(slot+1)*ps]); err != nil {
+			break
+		}
 	}
-	_, err = f.WriteAt(buf, 0)
+	if err == nil {
+		_, err = f.WriteAt(buf, 0)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -292,7 +357,9 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// newestMeta is the valid on-disk meta with the highest txn.
+// newestMeta is the valid on-disk meta with the highest txn; of two with
+// the same txn, the one with the higher epoch (an epoch bump's copy), then
+// the sealed one. The last meta written is always the newest.
 func (db *DB) newestMeta() *page.Meta {
 	a, b := db.metas[0], db.metas[1]
 	switch {
@@ -300,9 +367,17 @@ func (db *DB) newestMeta() *page.Meta {
 		return b
 	case b == nil:
 		return a
-	case b.Txn > a.Txn:
-		return b
-	case b.Txn == a.Txn && b.Flags&page.MetaComplete != 0:
+	case b.Txn != a.Txn:
+		if b.Txn > a.Txn {
+			return b
+		}
+		return a
+	case b.Epoch != a.Epoch:
+		if b.Epoch > a.Epoch {
+			return b
+		}
+		return a
+	case b.Flags&page.MetaComplete != 0:
 		return b // the sealed copy of the same state
 	}
 	return a
@@ -327,6 +402,14 @@ func (db *DB) Dir() string { return db.dir }
 
 // PageSize is the database's page size.
 func (db *DB) PageSize() int { return db.ps }
+
+// usable is the bytes of a page its contents may use: the page size less
+// the codec's trailer.
+func (db *DB) usable() int { return db.ps - db.file.Codec().Overhead() }
+
+// Encryption names the cipher pages are sealed with: "off", "aes-128-gcm"
+// or "aes-256-gcm".
+func (db *DB) Encryption() string { return db.file.Codec().Cipher() }
 
 // Failed returns the I/O error that put the store into its failed state.
 func (db *DB) Failed() error {

@@ -95,13 +95,21 @@ func (db *DB) startFlush() *flushJob {
 	// From here on, pages allocated so far are reachable from this flush's
 	// meta: they are no longer fresh.
 	db.alloc.Flushed()
-	job.bufs = db.encodeNodes(job.nodes)
+	var err error
+	if job.bufs, err = db.encodeNodes(job.nodes); err != nil {
+		db.ackWaiters(job.waiters, db.fail(err))
+		return nil
+	}
 	collect := func(id uint64, buf []byte) error {
 		db.flushed[id] = page.RunSum{ID: id, Pages: uint32(len(buf) / db.ps), Sum: binary.LittleEndian.Uint64(buf)}
 		job.bufs = append(job.bufs, pendingWrite{id, buf})
 		return nil
 	}
-	dir, hwm, _ := db.alloc.WriteFreespace(st.txn, collect, db.flushedRuns)
+	dir, hwm, err := db.alloc.WriteFreespace(st.txn, collect, db.flushedRuns)
+	if err != nil {
+		db.ackWaiters(job.waiters, db.fail(err))
+		return nil
+	}
 	db.flushed = map[uint64]page.RunSum{}
 	// One sync for pages and meta together: the directory lists every run
 	// this flush wrote with its checksum, and open verifies them before
@@ -125,7 +133,9 @@ func (job *flushJob) run(db *DB) {
 		}
 	}
 	buf := make([]byte, db.ps)
-	job.meta.Encode(buf)
+	if job.err = db.file.Codec().EncodeMeta(job.meta, buf); job.err != nil {
+		return
+	}
 	if job.err = db.writeRun(job.meta.Slot, buf); job.err != nil {
 		return
 	}
@@ -214,7 +224,8 @@ func (db *DB) writeRun(id uint64, buf []byte) error {
 // encodeNodes seals the flush set's pages in page order, coalescing
 // neighbours into runs of at most maxWrite bytes, and records each page's
 // checksum for the flush's list of written runs.
-func (db *DB) encodeNodes(nodes map[uint64]*btree.Node) []pendingWrite {
+func (db *DB) encodeNodes(nodes map[uint64]*btree.Node) ([]pendingWrite, error) {
+	codec := db.file.Codec()
 	ids := make([]uint64, 0, len(nodes))
 	for id := range nodes {
 		ids = append(ids, id)
@@ -236,13 +247,15 @@ func (db *DB) encodeNodes(nodes map[uint64]*btree.Node) []pendingWrite {
 		}
 		pg := all[to : to+ps]
 		to += ps
-		nodes[id].Encode(pg)
+		if err := nodes[id].Encode(pg, codec); err != nil {
+			return nil, err
+		}
 		db.flushed[id] = page.RunSum{ID: id, Pages: 1, Sum: binary.LittleEndian.Uint64(pg)}
 	}
 	if to > from {
 		out = append(out, pendingWrite{start, all[from:to:to]})
 	}
-	return out
+	return out, nil
 }
 
 // seal writes a copy of the newest meta, marked MetaComplete, into the
@@ -263,7 +276,9 @@ func (db *DB) seal() error {
 // writeMeta writes m into its slot and syncs: the commit point of a flush.
 func (db *DB) writeMeta(m *page.Meta) error {
 	buf := make([]byte, db.ps)
-	m.Encode(buf)
+	if err := db.file.Codec().EncodeMeta(m, buf); err != nil {
+		return db.fail(err)
+	}
 	if err := db.writeRun(m.Slot, buf); err != nil {
 		return db.fail(err)
 	}

@@ -65,6 +65,15 @@ func randVal(r *rand.Rand, ps int) []byte {
 	return b
 }
 
+// putModel puts k = v (a string, expiring at exp) into table tn of tx and of m.
+func putModel(tx *Tx, m model, tn uint32, k string, v []byte, exp int64) error {
+	if _, err := tx.Table(tn).Put([]byte(k), v, TypeString, exp); err != nil {
+		return err
+	}
+	m.table(tn)[k] = modelVal{val: v, exp: exp}
+	return nil
+}
+
 // verify compares every table of db with the model.
 func verify(t *testing.T, db *DB, m model) {
 	t.Helper()
@@ -133,19 +142,36 @@ func TestModel(t *testing.T) {
 	if long() {
 		seeds, ops = 60, 8000
 	}
-	for _, ps := range []int{4096, 65536} {
-		for seed := 1; seed <= seeds; seed++ {
-			t.Run(fmt.Sprintf("ps%d/seed%d", ps, seed), func(t *testing.T) {
-				runModel(t, ps, uint64(seed), ops)
-			})
+	// Plain, and encrypted with AES-128 (odd seeds) or AES-256 (even).
+	for _, enc := range []bool{false, true} {
+		for _, ps := range []int{4096, 65536} {
+			for seed := 1; seed <= seeds; seed++ {
+				key, name := testKey(seed, enc)
+				t.Run(fmt.Sprintf("%s/ps%d/seed%d", name, ps, seed), func(t *testing.T) {
+					runModel(t, ps, uint64(seed), ops, key)
+				})
+			}
 		}
 	}
 }
 
-func runModel(t *testing.T, ps int, seed uint64, ops int) {
+// testKey is nil and "plain" unless enc; then a 16-byte (odd n) or
+// 32-byte (even n) key derived from n, and the cipher's name.
+func testKey(n int, enc bool) ([]byte, string) {
+	if !enc {
+		return nil, "plain"
+	}
+	key := make([]byte, 16+16*(1-n%2))
+	for i := range key {
+		key[i] = byte(n*31 + i)
+	}
+	return key, fmt.Sprintf("aes%d", len(key)*8)
+}
+
+func runModel(t *testing.T, ps int, seed uint64, ops int, key []byte) {
 	r := rand.New(rand.NewPCG(seed, uint64(ps)))
 	dir := t.TempDir()
-	opts := &Options{PageSize: ps, CacheSize: int64(ps) * 64, Durability: Everysec}
+	opts := &Options{PageSize: ps, CacheSize: int64(ps) * 64, Durability: Everysec, EncryptionKey: key}
 	db, err := Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,11 @@ type Options struct {
 	DirtyCap      int64         // committed-unflushed bytes before a forced flush; 0 = 64 MiB
 	Durability    Durability    // default Everysec
 	FlushInterval time.Duration // Everysec period; 0 = 1s
+	// EncryptionKey, if set, seals every page with AES-GCM: 16 bytes for
+	// AES-128, 32 for AES-256. A new database is created encrypted with
+	// it; an existing one must have been created with the same key
+	// (ErrWrongKey, ErrKeyRequired and ErrNotEncrypted otherwise).
+	EncryptionKey []byte
 	// OpenFile, if set, opens the data file (tests use it to inject faults).
 	OpenFile func(path string) (page.Backend, error)
 }
@@ -92,4 +97,12 @@ var (
 	ErrFailed        = errors.New("store failed after an I/O error; writes refused until reopen")
 	ErrReadOnly      = errors.New("write in a read-only transaction")
 	ErrCorrupt       = page.ErrCorrupt
+	// ErrWrongKey: the database is encrypted under another key.
+	ErrWrongKey = page.ErrWrongKey
+	// ErrKeyRequired: the database is encrypted and no key was given.
+	ErrKeyRequired = page.ErrKeyRequired
+	// ErrNotEncrypted: a key was given for a database that is not encrypted.
+	ErrNotEncrypted = page.ErrNotEncrypted
+	// ErrKeySize: the key is neither 16 nor 32 bytes long.
+	ErrKeySize = page.ErrKeySize
 )

@@ -24,11 +24,11 @@ func (db *DB) node(ref page.Ref) (*btree.Node, error) {
 			return n, nil
 		}
 	}
-	buf, _, err := db.file.Read(ref.ID, 1, 0, ref.Txn)
+	buf, h, err := db.file.Read(ref.ID, 1, 0, ref.Txn)
 	if err != nil {
 		return nil, err
 	}
-	n, err = btree.Decode(buf, ref, db.ps)
+	n, err = btree.Decode(buf, h)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (db *DB) readOverflow(ref page.Ref, length uint64) ([]byte, error) {
 // readPager serves a read-only snapshot.
 type readPager struct{ db *DB }
 
-func (p readPager) PageSize() int                                     { return p.db.ps }
+func (p readPager) PageSize() int                                     { return p.db.usable() }
 func (p readPager) Node(ref page.Ref) (*btree.Node, error)            { return p.db.node(ref) }
 func (p readPager) Writable(*btree.Node) (*btree.Node, error)         { return nil, ErrReadOnly }
 func (p readPager) NewNode(bool) (*btree.Node, error)                 { return nil, ErrReadOnly }
@@ -126,7 +126,8 @@ type wtx struct {
 	sp         *savepoint
 }
 
-func (w *wtx) PageSize() int { return w.db.ps }
+// PageSize is the usable size of a page: the page less the codec's trailer.
+func (w *wtx) PageSize() int { return w.db.usable() }
 
 func (w *wtx) Node(ref page.Ref) (*btree.Node, error) {
 	if n, ok := w.dirty[ref.ID]; ok {
@@ -201,7 +202,8 @@ func (w *wtx) WriteOverflow(data []byte) (page.Ref, error) {
 	// The run starts with its owner (table, key), so that idle relocation
 	// can find the tuple that refers to it.
 	prefix := ovfOwnerFixed + len(w.ownerKey)
-	pages := (len(data) + prefix + page.HeaderSize + w.db.ps - 1) / w.db.ps
+	codec := w.db.file.Codec()
+	pages := (len(data) + prefix + page.HeaderSize + codec.Overhead() + w.db.ps - 1) / w.db.ps
 	id := w.allocate(pages)
 	buf := make([]byte, pages*w.db.ps)
 	page.PutHeader(buf, page.Header{ID: id, Txn: w.txn, Type: page.TypeOverflow, Overflow: uint32(pages - 1)})
@@ -210,7 +212,9 @@ func (w *wtx) WriteOverflow(data []byte) (page.Ref, error) {
 	binary.LittleEndian.PutUint16(b[4:], uint16(len(w.ownerKey)))
 	copy(b[ovfOwnerFixed:], w.ownerKey)
 	copy(b[prefix:], data)
-	page.Seal(buf)
+	if err := codec.Seal(buf); err != nil {
+		return page.Ref{}, w.db.fail(err)
+	}
 	// Written now: no meta reaches it until the txn's flush.
 	if err := w.db.writeRecorded(id, buf); err != nil {
 		return page.Ref{}, w.db.fail(err)

@@ -5,6 +5,7 @@ import "time"
 // Stats are the database's counters, for INFO and benchmarks.
 type Stats struct {
 	PageSize        int
+	Encryption      string // "off", "aes-128-gcm" or "aes-256-gcm"
 	FileSize        int64
 	CacheSize       int64 // the bound
 	CacheBytes      int64
@@ -29,7 +30,7 @@ type Stats struct {
 func (db *DB) Stats() Stats {
 	cs := db.cache.Stats()
 	s := Stats{
-		PageSize: db.ps, CacheSize: cs.Limit, CacheBytes: cs.Bytes, CacheHits: cs.Hits, CacheMisses: cs.Misses,
+		PageSize: db.ps, Encryption: db.Encryption(), CacheSize: cs.Limit, CacheBytes: cs.Bytes, CacheHits: cs.Hits, CacheMisses: cs.Misses,
 		LastFlush: time.UnixMilli(db.lastFlush.Load()), Flushes: db.flushes.Load(), Syncs: db.syncs.Load(),
 		BytesWritten: db.written.Load(), TxID: db.cur.Load().txn, Failed: db.Failed(),
 	}

@@ -9,8 +9,13 @@ import (
 
 // BenchmarkSubmitRandomPut: 50 goroutines each submitting single random
 // puts (the server's SET path without the network).
-func BenchmarkSubmitRandomPut(b *testing.B) {
-	db, err := Open(b.TempDir(), &Options{Durability: Everysec})
+func BenchmarkSubmitRandomPut(b *testing.B) { benchSubmitRandomPut(b, nil) }
+
+// BenchmarkSubmitRandomPutAES256: the same, encrypted with AES-256-GCM.
+func BenchmarkSubmitRandomPutAES256(b *testing.B) { benchSubmitRandomPut(b, encKey256) }
+
+func benchSubmitRandomPut(b *testing.B, key []byte) {
+	db, err := Open(b.TempDir(), &Options{Durability: Everysec, EncryptionKey: key})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,8 +47,10 @@ func BenchmarkSubmitRandomPut(b *testing.B) {
 	b.ReportMetric(float64(st.BytesWritten)/float64(b.N), "B-written/put")
 }
 
-func loadRandom(b *testing.B, n int) (*DB, [][]byte) {
-	db, err := Open(b.TempDir(), &Options{Durability: No})
+// loadRandom makes a database of n random 16-byte keys with 100-byte
+// values (encrypted with key if set, cache bounded by cache if not 0).
+func loadRandom(b *testing.B, n int, key []byte, cache int64) (*DB, [][]byte) {
+	db, err := Open(b.TempDir(), &Options{Durability: No, EncryptionKey: key, CacheSize: cache})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -72,8 +79,20 @@ func loadRandom(b *testing.B, n int) (*DB, [][]byte) {
 }
 
 // BenchmarkGet: one read transaction per point get, 200k keys (cached).
-func BenchmarkGet(b *testing.B) {
-	db, keys := loadRandom(b, 200_000)
+func BenchmarkGet(b *testing.B) { benchGet(b, nil, 0) }
+
+// BenchmarkGetAES256: the same, encrypted (the cache holds decrypted pages).
+func BenchmarkGetAES256(b *testing.B) { benchGet(b, encKey256, 0) }
+
+// BenchmarkGetUncached: point gets with a 1 MiB page cache, so that most
+// read a page from the file (the OS cache) and verify or decrypt it.
+func BenchmarkGetUncached(b *testing.B) { benchGet(b, nil, 1<<20) }
+
+// BenchmarkGetUncachedAES256: the same, encrypted.
+func BenchmarkGetUncachedAES256(b *testing.B) { benchGet(b, encKey256, 1<<20) }
+
+func benchGet(b *testing.B, key []byte, cache int64) {
+	db, keys := loadRandom(b, 200_000, key, cache)
 	defer db.Close()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -91,8 +110,16 @@ func BenchmarkGet(b *testing.B) {
 }
 
 // BenchmarkScan: full cursor scans of 200k keys; ns/op is per key.
-func BenchmarkScan(b *testing.B) {
-	db, keys := loadRandom(b, 200_000)
+func BenchmarkScan(b *testing.B) { benchScan(b, nil, 0) }
+
+// BenchmarkScanUncachedAES256: scans with a 1 MiB cache, encrypted.
+func BenchmarkScanUncachedAES256(b *testing.B) { benchScan(b, encKey256, 1<<20) }
+
+// BenchmarkScanUncached: scans with a 1 MiB cache, plain.
+func BenchmarkScanUncached(b *testing.B) { benchScan(b, nil, 1<<20) }
+
+func benchScan(b *testing.B, key []byte, cache int64) {
+	db, keys := loadRandom(b, 200_000, key, cache)
 	defer db.Close()
 	b.ResetTimer()
 	n := 0
@@ -112,7 +139,7 @@ func BenchmarkScan(b *testing.B) {
 // BenchmarkScanCold: full scans of 200k keys, each after a reopen (every
 // leaf read, verified and decoded once); ns/op is per key.
 func BenchmarkScanCold(b *testing.B) {
-	db, _ := loadRandom(b, 200_000)
+	db, _ := loadRandom(b, 200_000, nil, 0)
 	dir := db.Dir()
 	if err := db.Close(); err != nil {
 		b.Fatal(err)

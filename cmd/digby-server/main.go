@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/digby-db/digby/commands"
@@ -17,7 +18,8 @@ import (
 )
 
 const usage = `Usage: digby-server [/path/to/digby.conf] [options]
-       digby-server check DIR       verify a database directory (stop the server first)
+       digby-server check [--encryption-key-file FILE] DIR
+                                    verify a database directory (stop the server first)
        digby-server --version
        digby-server --help
 
@@ -32,6 +34,10 @@ Options (also accepted as "name value" lines in the config file):
   --maxclients N               connection cap (default 10000)
   --requirepass-file FILE      require AUTH with the password on the file's first line
   --proto-max-bulk-len SIZE    longest accepted bulk string (default 512mb)
+  --encryption-key-file FILE   encrypt the database (AES-GCM) with the key in FILE:
+                               32 or 64 hex characters (AES-128/256), mode 0600,
+                               e.g. made by: openssl rand -hex 32 > FILE
+                               (or set DIGBY_ENCRYPTION_KEY to the same form)
 
 Examples:
   digby-server
@@ -54,8 +60,8 @@ func run(args []string) int {
 			return 0
 		}
 	}
-	if len(args) == 2 && args[0] == "check" {
-		return check(args[1])
+	if len(args) > 0 && args[0] == "check" {
+		return check(args[1:])
 	}
 	logf := commands.NewLogger(os.Stderr)
 	cfg, err := config.Parse(args)
@@ -85,13 +91,31 @@ func run(args []string) int {
 	return 0
 }
 
-// check verifies every page of the database in dir and prints what it found.
-func check(dir string) int {
+// check verifies every page of the database in a directory and prints what
+// it found. args: [--encryption-key-file FILE] DIR (or the key in
+// DIGBY_ENCRYPTION_KEY).
+func check(args []string) int {
+	var keyFile string
+	if len(args) == 3 && args[0] == "--encryption-key-file" {
+		keyFile, args = args[1], args[2:]
+	} else if len(args) == 2 && strings.HasPrefix(args[0], "--encryption-key-file=") {
+		keyFile, args = strings.TrimPrefix(args[0], "--encryption-key-file="), args[1:]
+	}
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(os.Stderr, "digby-server check: want [--encryption-key-file FILE] DIR\n\n%s", usage)
+		return 2
+	}
+	dir := args[0]
 	if _, err := os.Stat(store.DataPath(dir)); err != nil {
 		fmt.Fprintf(os.Stderr, "digby-server check: %v\n", err)
 		return 1
 	}
-	db, err := store.Open(dir, &store.Options{Durability: store.Always})
+	key, err := config.LoadKey(keyFile, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "digby-server check: %v\n", err)
+		return 1
+	}
+	db, err := store.Open(dir, &store.Options{Durability: store.Always, EncryptionKey: key})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "digby-server check: %v\n", err)
 		return 1

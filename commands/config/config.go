@@ -95,6 +95,7 @@ var params = map[string]param{
 	"cache-size":                  {def: "256mb", check: isSize},
 	"maxclients":                  {def: "10000", mutable: true, check: rangeInt(1, 1<<30)},
 	"requirepass-file":            {def: ""},
+	"encryption-key-file":         {def: ""},
 	"requirepass":                 {def: "", mutable: true, noList: true},
 	"proto-max-bulk-len":          {def: "512mb", mutable: true, check: isSize},
 	"save":                        {def: "", mutable: true},
