@@ -50,6 +50,17 @@ func randKey(r *rand.Rand, space int) []byte {
 
 func randVal(r *rand.Rand, ps int) []byte {
 	n := r.IntN(40)
+	switch r.IntN(60) {
+	case 59:
+		// Chunked: several chunks, the last partial; compressible or not.
+		n = ChunkSize + r.IntN(3*ChunkSize)
+		if r.IntN(2) == 0 {
+			return textBytes(r, n)
+		}
+		return randBytes(r, n)
+	case 58:
+		return textBytes(r, ps/4+r.IntN(3*ps)) // embedded, compressible
+	}
 	switch r.IntN(12) {
 	case 0:
 		n = 0

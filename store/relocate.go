@@ -69,7 +69,8 @@ func (db *DB) relocateStep() (bool, error) {
 }
 
 // pageNode returns the tree node at page id, or (nil, its header) for the
-// first page of an overflow run; an error for anything else.
+// first page of an overflow run (a chunk table or a chunk); an error for
+// anything else.
 func (db *DB) pageNode(id uint64) (*btree.Node, page.Header, error) {
 	if n, ok := db.unflushedNode(id); ok {
 		return n, page.Header{}, nil
@@ -82,7 +83,7 @@ func (db *DB) pageNode(id uint64) (*btree.Node, page.Header, error) {
 	switch {
 	case h.ID != id:
 		return nil, h, errNotAPage
-	case h.Type == page.TypeOverflow:
+	case h.Type == page.TypeOverflow || h.Type == page.TypeChunkTable:
 		return nil, h, nil
 	case h.Type != page.TypeLeaf && h.Type != page.TypeBranch:
 		return nil, h, errNotAPage
@@ -93,15 +94,21 @@ func (db *DB) pageNode(id uint64) (*btree.Node, page.Header, error) {
 
 var errNotAPage = errors.New("not the start of a page")
 
-// relocateOverflow copies the overflow run at id (header h) to a new run,
-// lower in the file, and points its tuple at the copy. It reports whether
-// it moved the run (not if its owner no longer refers to it).
+// relocateOverflow copies the overflow run at id (header h: a chunk table
+// or a chunk) to a new run, lower in the file, and points its tuple at the
+// copy: a moved chunk changes its entry, so the chunk table is rewritten
+// too. It reports whether it moved the run (not if its owner no longer
+// refers to it, or no lower run is free).
 func (tx *Tx) relocateOverflow(id uint64, h page.Header) (bool, error) {
 	ref := page.Ref{ID: id, Txn: h.Txn, Pages: uint32(h.Pages())}
 	if !tx.db.alloc.HasRunBelow(h.Pages(), id) {
 		return false, nil
 	}
-	table, key, _, err := tx.db.readOverflowRun(ref, 0)
+	buf, err := tx.db.readRun(ref, h.Type)
+	if err != nil {
+		return false, nil // unreadable: Check reports it, relocation leaves it
+	}
+	table, key, _, err := getOwner(id, buf[page.HeaderSize:])
 	if err != nil || table == noOwner {
 		return false, nil
 	}
@@ -111,27 +118,65 @@ func (tx *Tx) relocateOverflow(id uint64, h page.Header) (bool, error) {
 	}
 	m := btree.Tree{P: tx.w, Root: s.root}
 	v, ok, err := m.GetRaw(key)
-	if err != nil || !ok || v.Ovf != ref {
-		return false, err
-	}
-	data, err := tx.db.readOverflow(v.Ovf, v.Len)
-	if err != nil {
+	if err != nil || !ok || v.Ovf.IsZero() {
 		return false, err
 	}
 	key = append([]byte(nil), key...)
 	tx.w.ownerTable, tx.w.ownerKey = table, key
-	nref, err := tx.w.WriteOverflow(data)
-	tx.w.ownerTable, tx.w.ownerKey = noOwner, nil
-	if err != nil {
-		return false, err
+	defer func() { tx.w.ownerTable, tx.w.ownerKey = noOwner, nil }()
+	body := buf[page.HeaderSize:]
+	var nref page.Ref
+	if h.Type == page.TypeChunkTable {
+		if v.Ovf != ref {
+			return false, nil
+		}
+		if nref, err = tx.w.copyRun(h.Type, body); err != nil {
+			return false, err
+		}
+		tx.w.free(ref.ID, int(ref.Pages))
+	} else {
+		ct, err := readChunkTable(tx.db.readRun, v.Ovf)
+		if err != nil {
+			return false, err
+		}
+		i := ct.indexOf(id, h.Txn)
+		if i < 0 {
+			return false, nil
+		}
+		c, err := tx.w.copyRun(h.Type, body)
+		if err != nil {
+			return false, err
+		}
+		ct.chunks[i].ID, ct.chunks[i].Txn = c.ID, c.Txn
+		if nref, err = tx.w.writeTable(ct); err != nil {
+			return false, err
+		}
+		tx.w.free(ref.ID, int(ref.Pages))
+		tx.w.free(v.Ovf.ID, int(v.Ovf.Pages))
 	}
 	v.Ovf, v.Data = nref, nil
-	if _, _, err := m.PutValue(key, v); err != nil { // frees the old run
+	if _, _, err := m.Replace(key, v); err != nil {
 		return false, err
 	}
 	s.root = m.Root
 	tx.tables[table] = s
 	return true, nil
+}
+
+// copyRun writes body (an overflow run's bytes after the header, owner
+// included) as a new run of typ.
+func (w *wtx) copyRun(typ page.Type, body []byte) (page.Ref, error) {
+	return w.writeOvfRun(typ, len(body), func(b []byte) { copy(b, body) })
+}
+
+// indexOf is the index of the chunk stored in run id written by txn, or -1.
+func (ct *chunkTable) indexOf(id, txn uint64) int {
+	for i, c := range ct.chunks {
+		if c.ID == id && c.Txn == txn {
+			return i
+		}
+	}
+	return -1
 }
 
 // relocate finds the live tree holding n and shadows the path to it.

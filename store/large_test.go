@@ -1,0 +1,232 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/digby-db/digby/page"
+)
+
+// randBytes returns n random bytes (incompressible).
+func randBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	for i := n &^ 7; i < n; i++ {
+		b[i] = byte(r.UintN(256))
+	}
+	return b
+}
+
+// textBytes returns n compressible bytes (words from a small vocabulary).
+func textBytes(r *rand.Rand, n int) []byte {
+	words := []string{"digby ", "stores ", "large ", "values ", "in ", "chunks ", "of ", "lz4 ", "pages ", "\n"}
+	var b bytes.Buffer
+	for b.Len() < n {
+		b.WriteString(words[r.IntN(len(words))])
+	}
+	return b.Bytes()[:n]
+}
+
+// openTemp opens a database in a temporary directory, closed at cleanup.
+func openTemp(t *testing.T, opts *Options) *DB {
+	t.Helper()
+	db, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func putOne(t *testing.T, db *DB, key string, v []byte) {
+	t.Helper()
+	if err := db.Update(func(tx *Tx) error { _, err := tx.Table(0).Put([]byte(key), v, TypeString, 0); return err }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func getOne(t *testing.T, db *DB, key string) []byte {
+	t.Helper()
+	var out []byte
+	if err := db.View(func(tx *Tx) error {
+		tu, ok, err := tx.Table(0).Get([]byte(key))
+		if err == nil && !ok {
+			err = fmt.Errorf("%s missing", key)
+		}
+		out = tu.Value
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestLargeValues stores values of every shape (embedded, exactly one
+// chunk, several chunks with a partial last one; random and compressible)
+// at both page-size extremes, reads them back before and after a reopen,
+// and checks that compressible values take less room than random ones.
+func TestLargeValues(t *testing.T) {
+	for _, ps := range []int{4096, 65536} {
+		t.Run(fmt.Sprint(ps), func(t *testing.T) {
+			dir := t.TempDir()
+			db, err := Open(dir, &Options{PageSize: ps})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(1, uint64(ps)))
+			sizes := []int{ps/4 + 1, ChunkSize - 1, ChunkSize, ChunkSize + 1, 3*ChunkSize + 77, 20 * ChunkSize}
+			want := map[string][]byte{}
+			for _, n := range sizes {
+				want[fmt.Sprintf("rand-%d", n)] = randBytes(r, n)
+				want[fmt.Sprintf("text-%d", n)] = textBytes(r, n)
+			}
+			for k, v := range want {
+				putOne(t, db, k, v)
+			}
+			for round := 0; round < 2; round++ {
+				for k, v := range want {
+					if got := getOne(t, db, k); !bytes.Equal(got, v) {
+						t.Fatalf("%s: read back %d bytes differing from the %d written", k, len(got), len(v))
+					}
+				}
+				mustCheck(t, db)
+				if err := db.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if db, err = Open(dir, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Pages taken by one big random value vs one big text value.
+			pagesOf := func(k string) (n uint64) {
+				db.View(func(tx *Tx) error {
+					s, _ := tx.tableState(0)
+					m, _ := tx.Table(0).trees(s)
+					v, _, _ := m.GetRaw([]byte(k))
+					runs, _, err := overflowRuns(db.readRun, db.ps, v.Ovf)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, r := range runs {
+						n += uint64(r.Pages)
+					}
+					return nil
+				})
+				return n
+			}
+			big := fmt.Sprint(20 * ChunkSize)
+			rp, tp := pagesOf("rand-"+big), pagesOf("text-"+big)
+			t.Logf("page size %d: %d-byte value: random %d pages, text %d pages", ps, 20*ChunkSize, rp, tp)
+			if ps == 4096 && tp*2 > rp {
+				t.Fatalf("compressible value takes %d pages, random %d", tp, rp)
+			}
+			if rp*uint64(ps) > uint64(20*ChunkSize)*105/100+uint64(2*ps) {
+				t.Fatalf("random value of %d bytes takes %d pages of %d", 20*ChunkSize, rp, ps)
+			}
+			db.Close()
+		})
+	}
+}
+
+// TestValueTooLarge: a value past MaxValueSize gets ErrValueTooLarge (the
+// check runs before anything is allocated, so a nil-backed huge slice is
+// never read).
+func TestValueTooLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 4 GiB of address space")
+	}
+	db := openTemp(t, nil)
+	huge := make([]byte, MaxValueSize+1)
+	err := db.Update(func(tx *Tx) error { _, err := tx.Table(0).Put([]byte("k"), huge, TypeString, 0); return err })
+	if !errors.Is(err, ErrValueTooLarge) {
+		t.Fatalf("value of %d bytes: %v", len(huge), err)
+	}
+}
+
+// TestHugeValue stores and reads back a 256 MiB value.
+func TestHugeValue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("256 MiB")
+	}
+	db := openTemp(t, nil)
+	r := rand.New(rand.NewPCG(7, 7))
+	v := textBytes(r, 256<<20)
+	copy(v[100<<20:], randBytes(r, 50<<20))
+	putOne(t, db, "huge", v)
+	if got := getOne(t, db, "huge"); !bytes.Equal(got, v) {
+		t.Fatal("256 MiB value read back wrong")
+	}
+	mustCheck(t, db)
+}
+
+// TestOverwriteLargeRandom: overwriting a large incompressible value many
+// times leaves the file about as big as after one write once no reader
+// holds old versions (10 MiB x 1000 with DIGBY_LONG=1).
+func TestOverwriteLargeRandom(t *testing.T) {
+	size, times := 2<<20, 40
+	if long() {
+		size, times = 10<<20, 1000
+	}
+	db := openTemp(t, &Options{Durability: Everysec})
+	r := rand.New(rand.NewPCG(3, 4))
+	v := randBytes(r, size)
+	putOne(t, db, "big", v)
+	idle(t, db)
+	one := fileSize(t, db)
+	for i := 1; i <= times; i++ {
+		v[i%size] ^= 1
+		v[(i*7919)%size] ^= 1
+		putOne(t, db, "big", v)
+	}
+	for i := 0; i < 8 && fileSize(t, db) > one*3/2; i++ {
+		idle(t, db)
+	}
+	sz := fileSize(t, db)
+	t.Logf("%d overwrites of %d bytes: file %d bytes, %d after one", times, size, sz, one)
+	if sz > one*3/2 {
+		t.Fatalf("after %d overwrites the file is %d bytes, %d after one", times, sz, one)
+	}
+	if got := getOne(t, db, "big"); !bytes.Equal(got, v) {
+		t.Fatal("value read back wrong")
+	}
+	mustCheck(t, db)
+}
+
+// FuzzChunkTable: the chunk table decoder never panics, and what it
+// accepts re-encodes to the same bytes.
+func FuzzChunkTable(f *testing.F) {
+	for _, ct := range []*chunkTable{
+		{owner: 1, treeKey: []byte("key"), length: 3*ChunkSize + 5, chunkSize: ChunkSize, chunks: []chunkRef{
+			{ID: 5, Txn: 2, Stored: ChunkSize, Raw: ChunkSize}, {ID: 21, Txn: 2, Stored: 100, Raw: ChunkSize, Flags: chunkCompressed},
+			{ID: 22, Txn: 3, Stored: ChunkSize, Raw: ChunkSize}, {ID: 40, Txn: 3, Stored: 5, Raw: 5}}},
+		{owner: 0, treeKey: nil, length: 10, chunkSize: ChunkSize, embed: &chunkRef{Stored: 10, Raw: 10}, data: []byte("0123456789")},
+		{owner: 2, treeKey: []byte("k"), length: 1000, chunkSize: ChunkSize, fullKey: []byte("full"), embed: &chunkRef{Stored: 20, Raw: 1000, Flags: chunkCompressed}, data: make([]byte, 20)},
+	} {
+		b := make([]byte, ct.bodySize())
+		ct.encode(b)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ct, err := decodeChunkTable(9, b)
+		if err != nil {
+			var ce *page.CorruptError
+			if !errors.As(err, &ce) || ce.ID != 9 {
+				t.Fatalf("error not naming the page: %v", err)
+			}
+			return
+		}
+		out := make([]byte, ct.bodySize())
+		ct.encode(out)
+		if !bytes.Equal(out, b[:len(out)]) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
