@@ -374,30 +374,35 @@ func cmdIncrByFloat(x *Ctx) error {
 }
 
 func cmdAppend(x *Ctx) error {
-	v, t, _, err := x.getString(x.db, x.args[1])
+	t, ok, err := x.lookupStringMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
-	if int64(len(v))+int64(len(x.args[2])) > maxString {
+	val := x.args[2]
+	if int64(t.Len)+int64(len(val)) > maxString {
 		return errTooBig
 	}
-	v = append(v, x.args[2]...)
-	if err := x.put(x.db, x.args[1], v, t.ExpireAt); err != nil {
+	if !ok {
+		if err := x.put(x.db, x.args[1], val, 0); err != nil {
+			return err
+		}
+		x.w.Int(int64(len(val)))
+		return nil
+	}
+	n, err := x.writeRange(x.db, x.args[1], 0, true, val)
+	if err != nil {
 		return err
 	}
-	x.w.Int(int64(len(v)))
+	x.w.Int(int64(n))
 	return nil
 }
 
 func cmdStrlen(x *Ctx) error {
-	t, ok, err := x.lookup(x.db, x.args[1])
+	t, _, err := x.lookupStringMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
-	if ok && t.Type != typeString {
-		return errWrongType
-	}
-	x.w.Int(int64(len(t.Value)))
+	x.w.Int(int64(t.Len))
 	return nil
 }
 
@@ -410,14 +415,11 @@ func cmdGetRange(x *Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, ok, err := x.lookup(x.db, x.args[1])
+	t, ok, err := x.lookupStringMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
-	if ok && t.Type != typeString {
-		return errWrongType
-	}
-	n := int64(len(t.Value))
+	n := int64(t.Len)
 	if start < 0 && end < 0 && start > end {
 		x.w.BulkString("")
 		return nil
@@ -437,11 +439,15 @@ func cmdGetRange(x *Ctx) error {
 	if end >= n {
 		end = n - 1
 	}
-	if start > end || n == 0 {
+	if !ok || start > end || n == 0 {
 		x.w.BulkString("")
 		return nil
 	}
-	x.w.Bulk(t.Value[start : end+1])
+	v, err := x.readRange(x.db, x.args[1], uint64(start), uint64(end-start+1))
+	if err != nil {
+		return err
+	}
+	x.w.Bulk(v)
 	return nil
 }
 
@@ -453,30 +459,32 @@ func cmdSetRange(x *Ctx) error {
 	if off < 0 {
 		return replyError("ERR offset is out of range")
 	}
-	v, t, ok, err := x.getString(x.db, x.args[1])
+	t, ok, err := x.lookupStringMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
 	val := x.args[3]
 	if len(val) == 0 {
-		x.w.Int(int64(len(v)))
+		x.w.Int(int64(t.Len))
 		return nil
 	}
 	if off+int64(len(val)) > maxString {
 		return errTooBig
 	}
-	if need := int(off) + len(val); need > len(v) {
-		v = append(v, make([]byte, need-len(v))...)
+	if !ok {
+		v := make([]byte, int(off)+len(val))
+		copy(v[off:], val)
+		if err := x.put(x.db, x.args[1], v, 0); err != nil {
+			return err
+		}
+		x.w.Int(int64(len(v)))
+		return nil
 	}
-	copy(v[off:], val)
-	exp := int64(0)
-	if ok {
-		exp = t.ExpireAt
-	}
-	if err := x.put(x.db, x.args[1], v, exp); err != nil {
+	n, err := x.writeRange(x.db, x.args[1], uint64(off), false, val)
+	if err != nil {
 		return err
 	}
-	x.w.Int(int64(len(v)))
+	x.w.Int(int64(n))
 	return nil
 }
 

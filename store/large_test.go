@@ -230,3 +230,108 @@ func FuzzChunkTable(f *testing.F) {
 		}
 	})
 }
+
+// TestRanges: GetRange, WriteRange and Append agree with a byte-slice
+// model on inline, embedded and chunked values, and touch only the chunks
+// they cover (counted with Stats.OverflowReads and OverflowWrites).
+func TestRanges(t *testing.T) {
+	db := openTemp(t, nil)
+	r := rand.New(rand.NewPCG(9, 9))
+	model := map[string][]byte{
+		"inline":   randBytes(r, 100),
+		"embedded": textBytes(r, ChunkSize/2),
+		"chunked":  randBytes(r, 20*ChunkSize+123),
+	}
+	for k, v := range model {
+		putOne(t, db, k, v)
+	}
+	update := func(fn func(tb *Table) error) {
+		t.Helper()
+		if err := db.Update(func(tx *Tx) error { return fn(tx.Table(0)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := func() (uint64, uint64) { s := db.Stats(); return s.OverflowReads, s.OverflowWrites }
+	for i := 0; i < 300; i++ {
+		keys := []string{"inline", "embedded", "chunked"}
+		k := keys[r.IntN(len(keys))]
+		cur := model[k]
+		n := uint64(r.IntN(3 * ChunkSize))
+		if r.IntN(2) == 0 {
+			n = uint64(r.IntN(100))
+		}
+		off := uint64(r.IntN(len(cur) + 2*ChunkSize))
+		if r.IntN(3) > 0 {
+			off = uint64(r.IntN(len(cur) + 1))
+		}
+		switch r.IntN(3) {
+		case 0:
+			var got Tuple
+			db.View(func(tx *Tx) error { got, _, _ = tx.Table(0).GetRange([]byte(k), off, n); return nil })
+			lo := min(off, uint64(len(cur)))
+			want := cur[lo : lo+min(n, uint64(len(cur))-lo)]
+			if !bytes.Equal(got.Value, want) || got.Len != uint64(len(cur)) {
+				t.Fatalf("%s GetRange(%d, %d): %d bytes, want %d", k, off, n, len(got.Value), len(want))
+			}
+		case 1:
+			data := randBytes(r, int(n))
+			update(func(tb *Table) error { _, _, err := tb.WriteRange([]byte(k), off, data); return err })
+			if len(data) > 0 {
+				if need := off + n; need > uint64(len(cur)) {
+					cur = append(cur, make([]byte, need-uint64(len(cur)))...)
+				}
+				copy(cur[off:], data)
+			}
+		case 2:
+			data := textBytes(r, int(n/4))
+			var tu Tuple
+			update(func(tb *Table) error { var err error; tu, _, err = tb.Append([]byte(k), data); return err })
+			cur = append(cur, data...)
+			if tu.Len != uint64(len(cur)) {
+				t.Fatalf("Append returned length %d, want %d", tu.Len, len(cur))
+			}
+		}
+		model[k] = cur
+		if i%50 == 0 {
+			for k, v := range model {
+				if got := getOne(t, db, k); !bytes.Equal(got, v) {
+					t.Fatalf("after %d ops %s differs (%d bytes, want %d)", i, k, len(got), len(v))
+				}
+			}
+			mustCheck(t, db)
+		}
+	}
+	// Touched chunks only: a value of 40 chunks.
+	big := randBytes(r, 40*ChunkSize)
+	putOne(t, db, "big", big)
+	r0, w0 := counts()
+	db.View(func(tx *Tx) error { _, _, err := tx.Table(0).GetRange([]byte("big"), 5*ChunkSize+10, 100); return err })
+	r1, w1 := counts()
+	if r1-r0 != 2 || w1 != w0 {
+		t.Fatalf("GetRange within one chunk read %d runs, wrote %d (want 2 reads: table and chunk)", r1-r0, w1-w0)
+	}
+	update(func(tb *Table) error {
+		_, _, err := tb.WriteRange([]byte("big"), 7*ChunkSize-5, make([]byte, 10))
+		return err
+	})
+	r2, w2 := counts()
+	if r2-r1 != 3 || w2-w1 != 3 {
+		t.Fatalf("WriteRange over two chunks read %d runs, wrote %d (want 3 and 3)", r2-r1, w2-w1)
+	}
+	update(func(tb *Table) error { _, _, err := tb.Append([]byte("big"), []byte("tail")); return err })
+	r3, w3 := counts()
+	if r3-r2 != 1 || w3-w2 != 2 {
+		t.Fatalf("Append after a full chunk read %d runs, wrote %d (want the table; a new chunk and the table)", r3-r2, w3-w2)
+	}
+	update(func(tb *Table) error { _, _, err := tb.Append([]byte("big"), []byte("more")); return err })
+	if r4, w4 := counts(); r4-r3 != 2 || w4-w3 != 2 {
+		t.Fatalf("Append to a partial chunk read %d runs, wrote %d (want table and last chunk; both rewritten)", r4-r3, w4-w3)
+	}
+	r3, _ = counts()
+	var meta Tuple
+	db.View(func(tx *Tx) error { meta, _, _ = tx.Table(0).GetMeta([]byte("big")); return nil })
+	if r4, _ := counts(); r4 != r3 || meta.Len != 40*ChunkSize+8 {
+		t.Fatalf("GetMeta read %d runs, Len %d", r4-r3, meta.Len)
+	}
+	mustCheck(t, db)
+}

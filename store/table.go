@@ -10,8 +10,10 @@ import (
 // Tuple is one stored entry. Key and Value must not be modified, and are
 // valid only inside the transaction that returned them.
 type Tuple struct {
-	Key      []byte
-	Value    []byte
+	Key   []byte
+	Value []byte // the value, or a part of it (GetRange), or nil (GetMeta)
+	// Len is the length of the whole value, whatever Value holds.
+	Len      uint64
 	Type     uint8
 	Version  uint64
 	ExpireAt int64 // unix ms; 0 = no expiry
@@ -21,7 +23,7 @@ type Tuple struct {
 func (t Tuple) Expired(now int64) bool { return t.ExpireAt != 0 && t.ExpireAt <= now }
 
 func tupleOf(k []byte, v btree.Value) Tuple {
-	return Tuple{Key: k, Value: v.Data, Type: v.Type, Version: v.Version, ExpireAt: v.ExpireAt}
+	return Tuple{Key: k, Value: v.Data, Len: v.Len, Type: v.Type, Version: v.Version, ExpireAt: v.ExpireAt}
 }
 
 // Table is a handle on one numbered table inside a Tx. The store does not
@@ -82,7 +84,7 @@ func (t *Table) Put(key, value []byte, typ uint8, expireAt int64) (Tuple, error)
 	if err := t.put(key, &v); err != nil {
 		return Tuple{}, err
 	}
-	return Tuple{Key: key, Value: value, Type: typ, Version: v.Version, ExpireAt: expireAt}, nil
+	return Tuple{Key: key, Value: value, Len: uint64(len(value)), Type: typ, Version: v.Version, ExpireAt: expireAt}, nil
 }
 
 // put stores v (Version assigned here unless preset by a copy).
@@ -310,7 +312,7 @@ func (c *Cursor) Tuple() Tuple {
 // Meta is the current tuple without its value (cheap for large values).
 func (c *Cursor) Meta() Tuple {
 	v := c.c.RawValue()
-	return Tuple{Key: c.c.Key(), Type: v.Type, Version: v.Version, ExpireAt: v.ExpireAt}
+	return Tuple{Key: c.c.Key(), Len: v.Len, Type: v.Type, Version: v.Version, ExpireAt: v.ExpireAt}
 }
 
 // Err is the first error met.
