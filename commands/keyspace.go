@@ -13,8 +13,13 @@ import (
 // next key (DESIGN §5).
 const hashLen = 8
 
-// MaxKeyLen is the longest Redis key digby stores.
+// MaxKeyLen is the longest Redis key digby stores: the engine's limit less
+// the hash prefix. (The bulk length limit, proto-max-bulk-len, usually
+// refuses a key first.)
 const MaxKeyLen = store.MaxKeySize - hashLen
+
+// The error text names MaxKeyLen: keep them in step.
+var _ = [1]struct{}{}[MaxKeyLen-4294967288]
 
 // storedKey is the table key for a Redis key.
 func storedKey(key []byte) []byte {

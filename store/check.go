@@ -189,6 +189,9 @@ func (c *checker) catalog(root page.Ref) error {
 func (c *checker) table(n uint32, s tableState) error {
 	var withExp uint64
 	count, _, err := c.tree(s.root, fmt.Sprintf("table %d", n), func(k []byte, v btree.Value) error {
+		if isLong(k) && v.Ovf.IsZero() {
+			return fmt.Errorf("table %d: long key %x stored without a chunk table: %w", n, k[:16], ErrCorrupt)
+		}
 		if v.ExpireAt != 0 {
 			withExp++
 		}

@@ -58,7 +58,7 @@ type chunkTable struct {
 	treeKey   []byte // the owner's key in its tree
 	length    uint64
 	chunkSize uint32
-	fullKey   []byte     // reserved for keys longer than the tree holds; nil
+	fullKey   []byte     // the whole key of a long key (see treeKey); nil otherwise
 	embed     *chunkRef  // the embedded value's lengths and flags, or nil
 	data      []byte     // the embedded stored bytes
 	chunks    []chunkRef // when not embedded
@@ -390,6 +390,9 @@ func checkValue(read runReader, ps int, ref page.Ref, key []byte, length uint64)
 	if string(ct.treeKey) != string(key) {
 		return nil, &page.CorruptError{ID: ref.ID, Reason: "chunk table names another owner key"}
 	}
+	if err := checkFullKey(ref.ID, key, ct); err != nil {
+		return nil, err
+	}
 	if ct.embed != nil {
 		return runs, decodeStored(ref.ID, ct.data, ct.embed.Flags, make([]byte, ct.length))
 	}
@@ -482,6 +485,7 @@ func (w *wtx) WriteOverflow(data []byte) (page.Ref, error) {
 		return page.Ref{}, fmt.Errorf("value of %d bytes (limit %d): %w", len(data), uint64(MaxValueSize), ErrValueTooLarge)
 	}
 	ct := newTable(uint64(len(data)))
+	ct.fullKey = w.ownerFullKey
 	if len(data) <= ChunkSize {
 		w.embed(ct, data)
 		return w.writeTable(ct)

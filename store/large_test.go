@@ -335,3 +335,96 @@ func TestRanges(t *testing.T) {
 	}
 	mustCheck(t, db)
 }
+
+// TestLongKeys: keys past KeyPrefixSize sharing their first
+// KeyPrefixSize bytes are distinct tuples, each found as itself; a third
+// with the same prefix is absent; cursors return whole keys; expiry, range
+// writes and deletes work on them; Check verifies the whole keys.
+func TestLongKeys(t *testing.T) {
+	db := openTemp(t, nil)
+	prefix := bytes.Repeat([]byte("p"), KeyPrefixSize)
+	a := append(append([]byte(nil), prefix...), "-a"...)
+	b := append(append([]byte(nil), prefix...), "-b"...)
+	c := append(append([]byte(nil), prefix...), "-c"...)
+	huge := append(append([]byte(nil), prefix...), bytes.Repeat([]byte("h"), 3*ChunkSize)...)
+	short := []byte("short")
+	err := db.Update(func(tx *Tx) error {
+		tb := tx.Table(0)
+		for i, k := range [][]byte{a, b, huge, short} {
+			if _, err := tb.Put(k, bytes.Repeat([]byte{byte('0' + i)}, 10+i*ChunkSize), TypeString, 0); err != nil {
+				return err
+			}
+		}
+		if _, err := tb.Put(b, []byte("v-b"), TypeString, 1); err != nil { // expires
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(func(tx *Tx) error {
+		tb := tx.Table(0)
+		if tu, ok, err := tb.Get(a); err != nil || !ok || len(tu.Value) != 10 || tu.Value[0] != '0' {
+			return fmt.Errorf("Get(a): %v %v %d", ok, err, len(tu.Value))
+		}
+		if tu, ok, err := tb.Get(b); err != nil || !ok || string(tu.Value) != "v-b" {
+			return fmt.Errorf("Get(b): %v %v %q", ok, err, tu.Value)
+		}
+		if _, ok, err := tb.Get(c); err != nil || ok {
+			return fmt.Errorf("Get(c) of a key never stored: %v %v", ok, err)
+		}
+		if tu, ok, err := tb.GetMeta(huge); err != nil || !ok || tu.Len != 10+2*ChunkSize {
+			return fmt.Errorf("GetMeta(huge): %v %v %d", ok, err, tu.Len)
+		}
+		got := map[string]bool{}
+		cur := tb.Cursor()
+		for ok := cur.First(); ok; ok = cur.Next() {
+			got[string(cur.Key())] = true
+			if tu := cur.Tuple(); !bytes.Equal(tu.Key, cur.Key()) {
+				return fmt.Errorf("cursor Tuple key differs from Key")
+			}
+		}
+		if cur.Err() != nil || len(got) != 4 || !got[string(a)] || !got[string(b)] || !got[string(huge)] || !got["short"] {
+			return fmt.Errorf("cursor keys: %d (%v)", len(got), cur.Err())
+		}
+		if !cur.Seek(a) || !bytes.Equal(cur.Key(), a) {
+			return fmt.Errorf("Seek(a) lands on %.20q", cur.Key())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *Tx) error {
+		tb := tx.Table(0)
+		if ok, err := tb.Delete(c); err != nil || ok {
+			return fmt.Errorf("Delete(c): %v %v", ok, err)
+		}
+		if _, ok, err := tb.Append(huge, []byte("!")); err != nil || !ok {
+			return fmt.Errorf("Append(huge): %v %v", ok, err)
+		}
+		keys, err := tb.ExpireDue(2, 10)
+		if err != nil || len(keys) != 1 || !bytes.Equal(keys[0], b) {
+			return fmt.Errorf("ExpireDue: %d keys, %v", len(keys), err)
+		}
+		if tu, ok, err := tb.GetRange(huge, 10+2*ChunkSize, 5); err != nil || !ok || string(tu.Value) != "!" {
+			return fmt.Errorf("GetRange(huge) after Append: %q %v %v", tu.Value, ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := mustCheck(t, db); r.Tuples != 3 {
+		t.Fatalf("check: %d tuples", r.Tuples)
+	}
+	if testing.Short() {
+		return
+	}
+	tooLong := make([]byte, MaxKeySize+1)
+	err = db.Update(func(tx *Tx) error { _, err := tx.Table(0).Put(tooLong, nil, TypeString, 0); return err })
+	if !errors.Is(err, ErrKeyTooLarge) {
+		t.Fatalf("key of %d bytes: %v", len(tooLong), err)
+	}
+}

@@ -43,7 +43,15 @@ func randKey(r *rand.Rand, space int) []byte {
 	case 0:
 		return []byte{}
 	case 1:
-		return bytes.Repeat([]byte{byte('a' + r.IntN(3))}, 1+r.IntN(MaxKeySize))
+		return bytes.Repeat([]byte{byte('a' + r.IntN(3))}, 1+r.IntN(KeyPrefixSize))
+	case 2:
+		// Long keys, many sharing their first KeyPrefixSize bytes.
+		k := bytes.Repeat([]byte{byte('a' + r.IntN(2))}, KeyPrefixSize+1+r.IntN(300))
+		k[len(k)-1] = byte('0' + r.IntN(space%7+3))
+		if r.IntN(8) == 0 {
+			k = append(k, bytes.Repeat([]byte("x"), 70000+r.IntN(1000))...) // a key longer than a chunk
+		}
+		return k
 	}
 	return []byte(fmt.Sprintf("key-%05d", r.IntN(space)))
 }
@@ -97,7 +105,17 @@ func verify(t *testing.T, db *DB, m model) {
 			if tb.Expires() != exps {
 				return fmt.Errorf("table %d: expires %d, model %d", n, tb.Expires(), exps)
 			}
-			sort.Strings(keys)
+			// Tree order: bytewise by tree key (long keys sharing a
+			// prefix by their hash).
+			sort.Slice(keys, func(i, j int) bool {
+				return string(treeKey([]byte(keys[i]))) < string(treeKey([]byte(keys[j])))
+			})
+			for _, k := range keys {
+				tu, ok, err := tb.Get([]byte(k))
+				if err != nil || !ok || !bytes.Equal(tu.Value, want[k].val) {
+					return fmt.Errorf("table %d: Get(%.40q, %d bytes): %v %v", n, k, len(k), ok, err)
+				}
+			}
 			c := tb.Cursor()
 			i := 0
 			for ok := c.First(); ok; ok = c.Next() {

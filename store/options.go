@@ -76,10 +76,6 @@ func (o Options) withDefaults() Options {
 // TypeString is the type tag of a plain string value.
 const TypeString uint8 = 1
 
-// MaxKeySize is the longest key the engine stores (longer keys come with
-// overflow keys).
-const MaxKeySize = 224
-
 // MaxValueSize is the largest value, 4 GiB, a checked limit: a longer one
 // gets ErrValueTooLarge. Lengths are 64-bit in the format; the limit keeps
 // a value's chunk table one run of at most about 1.6 MiB.

@@ -89,12 +89,15 @@ type wtx struct {
 	db *DB
 	// owner of the overflow runs written now (set by Table.put)
 	ownerTable uint32
-	ownerKey   []byte
-	txn        uint64
-	dirty      map[uint64]*btree.Node
-	allocs     []run
-	freed      []uint64
-	sp         *savepoint
+	ownerKey   []byte // the owner's tree key
+	// ownerFullKey is the whole key of a long-key owner (nil otherwise):
+	// WriteOverflow stores it in the chunk table.
+	ownerFullKey []byte
+	txn          uint64
+	dirty        map[uint64]*btree.Node
+	allocs       []run
+	freed        []uint64
+	sp           *savepoint
 }
 
 func (w *wtx) PageSize() int { return w.db.ps }

@@ -8,13 +8,14 @@ import (
 )
 
 // GetMeta returns the tuple under key without its value: Value is nil and
-// Len is the value's length, read from the leaf (no overflow is read).
+// Len is the value's length, read from the leaf (no overflow is read but
+// the chunk table of a long key, to confirm it).
 func (t *Table) GetMeta(key []byte) (Tuple, bool, error) {
-	v, ok, err := t.getRaw(key)
+	f, ok, err := t.find(key)
 	if err != nil || !ok {
 		return Tuple{}, false, err
 	}
-	tu := tupleOf(key, v)
+	tu := tupleOf(key, f.v)
 	tu.Value = nil
 	return tu, true, nil
 }
@@ -34,10 +35,11 @@ func (t *Table) getRaw(key []byte) (btree.Value, bool, error) {
 // is the whole value's length. Of a value in overflow it reads the chunk
 // table and only the chunks the range covers.
 func (t *Table) GetRange(key []byte, off, n uint64) (Tuple, bool, error) {
-	v, ok, err := t.getRaw(key)
+	f, ok, err := t.find(key)
 	if err != nil || !ok {
 		return Tuple{}, false, err
 	}
+	v, ct := f.v, f.ct
 	tu := tupleOf(key, v)
 	if v.Ovf.IsZero() {
 		lo := min(off, v.Len)
@@ -45,9 +47,10 @@ func (t *Table) GetRange(key []byte, off, n uint64) (Tuple, bool, error) {
 		return tu, true, nil
 	}
 	db := t.tx.db
-	ct, err := t.chunkTable(v)
-	if err != nil {
-		return Tuple{}, false, err
+	if ct == nil {
+		if ct, err = t.chunkTable(v); err != nil {
+			return Tuple{}, false, err
+		}
 	}
 	if tu.Value, err = ct.readRange(db.readRun, db.ps, v.Ovf.ID, off, n); err != nil {
 		return Tuple{}, false, t.wrap(err)
@@ -90,10 +93,11 @@ func (t *Table) writeRange(key []byte, off uint64, atEnd bool, data []byte) (Tup
 	if tx.w == nil {
 		return Tuple{}, false, ErrReadOnly
 	}
-	v, ok, err := t.getRaw(key)
+	f, ok, err := t.find(key)
 	if err != nil || !ok {
 		return Tuple{}, false, err
 	}
+	v, ct := f.v, f.ct
 	if atEnd {
 		off = v.Len
 	}
@@ -104,8 +108,7 @@ func (t *Table) writeRange(key []byte, off uint64, atEnd bool, data []byte) (Tup
 	if off > MaxValueSize || end > MaxValueSize {
 		return Tuple{}, false, fmt.Errorf("value of %d bytes (limit %d): %w", end, uint64(MaxValueSize), ErrValueTooLarge)
 	}
-	var ct *chunkTable
-	if !v.Ovf.IsZero() {
+	if ct == nil && !v.Ovf.IsZero() {
 		if ct, err = t.chunkTable(v); err != nil {
 			return Tuple{}, false, err
 		}
@@ -125,14 +128,15 @@ func (t *Table) writeRange(key []byte, off uint64, atEnd bool, data []byte) (Tup
 		if err := t.put(key, &nv); err != nil {
 			return Tuple{}, false, err
 		}
-	} else if err := t.writeChunks(key, v, ct, off, data, &nv); err != nil {
+	} else if err := t.writeChunks(f.tk, v, ct, off, data, &nv); err != nil {
 		return Tuple{}, false, err
 	}
 	return Tuple{Key: key, Type: nv.Type, Version: nv.Version, ExpireAt: nv.ExpireAt, Len: nv.Len}, true, nil
 }
 
-// writeChunks is WriteRange of a chunked value: it shadows the touched
-// chunks and the chunk table and points the tuple at the new table.
+// writeChunks is WriteRange of a chunked value under tree key key: it
+// shadows the touched chunks and the chunk table (which keeps a long key's
+// whole key) and points the tuple at the new table.
 func (t *Table) writeChunks(key []byte, v btree.Value, ct *chunkTable, off uint64, data []byte, nv *btree.Value) error {
 	w := t.tx.w
 	db := t.tx.db
