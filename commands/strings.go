@@ -5,9 +5,9 @@ import (
 	"strconv"
 )
 
-// maxString is Redis's default proto-max-bulk-len, the cap on values built by
-// APPEND, SETRANGE and friends.
-const maxString = 512 << 20
+// maxString is the cap on values built by APPEND and SETRANGE: the
+// proto-max-bulk-len setting, as in Redis.
+func (x *Ctx) maxString() int64 { return x.e.cfg.MaxBulkLen() }
 
 var errTooBig = replyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 
@@ -20,7 +20,9 @@ func cmdGet(x *Ctx) error {
 		x.w.Null()
 		return nil
 	}
-	x.w.Bulk(t.Value) // copied into the reply at once: no copy of its own
+	// A large value (its own buffer, read from overflow) is sent from
+	// that buffer; a small one is copied into the reply.
+	x.w.BulkRef(t.Value)
 	return nil
 }
 
@@ -379,7 +381,7 @@ func cmdAppend(x *Ctx) error {
 		return err
 	}
 	val := x.args[2]
-	if int64(t.Len)+int64(len(val)) > maxString {
+	if int64(t.Len)+int64(len(val)) > x.maxString() {
 		return errTooBig
 	}
 	if !ok {
@@ -468,7 +470,7 @@ func cmdSetRange(x *Ctx) error {
 		x.w.Int(int64(t.Len))
 		return nil
 	}
-	if off+int64(len(val)) > maxString {
+	if off+int64(len(val)) > x.maxString() {
 		return errTooBig
 	}
 	if !ok {

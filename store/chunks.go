@@ -230,28 +230,30 @@ func runPages(ps int, key []byte, n int) int {
 	return (page.HeaderSize + ownerLen(key) + n + ps - 1) / ps
 }
 
-// runReader reads and verifies the run ref points at, of the given type.
-type runReader func(ref page.Ref, typ page.Type) ([]byte, error)
+// runReader reads and verifies the run ref points at, of the given type,
+// into buf when it is big enough (so that reading a value chunk by chunk
+// reuses one buffer), else into a new one.
+type runReader func(ref page.Ref, typ page.Type, buf []byte) ([]byte, error)
 
 // readRun is the store's one place that reads and verifies overflow runs
 // (chunk tables and chunks); it counts them for Stats.
-func (db *DB) readRun(ref page.Ref, typ page.Type) ([]byte, error) {
+func (db *DB) readRun(ref page.Ref, typ page.Type, buf []byte) ([]byte, error) {
 	db.ovfReads.Add(1)
-	buf, _, err := db.file.Read(ref.ID, int(ref.Pages), typ, ref.Txn)
+	buf, _, err := db.file.ReadInto(buf, ref.ID, int(ref.Pages), typ, ref.Txn)
 	return buf, err
 }
 
 // fileRuns reads runs straight from f (Check).
 func fileRuns(f *page.File) runReader {
-	return func(ref page.Ref, typ page.Type) ([]byte, error) {
-		buf, _, err := f.Read(ref.ID, int(ref.Pages), typ, ref.Txn)
+	return func(ref page.Ref, typ page.Type, buf []byte) ([]byte, error) {
+		buf, _, err := f.ReadInto(buf, ref.ID, int(ref.Pages), typ, ref.Txn)
 		return buf, err
 	}
 }
 
 // readChunkTable reads and decodes the chunk table ref points at.
 func readChunkTable(read runReader, ref page.Ref) (*chunkTable, error) {
-	buf, err := read(ref, page.TypeChunkTable)
+	buf, err := read(ref, page.TypeChunkTable, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -265,13 +267,15 @@ func (ct *chunkTable) chunkRunRef(ps, i int) page.Ref {
 }
 
 // readChunk reads chunk i, verifies its owner and decodes it into dst,
-// which must be exactly the chunk's raw length.
-func (ct *chunkTable) readChunk(read runReader, ps, i int, dst []byte) error {
+// which must be exactly the chunk's raw length. *rb is the buffer the run
+// is read into, kept for the next chunk.
+func (ct *chunkTable) readChunk(read runReader, ps, i int, dst []byte, rb *[]byte) error {
 	ref := ct.chunkRunRef(ps, i)
-	buf, err := read(ref, page.TypeOverflow)
+	buf, err := read(ref, page.TypeOverflow, *rb)
 	if err != nil {
 		return err
 	}
+	*rb = buf
 	table, key, rest, err := getOwner(ref.ID, buf[page.HeaderSize:])
 	if err != nil {
 		return err
@@ -323,12 +327,12 @@ func (ct *chunkTable) readRange(read runReader, ps int, id uint64, off, n uint64
 		return dst, nil
 	}
 	cs := uint64(ct.chunkSize)
-	var scratch []byte
+	var scratch, rb []byte
 	for i := off / cs; i*cs < off+n; i++ {
 		start := i * cs
 		raw := ct.chunkLen(int(i))
 		if start >= off && start+raw <= off+n {
-			if err := ct.readChunk(read, ps, int(i), dst[start-off:start-off+raw]); err != nil {
+			if err := ct.readChunk(read, ps, int(i), dst[start-off:start-off+raw], &rb); err != nil {
 				return nil, err
 			}
 			continue
@@ -336,7 +340,7 @@ func (ct *chunkTable) readRange(read runReader, ps int, id uint64, off, n uint64
 		if scratch == nil {
 			scratch = make([]byte, cs)
 		}
-		if err := ct.readChunk(read, ps, int(i), scratch[:raw]); err != nil {
+		if err := ct.readChunk(read, ps, int(i), scratch[:raw], &rb); err != nil {
 			return nil, err
 		}
 		lo, hi := max(start, off), min(start+raw, off+n)
@@ -397,8 +401,9 @@ func checkValue(read runReader, ps int, ref page.Ref, key []byte, length uint64)
 		return runs, decodeStored(ref.ID, ct.data, ct.embed.Flags, make([]byte, ct.length))
 	}
 	scratch := make([]byte, ct.chunkSize)
+	var rb []byte
 	for i := range ct.chunks {
-		if err := ct.readChunk(read, ps, i, scratch[:ct.chunks[i].Raw]); err != nil {
+		if err := ct.readChunk(read, ps, i, scratch[:ct.chunks[i].Raw], &rb); err != nil {
 			return nil, err
 		}
 	}
@@ -434,7 +439,12 @@ func (w *wtx) writeOvfRun(typ page.Type, n int, fill func(body []byte)) (page.Re
 	ps := w.db.ps
 	pages := (page.HeaderSize + n + ps - 1) / ps
 	id := w.allocate(pages)
-	buf := make([]byte, pages*ps)
+	// One buffer, reused: the file does not keep it after the write.
+	if cap(w.db.runBuf) < pages*ps {
+		w.db.runBuf = make([]byte, pages*ps)
+	}
+	buf := w.db.runBuf[:pages*ps]
+	clear(buf[page.HeaderSize+n:])
 	page.PutHeader(buf, page.Header{ID: id, Txn: w.txn, Type: typ, Overflow: uint32(pages - 1)})
 	fill(buf[page.HeaderSize : page.HeaderSize+n])
 	page.Seal(buf)

@@ -80,9 +80,11 @@ type DB struct {
 	ovfReads  atomic.Uint64 // overflow runs (chunk tables, chunks) read
 	ovfWrites atomic.Uint64 // overflow runs written
 
-	// Writer-only lz4 state for compressing chunks.
-	zc   lz4.Compressor
-	zbuf []byte
+	// Writer-only lz4 state for compressing chunks, and the buffer
+	// overflow runs are sealed in.
+	zc     lz4.Compressor
+	zbuf   []byte
+	runBuf []byte
 
 	// Writer figures published for Stats.
 	availPages, pendingPages atomic.Uint64

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/digby-db/digby/page"
@@ -426,5 +427,39 @@ func TestLongKeys(t *testing.T) {
 	err = db.Update(func(tx *Tx) error { _, err := tx.Table(0).Put(tooLong, nil, TypeString, 0); return err })
 	if !errors.Is(err, ErrKeyTooLarge) {
 		t.Fatalf("key of %d bytes: %v", len(tooLong), err)
+	}
+}
+
+// TestLargeValueMemory: Get of a large value allocates about one copy of
+// it (chunks decode straight into the result, one run buffer reused), and
+// Put allocates a small fraction of it (chunks are sealed in one reused
+// buffer), measured with the runtime's allocation counter.
+func TestLargeValueMemory(t *testing.T) {
+	db := openTemp(t, nil)
+	size := 64 << 20
+	if testing.Short() {
+		size = 16 << 20
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	v := randBytes(r, size)
+	allocs := func(fn func()) uint64 {
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		fn()
+		runtime.ReadMemStats(&b)
+		return b.TotalAlloc - a.TotalAlloc
+	}
+	put := allocs(func() { putOne(t, db, "big", v) })
+	var got []byte
+	get := allocs(func() { got = getOne(t, db, "big") })
+	if !bytes.Equal(got, v) {
+		t.Fatal("read back wrong")
+	}
+	t.Logf("%d MiB value: Put allocated %d KiB, Get %d KiB", size>>20, put>>10, get>>10)
+	if put > uint64(size)/8 {
+		t.Fatalf("Put of %d bytes allocated %d", size, put)
+	}
+	if get > uint64(size)+uint64(size)/16 {
+		t.Fatalf("Get of %d bytes allocated %d", size, get)
 	}
 }

@@ -153,6 +153,7 @@ func (t *Table) writeChunks(key []byte, v btree.Value, ct *chunkTable, off uint6
 		hi = (ct.length - 1) / cs
 	}
 	buf := make([]byte, cs)
+	var rb []byte
 	for i := lo; i <= hi; i++ {
 		start := i * cs
 		raw := ct.chunkLen(int(i))
@@ -161,7 +162,7 @@ func (t *Table) writeChunks(key []byte, v btree.Value, ct *chunkTable, off uint6
 		if int(i) < oldN && !covered {
 			oldRaw := min(cs, oldLen-start)
 			clear(b[oldRaw:])
-			if err := ct.readChunk(db.readRun, db.ps, int(i), b[:oldRaw]); err != nil {
+			if err := ct.readChunk(db.readRun, db.ps, int(i), b[:oldRaw], &rb); err != nil {
 				return t.wrap(err)
 			}
 		} else if !covered {

@@ -104,7 +104,7 @@ func (tx *Tx) relocateOverflow(id uint64, h page.Header) (bool, error) {
 	if !tx.db.alloc.HasRunBelow(h.Pages(), id) {
 		return false, nil
 	}
-	buf, err := tx.db.readRun(ref, h.Type)
+	buf, err := tx.db.readRun(ref, h.Type, nil)
 	if err != nil {
 		return false, nil // unreadable: Check reports it, relocation leaves it
 	}
