@@ -77,3 +77,30 @@ func TestLargeStringRanges(t *testing.T) {
 		t.Fatalf("APPEND to a missing key: %d", n)
 	}
 }
+
+// TestLargeRepliesInOrder: replies holding large values sent by reference
+// keep their place among small replies of the same pipeline.
+func TestLargeRepliesInOrder(t *testing.T) {
+	_, c := startServer(t)
+	ctx := context.Background()
+	a := bytes.Repeat([]byte("a"), 3*store.ChunkSize)
+	b := bytes.Repeat([]byte("b"), 200<<10)
+	if err := c.MSet(ctx, "a", a, "b", b, "s", "small").Err(); err != nil {
+		t.Fatal(err)
+	}
+	pipe := c.Pipeline()
+	g1 := pipe.Get(ctx, "s")
+	g2 := pipe.Get(ctx, "a")
+	g3 := pipe.Echo(ctx, "between")
+	g4 := pipe.MGet(ctx, "b", "s", "a")
+	g5 := pipe.GetRange(ctx, "a", 10, 100000)
+	g6 := pipe.Get(ctx, "s")
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := g4.Val()
+	if g1.Val() != "small" || g2.Val() != string(a) || g3.Val() != "between" || len(m) != 3 ||
+		m[0] != string(b) || m[1] != "small" || m[2] != string(a) || g5.Val() != string(a[10:100001]) || g6.Val() != "small" {
+		t.Fatalf("pipelined replies out of order or wrong")
+	}
+}

@@ -258,7 +258,7 @@ func cmdMGet(x *Ctx) error {
 			x.w.Null()
 			continue
 		}
-		x.w.Bulk(t.Value)
+		x.w.BulkRef(t.Value) // a large value is its own buffer
 	}
 	return nil
 }
@@ -449,7 +449,7 @@ func cmdGetRange(x *Ctx) error {
 	if err != nil {
 		return err
 	}
-	x.w.Bulk(v)
+	x.w.BulkRef(v) // of a large value, a buffer of its own
 	return nil
 }
 

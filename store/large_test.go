@@ -187,7 +187,7 @@ func TestOverwriteLargeRandom(t *testing.T) {
 		v[(i*7919)%size] ^= 1
 		putOne(t, db, "big", v)
 	}
-	for i := 0; i < 8 && fileSize(t, db) > one*3/2; i++ {
+	for i := 0; i < 12 && fileSize(t, db) > one*11/10; i++ {
 		idle(t, db)
 	}
 	sz := fileSize(t, db)
@@ -461,5 +461,63 @@ func TestLargeValueMemory(t *testing.T) {
 	}
 	if get > uint64(size)+uint64(size)/16 {
 		t.Fatalf("Get of %d bytes allocated %d", size, get)
+	}
+}
+
+// TestRelocateChunks: deleting the large values written first leaves the
+// last one high in the file; idle relocation moves its chunks and chunk
+// table down (rewriting the table for each moved chunk) until the file is
+// about one value long.
+func TestRelocateChunks(t *testing.T) {
+	db := openTemp(t, &Options{Durability: Everysec})
+	r := rand.New(rand.NewPCG(8, 8))
+	const n = 12
+	vals := make([][]byte, n)
+	for i := range vals {
+		vals[i] = randBytes(r, 1<<20)
+		putOne(t, db, fmt.Sprint("v", i), vals[i])
+	}
+	idle(t, db)
+	full := fileSize(t, db)
+	if err := db.Update(func(tx *Tx) error {
+		for i := 0; i < n-1; i++ {
+			if _, err := tx.Table(0).Delete([]byte(fmt.Sprint("v", i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 40 && fileSize(t, db) > 3<<20; i++ {
+		idle(t, db)
+	}
+	sz := fileSize(t, db)
+	t.Logf("file %d bytes with %d values, %d after deleting all but the last", full, n, sz)
+	if sz > 3<<20 {
+		t.Fatalf("file still %d bytes holding one 1 MiB value", sz)
+	}
+	if got := getOne(t, db, fmt.Sprint("v", n-1)); !bytes.Equal(got, vals[n-1]) {
+		t.Fatal("relocated value reads back wrong")
+	}
+	mustCheck(t, db)
+}
+
+// TestOlderFormatRefused: a file whose metas carry format version 1 (one
+// overflow run per value) is refused with ErrOlderFormat.
+func TestOlderFormatRefused(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	setFormatVersion(t, dir, 1)
+	if db, err = Open(dir, nil); err == nil {
+		db.Close()
+		t.Fatal("a version 1 file opened")
+	}
+	if !errors.Is(err, page.ErrOlderFormat) {
+		t.Fatalf("older format: %v", err)
 	}
 }
