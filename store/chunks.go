@@ -276,12 +276,15 @@ func (ct *chunkTable) readChunk(read runReader, ps, i int, dst []byte, rb *[]byt
 		return err
 	}
 	*rb = buf
-	table, key, rest, err := getOwner(ref.ID, buf[page.HeaderSize:])
+	// The owner's key must match; its table may not (SWAPDB moves tuples
+	// to another table without rewriting their runs, and a range write
+	// then mixes runs naming either table).
+	_, key, rest, err := getOwner(ref.ID, buf[page.HeaderSize:])
 	if err != nil {
 		return err
 	}
-	if table != ct.owner || string(key) != string(ct.treeKey) {
-		return &page.CorruptError{ID: ref.ID, Reason: "chunk run names another owner than its chunk table"}
+	if string(key) != string(ct.treeKey) {
+		return &page.CorruptError{ID: ref.ID, Reason: "chunk run names another owner key than its chunk table"}
 	}
 	c := ct.chunks[i]
 	if uint64(len(rest)) < uint64(c.Stored) {

@@ -521,3 +521,34 @@ func TestOlderFormatRefused(t *testing.T) {
 		t.Fatalf("older format: %v", err)
 	}
 }
+
+// TestRangeAfterSwap: after SwapTables a large value's runs name the
+// table it came from; a range write in its new table mixes runs naming
+// either, and the value still reads back and passes Check.
+func TestRangeAfterSwap(t *testing.T) {
+	db := openTemp(t, nil)
+	r := rand.New(rand.NewPCG(4, 4))
+	v := randBytes(r, 5*ChunkSize)
+	putOne(t, db, "big", v)
+	err := db.Update(func(tx *Tx) error {
+		if err := tx.SwapTables(0, 1); err != nil {
+			return err
+		}
+		_, _, err := tx.Table(1).WriteRange([]byte("big"), 2*ChunkSize, []byte("patch"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(v[2*ChunkSize:], "patch")
+	var got []byte
+	db.View(func(tx *Tx) error {
+		tu, _, err := tx.Table(1).Get([]byte("big"))
+		got = tu.Value
+		return err
+	})
+	if !bytes.Equal(got, v) {
+		t.Fatal("value differs after swap and range write")
+	}
+	mustCheck(t, db)
+}

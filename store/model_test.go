@@ -213,6 +213,17 @@ func runModel(t *testing.T, ps int, seed uint64, ops int) {
 			for _, o := range list {
 				tb := after.table(o.table)
 				switch {
+				case o.kind < 6:
+					// WriteRange at an offset that may cross chunks.
+					if v, ok := tb[string(o.key)]; ok && len(o.val) > 0 {
+						off := int(o.b) * (ChunkSize / 3)
+						nv := append([]byte(nil), v.val...)
+						if need := off + len(o.val); need > len(nv) {
+							nv = append(nv, make([]byte, need-len(nv))...)
+						}
+						copy(nv[off:], o.val)
+						tb[string(o.key)] = modelVal{nv, v.exp}
+					}
 				case o.kind < 55:
 					tb[string(o.key)] = modelVal{o.val, o.exp}
 				case o.kind < 85:
@@ -237,6 +248,8 @@ func runModel(t *testing.T, ps int, seed uint64, ops int) {
 					tb := tx.Table(o.table)
 					var err error
 					switch {
+					case o.kind < 6:
+						_, _, err = tb.WriteRange(o.key, uint64(o.b)*(ChunkSize/3), o.val)
 					case o.kind < 55:
 						_, err = tb.Put(o.key, o.val, TypeString, o.exp)
 					case o.kind < 85:
