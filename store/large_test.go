@@ -552,3 +552,52 @@ func TestRangeAfterSwap(t *testing.T) {
 	}
 	mustCheck(t, db)
 }
+
+// BenchmarkLargeValue puts and gets a 16 MiB value, random or text.
+func BenchmarkLargeValue(b *testing.B) {
+	r := rand.New(rand.NewPCG(6, 6))
+	for _, kind := range []string{"random", "text"} {
+		v := randBytes(r, 16<<20)
+		if kind == "text" {
+			v = textBytes(r, 16<<20)
+		}
+		db, err := Open(b.TempDir(), &Options{Durability: No})
+		if err != nil {
+			b.Fatal(err)
+		}
+		put := func() {
+			if err := db.Update(func(tx *Tx) error { _, err := tx.Table(0).Put([]byte("k"), v, TypeString, 0); return err }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run("put/"+kind, func(b *testing.B) {
+			b.SetBytes(int64(len(v)))
+			for i := 0; i < b.N; i++ {
+				put()
+			}
+		})
+		b.Run("get/"+kind, func(b *testing.B) {
+			b.SetBytes(int64(len(v)))
+			for i := 0; i < b.N; i++ {
+				db.View(func(tx *Tx) error { _, _, err := tx.Table(0).Get([]byte("k")); return err })
+			}
+		})
+		b.Run("getrange-4KiB/"+kind, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				db.View(func(tx *Tx) error {
+					_, _, err := tx.Table(0).GetRange([]byte("k"), uint64(i*7919)%(16<<20), 4096)
+					return err
+				})
+			}
+		})
+		b.Run("setrange-16B/"+kind, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				db.Update(func(tx *Tx) error {
+					_, _, err := tx.Table(0).WriteRange([]byte("k"), uint64(i*7919)%(16<<20), []byte("0123456789abcdef"))
+					return err
+				})
+			}
+		})
+		db.Close()
+	}
+}
