@@ -469,6 +469,14 @@ func TestLargeValueMemory(t *testing.T) {
 // table down (rewriting the table for each moved chunk) until the file is
 // about one value long.
 func TestRelocateChunks(t *testing.T) {
+	for _, swap := range []bool{false, true} {
+		t.Run(fmt.Sprint("swapped=", swap), func(t *testing.T) { relocateChunks(t, swap) })
+	}
+}
+
+// relocateChunks is TestRelocateChunks; with swap the values move to
+// table 1 by SwapTables first, so their runs name table 0.
+func relocateChunks(t *testing.T, swap bool) {
 	db := openTemp(t, &Options{Durability: Everysec})
 	r := rand.New(rand.NewPCG(8, 8))
 	const n = 12
@@ -479,9 +487,16 @@ func TestRelocateChunks(t *testing.T) {
 	}
 	idle(t, db)
 	full := fileSize(t, db)
+	tn := uint32(0)
+	if swap {
+		tn = 1
+		if err := db.Update(func(tx *Tx) error { return tx.SwapTables(0, 1) }); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := db.Update(func(tx *Tx) error {
 		for i := 0; i < n-1; i++ {
-			if _, err := tx.Table(0).Delete([]byte(fmt.Sprint("v", i))); err != nil {
+			if _, err := tx.Table(tn).Delete([]byte(fmt.Sprint("v", i))); err != nil {
 				return err
 			}
 		}
@@ -497,7 +512,13 @@ func TestRelocateChunks(t *testing.T) {
 	if sz > 3<<20 {
 		t.Fatalf("file still %d bytes holding one 1 MiB value", sz)
 	}
-	if got := getOne(t, db, fmt.Sprint("v", n-1)); !bytes.Equal(got, vals[n-1]) {
+	var got []byte
+	db.View(func(tx *Tx) error {
+		tu, _, err := tx.Table(tn).Get([]byte(fmt.Sprint("v", n-1)))
+		got = tu.Value
+		return err
+	})
+	if !bytes.Equal(got, vals[n-1]) {
 		t.Fatal("relocated value reads back wrong")
 	}
 	mustCheck(t, db)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 
 	"github.com/digby-db/digby/btree"
@@ -108,41 +109,28 @@ func (tx *Tx) relocateOverflow(id uint64, h page.Header) (bool, error) {
 	if err != nil {
 		return false, nil // unreadable: Check reports it, relocation leaves it
 	}
-	table, key, _, err := getOwner(id, buf[page.HeaderSize:])
-	if err != nil || table == noOwner {
+	owner, key, _, err := getOwner(id, buf[page.HeaderSize:])
+	if err != nil || owner == noOwner {
 		return false, nil
 	}
-	s, err := tx.tableState(table)
-	if err != nil {
+	key = append([]byte(nil), key...)
+	table, s, v, ct, err := tx.runOwner(owner, key, ref, h.Type)
+	if err != nil || s == nil {
 		return false, err
 	}
 	m := btree.Tree{P: tx.w, Root: s.root}
-	v, ok, err := m.GetRaw(key)
-	if err != nil || !ok || v.Ovf.IsZero() {
-		return false, err
-	}
-	key = append([]byte(nil), key...)
 	tx.w.ownerTable, tx.w.ownerKey = table, key
 	defer func() { tx.w.ownerTable, tx.w.ownerKey = noOwner, nil }()
 	body := buf[page.HeaderSize:]
+	binary.LittleEndian.PutUint32(body, table) // the owner it has now (SWAPDB)
 	var nref page.Ref
 	if h.Type == page.TypeChunkTable {
-		if v.Ovf != ref {
-			return false, nil
-		}
 		if nref, err = tx.w.copyRun(h.Type, body); err != nil {
 			return false, err
 		}
 		tx.w.free(ref.ID, int(ref.Pages))
 	} else {
-		ct, err := readChunkTable(tx.db.readRun, v.Ovf)
-		if err != nil {
-			return false, err
-		}
 		i := ct.indexOf(id, h.Txn)
-		if i < 0 {
-			return false, nil
-		}
 		c, err := tx.w.copyRun(h.Type, body)
 		if err != nil {
 			return false, err
@@ -159,8 +147,55 @@ func (tx *Tx) relocateOverflow(id uint64, h page.Header) (bool, error) {
 		return false, err
 	}
 	s.root = m.Root
-	tx.tables[table] = s
+	tx.tables[table] = *s
 	return true, nil
+}
+
+// runOwner finds the tuple under tree key key whose value holds the run
+// ref of type typ: in table owner first (as the run records), then in the
+// other tables (SWAPDB moves tuples without rewriting their runs). For a
+// chunk it returns the value's chunk table too. A nil state means that no
+// tuple holds the run any more.
+func (tx *Tx) runOwner(owner uint32, key []byte, ref page.Ref, typ page.Type) (uint32, *tableState, btree.Value, *chunkTable, error) {
+	tables := []uint32{owner}
+	for k := 0; k < len(tables); k++ {
+		t := tables[k]
+		if k > 0 && t == owner {
+			continue
+		}
+		s, err := tx.tableState(t)
+		if err != nil {
+			return 0, nil, btree.Value{}, nil, err
+		}
+		m := btree.Tree{P: tx.w, Root: s.root}
+		v, ok, err := m.GetRaw(key)
+		if err != nil {
+			return 0, nil, btree.Value{}, nil, err
+		}
+		if ok && !v.Ovf.IsZero() {
+			if typ == page.TypeChunkTable && v.Ovf == ref {
+				return t, &s, v, nil, nil
+			}
+			if typ != page.TypeChunkTable {
+				ct, err := readChunkTable(tx.db.readRun, v.Ovf)
+				if err != nil {
+					return 0, nil, btree.Value{}, nil, err
+				}
+				if ct.indexOf(ref.ID, ref.Txn) >= 0 {
+					return t, &s, v, ct, nil
+				}
+			}
+		}
+		if k == 0 {
+			// Not where the run says: look in the other tables.
+			more, err := tx.Tables()
+			if err != nil {
+				return 0, nil, btree.Value{}, nil, err
+			}
+			tables = append(tables, more...)
+		}
+	}
+	return 0, nil, btree.Value{}, nil, nil
 }
 
 // copyRun writes body (an overflow run's bytes after the header, owner
