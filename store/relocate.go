@@ -31,6 +31,7 @@ func (db *DB) relocateStep() (bool, error) {
 	floor := hwm - min(hwm, db.alloc.AvailCount())
 	floor = max(floor, low+1)
 	tx := db.beginWrite()
+	pend := movedChunks{}
 	moved := 0
 	tried, scanned := 0, 0
 	for id := hwm - 1; id >= floor && tried < relocateBudget && scanned < 16*relocateBudget; id-- {
@@ -49,7 +50,7 @@ func (db *DB) relocateStep() (bool, error) {
 		tried++
 		var ok bool
 		if n == nil {
-			ok, err = tx.relocateOverflow(id, h)
+			ok, err = tx.relocateOverflow(id, h, pend)
 		} else {
 			ok, err = tx.relocate(n)
 		}
@@ -66,7 +67,54 @@ func (db *DB) relocateStep() (bool, error) {
 	if moved == 0 {
 		return false, nil
 	}
+	if err := tx.finishMoved(pend); err != nil {
+		return false, err
+	}
 	return true, db.commit(tx)
+}
+
+// movedChunks holds, during one relocation step, the values some of whose
+// chunks moved, keyed by table and tree key: each gets one new chunk table
+// at the end of the step, however many of its chunks moved.
+type movedChunks map[string]*movedValue
+
+type movedValue struct {
+	table uint32
+	key   []byte
+	v     btree.Value // the leaf value, still referring to the old table
+	ct    *chunkTable // with the moved chunks' new references
+}
+
+func movedKey(table uint32, key []byte) string {
+	return string(binary.BigEndian.AppendUint32(nil, table)) + string(key)
+}
+
+// finishMoved writes the new chunk table of each value with moved chunks,
+// frees its old one and points the tuple at the new one.
+func (tx *Tx) finishMoved(pend movedChunks) error {
+	w := tx.w
+	defer func() { w.ownerTable, w.ownerKey = noOwner, nil }()
+	for _, mv := range pend {
+		w.ownerTable, w.ownerKey = mv.table, mv.key
+		ref, err := w.writeTable(mv.ct)
+		if err != nil {
+			return err
+		}
+		w.free(mv.v.Ovf.ID, int(mv.v.Ovf.Pages))
+		s, err := tx.tableState(mv.table)
+		if err != nil {
+			return err
+		}
+		m := btree.Tree{P: w, Root: s.root}
+		v := mv.v
+		v.Ovf, v.Data = ref, nil
+		if _, _, err := m.Replace(mv.key, v); err != nil {
+			return err
+		}
+		s.root = m.Root
+		tx.tables[mv.table] = s
+	}
+	return nil
 }
 
 // pageNode returns the tree node at page id, or (nil, its header) for the
@@ -96,11 +144,12 @@ func (db *DB) pageNode(id uint64) (*btree.Node, page.Header, error) {
 var errNotAPage = errors.New("not the start of a page")
 
 // relocateOverflow copies the overflow run at id (header h: a chunk table
-// or a chunk) to a new run, lower in the file, and points its tuple at the
-// copy: a moved chunk changes its entry, so the chunk table is rewritten
-// too. It reports whether it moved the run (not if its owner no longer
-// refers to it, or no lower run is free).
-func (tx *Tx) relocateOverflow(id uint64, h page.Header) (bool, error) {
+// or a chunk) to a new run, lower in the file. A moved chunk table is
+// pointed at by its tuple at once; a moved chunk changes its entry in the
+// value's chunk table kept in pend, written once at the end of the step
+// (finishMoved). It reports whether it moved the run (not if its owner no
+// longer refers to it, or no lower run is free).
+func (tx *Tx) relocateOverflow(id uint64, h page.Header, pend movedChunks) (bool, error) {
 	ref := page.Ref{ID: id, Txn: h.Txn, Pages: uint32(h.Pages())}
 	if !tx.db.alloc.HasRunBelow(h.Pages(), id) {
 		return false, nil
@@ -118,30 +167,30 @@ func (tx *Tx) relocateOverflow(id uint64, h page.Header) (bool, error) {
 	if err != nil || s == nil {
 		return false, err
 	}
-	m := btree.Tree{P: tx.w, Root: s.root}
+	mk := movedKey(table, key)
+	if h.Type == page.TypeChunkTable && pend[mk] != nil {
+		return false, nil // finishMoved writes it anew, low
+	}
 	tx.w.ownerTable, tx.w.ownerKey = table, key
 	defer func() { tx.w.ownerTable, tx.w.ownerKey = noOwner, nil }()
 	body := buf[page.HeaderSize:]
 	binary.LittleEndian.PutUint32(body, table) // the owner it has now (SWAPDB)
-	var nref page.Ref
-	if h.Type == page.TypeChunkTable {
-		if nref, err = tx.w.copyRun(h.Type, body); err != nil {
-			return false, err
-		}
-		tx.w.free(ref.ID, int(ref.Pages))
-	} else {
-		i := ct.indexOf(id, h.Txn)
-		c, err := tx.w.copyRun(h.Type, body)
-		if err != nil {
-			return false, err
-		}
-		ct.chunks[i].ID, ct.chunks[i].Txn = c.ID, c.Txn
-		if nref, err = tx.w.writeTable(ct); err != nil {
-			return false, err
-		}
-		tx.w.free(ref.ID, int(ref.Pages))
-		tx.w.free(v.Ovf.ID, int(v.Ovf.Pages))
+	nref, err := tx.w.copyRun(h.Type, body)
+	if err != nil {
+		return false, err
 	}
+	tx.w.free(ref.ID, int(ref.Pages))
+	if h.Type != page.TypeChunkTable {
+		mv := pend[mk]
+		if mv == nil {
+			mv = &movedValue{table: table, key: key, v: v, ct: ct}
+			pend[mk] = mv
+		}
+		i := mv.ct.indexOf(id, h.Txn)
+		mv.ct.chunks[i].ID, mv.ct.chunks[i].Txn = nref.ID, nref.Txn
+		return true, nil
+	}
+	m := btree.Tree{P: tx.w, Root: s.root}
 	v.Ovf, v.Data = nref, nil
 	if _, _, err := m.Replace(key, v); err != nil {
 		return false, err
