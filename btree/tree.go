@@ -29,8 +29,10 @@ type Pager interface {
 	WriteOverflow(data []byte) (page.Ref, error)
 	// ReadOverflow reads the value of an overflow run of the given length.
 	ReadOverflow(ref page.Ref, length uint64) ([]byte, error)
-	// FreeOverflow releases an overflow run.
-	FreeOverflow(ref page.Ref)
+	// FreeOverflow releases the overflow value ref points at (all its
+	// runs); the tree calls it exactly when the entry referring to it is
+	// replaced or deleted.
+	FreeOverflow(ref page.Ref) error
 }
 
 // InlineMax is the largest value stored inside a leaf for a page size.
@@ -126,8 +128,19 @@ func (t *Tree) Put(key []byte, v Value) (old Value, replaced bool, err error) {
 }
 
 // PutValue is Put with v already in its stored form (inline Data, or an
-// overflow run this tree now owns).
+// overflow value this tree now owns). The replaced value's overflow is freed.
 func (t *Tree) PutValue(key []byte, v Value) (old Value, replaced bool, err error) {
+	return t.putValue(key, v, true)
+}
+
+// Replace is PutValue that does not free the replaced value's overflow: the
+// caller has taken it over (e.g. kept some of its chunks in v's value) and
+// frees what it no longer uses.
+func (t *Tree) Replace(key []byte, v Value) (old Value, replaced bool, err error) {
+	return t.putValue(key, v, false)
+}
+
+func (t *Tree) putValue(key []byte, v Value, freeOld bool) (old Value, replaced bool, err error) {
 	if t.Root.IsZero() {
 		n, err := t.P.NewNode(true)
 		if err != nil {
@@ -150,8 +163,10 @@ func (t *Tree) PutValue(key []byte, v Value) (old Value, replaced bool, err erro
 	i := leafF.i
 	if found {
 		old = leaf.Val(i)
-		if !old.Ovf.IsZero() {
-			t.P.FreeOverflow(old.Ovf)
+		if freeOld && !old.Ovf.IsZero() {
+			if err := t.P.FreeOverflow(old.Ovf); err != nil {
+				return Value{}, false, err
+			}
 		}
 		leaf.setVal(i, v)
 	} else {
@@ -279,7 +294,9 @@ func (t *Tree) Delete(key []byte) (Value, bool, error) {
 	lf := path[len(path)-1]
 	old := lf.n.Val(lf.i)
 	if !old.Ovf.IsZero() {
-		t.P.FreeOverflow(old.Ovf)
+		if err := t.P.FreeOverflow(old.Ovf); err != nil {
+			return Value{}, false, err
+		}
 	}
 	level := len(path) - 1
 	// Unlink nodes that become empty, bottom-up.

@@ -80,7 +80,7 @@ func (p *memPager) ReadOverflow(r page.Ref, l uint64) ([]byte, error) {
 	}
 	return d, nil
 }
-func (p *memPager) FreeOverflow(r page.Ref) { delete(p.ovf, r.ID) }
+func (p *memPager) FreeOverflow(r page.Ref) error { delete(p.ovf, r.ID); return nil }
 func (p *memPager) commit(t *testing.T) {
 	for id, n := range p.dirty {
 		if s := n.Size(); s > p.ps {

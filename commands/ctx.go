@@ -38,7 +38,7 @@ const (
 	errOverflow  = replyError("ERR increment or decrement would overflow")
 	errNoKey     = replyError("ERR no such key")
 	errDBRange   = replyError("ERR DB index is out of range")
-	errKeyLong   = replyError("ERR key too long: digby keys are at most 216 bytes")
+	errKeyLong   = replyError("ERR key too long: digby keys are at most 4294967288 bytes")
 )
 
 // errArity is the wrong-number-of-arguments error for a command name ("config|get").

@@ -152,6 +152,8 @@ func (e *Engine) infoSection(b *strings.Builder, sec string, st store.Stats) err
 		line(b, "flushes", st.Flushes)
 		line(b, "syncs", st.Syncs)
 		line(b, "bytes_written", st.BytesWritten)
+		line(b, "overflow_runs_read", st.OverflowReads)
+		line(b, "overflow_runs_written", st.OverflowWrites)
 		line(b, "oldest_reader_age_ms", st.OldestReaderAge.Milliseconds())
 		last := int64(0)
 		if !st.LastFlush.IsZero() {

@@ -13,8 +13,13 @@ import (
 // next key (DESIGN §5).
 const hashLen = 8
 
-// MaxKeyLen is the longest Redis key digby stores.
+// MaxKeyLen is the longest Redis key digby stores: the engine's limit less
+// the hash prefix. (The bulk length limit, proto-max-bulk-len, usually
+// refuses a key first.)
 const MaxKeyLen = store.MaxKeySize - hashLen
+
+// The error text names MaxKeyLen: keep them in step.
+var _ = [1]struct{}{}[MaxKeyLen-4294967288]
 
 // storedKey is the table key for a Redis key.
 func storedKey(key []byte) []byte {
@@ -44,10 +49,15 @@ func (x *Ctx) table(db int) *store.Table { return x.tx.Table(uint32(db)) }
 
 // lookup returns the live tuple of key: an expired tuple is absent.
 func (x *Ctx) lookup(db int, key []byte) (store.Tuple, bool, error) {
+	return x.live(db, key, (*store.Table).Get)
+}
+
+// live reads key with get and hides an expired tuple.
+func (x *Ctx) live(db int, key []byte, get func(*store.Table, []byte) (store.Tuple, bool, error)) (store.Tuple, bool, error) {
 	if len(key) > MaxKeyLen {
 		return store.Tuple{}, false, nil
 	}
-	t, ok, err := x.table(db).Get(storedKey(key))
+	t, ok, err := get(x.table(db), storedKey(key))
 	if err != nil {
 		return store.Tuple{}, false, fmt.Errorf("read key: %w", err)
 	}
@@ -55,6 +65,51 @@ func (x *Ctx) lookup(db int, key []byte) (store.Tuple, bool, error) {
 		return store.Tuple{}, false, nil
 	}
 	return t, true, nil
+}
+
+// lookupMeta is lookup without the value: t.Value is nil, t.Len its length
+// (no overflow is read).
+func (x *Ctx) lookupMeta(db int, key []byte) (store.Tuple, bool, error) {
+	return x.live(db, key, (*store.Table).GetMeta)
+}
+
+// lookupStringMeta is lookupMeta that answers WRONGTYPE for other types.
+func (x *Ctx) lookupStringMeta(db int, key []byte) (store.Tuple, bool, error) {
+	t, ok, err := x.lookupMeta(db, key)
+	if err == nil && ok && t.Type != store.TypeString {
+		err = errWrongType
+	}
+	return t, ok, err
+}
+
+// readRange returns bytes [off, off+n) of key's value (clipped at its end),
+// reading only the chunks of a large value that the range covers. The
+// bytes are the store's, valid until the transaction ends.
+func (x *Ctx) readRange(db int, key []byte, off, n uint64) ([]byte, error) {
+	t, _, err := x.table(db).GetRange(storedKey(key), off, n)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	return t.Value, nil
+}
+
+// writeRange overwrites (or, with atEnd, appends to) the live string value
+// of key in place, touching only the chunks it covers; it returns the new
+// length.
+func (x *Ctx) writeRange(db int, key []byte, off uint64, atEnd bool, data []byte) (uint64, error) {
+	tb := x.table(db)
+	var t store.Tuple
+	var err error
+	if atEnd {
+		t, _, err = tb.Append(storedKey(key), data)
+	} else {
+		t, _, err = tb.WriteRange(storedKey(key), off, data)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write key: %w", err)
+	}
+	x.e.watches.touch(db, key)
+	return t.Len, nil
 }
 
 // getString returns a copy of key's string value; WRONGTYPE for other types.

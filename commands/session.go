@@ -83,7 +83,7 @@ func (p *pipeline) drain() {
 				s.w.Error(errorReply(err))
 			}
 		}
-		p.c.Conn().WriteRaw(s.w.B)
+		p.c.Send(&s.w)
 		p.recycle(s)
 	}
 	clear(p.slots)
@@ -125,7 +125,8 @@ func (p *pipeline) writer() *resp.Writer {
 
 // send writes the reply buffer to the connection.
 func (p *pipeline) send() {
-	p.c.Conn().WriteRaw(p.w.B)
+	p.c.Send(&p.w)
+	p.w.Reset() // drop payload references
 	if cap(p.w.B) > 64<<10 {
 		p.w.B = nil // do not keep a big reply's buffer for the connection's life
 	}
@@ -327,7 +328,7 @@ func (p *pipeline) view(i int, cmd *command) int {
 			mark := len(w.B)
 			*x = Ctx{e: p.e, c: p.c, args: p.cmds[i+k], w: w, tx: tx, db: p.c.DB(), now: now}
 			if err := safeRun(cmd.run, x); err != nil {
-				w.B = w.B[:mark]
+				w.Truncate(mark)
 				w.Error(errorReply(err))
 			}
 			ran++

@@ -5,9 +5,9 @@ import (
 	"strconv"
 )
 
-// maxString is Redis's default proto-max-bulk-len, the cap on values built by
-// APPEND, SETRANGE and friends.
-const maxString = 512 << 20
+// maxString is the cap on values built by APPEND and SETRANGE: the
+// proto-max-bulk-len setting, as in Redis.
+func (x *Ctx) maxString() int64 { return x.e.cfg.MaxBulkLen() }
 
 var errTooBig = replyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 
@@ -20,7 +20,9 @@ func cmdGet(x *Ctx) error {
 		x.w.Null()
 		return nil
 	}
-	x.w.Bulk(t.Value) // copied into the reply at once: no copy of its own
+	// A large value (its own buffer, read from overflow) is sent from
+	// that buffer; a small one is copied into the reply.
+	x.w.BulkRef(t.Value)
 	return nil
 }
 
@@ -256,7 +258,7 @@ func cmdMGet(x *Ctx) error {
 			x.w.Null()
 			continue
 		}
-		x.w.Bulk(t.Value)
+		x.w.BulkRef(t.Value) // a large value is its own buffer
 	}
 	return nil
 }
@@ -374,30 +376,35 @@ func cmdIncrByFloat(x *Ctx) error {
 }
 
 func cmdAppend(x *Ctx) error {
-	v, t, _, err := x.getString(x.db, x.args[1])
+	t, ok, err := x.lookupStringMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
-	if int64(len(v))+int64(len(x.args[2])) > maxString {
+	val := x.args[2]
+	if int64(t.Len)+int64(len(val)) > x.maxString() {
 		return errTooBig
 	}
-	v = append(v, x.args[2]...)
-	if err := x.put(x.db, x.args[1], v, t.ExpireAt); err != nil {
+	if !ok {
+		if err := x.put(x.db, x.args[1], val, 0); err != nil {
+			return err
+		}
+		x.w.Int(int64(len(val)))
+		return nil
+	}
+	n, err := x.writeRange(x.db, x.args[1], 0, true, val)
+	if err != nil {
 		return err
 	}
-	x.w.Int(int64(len(v)))
+	x.w.Int(int64(n))
 	return nil
 }
 
 func cmdStrlen(x *Ctx) error {
-	t, ok, err := x.lookup(x.db, x.args[1])
+	t, _, err := x.lookupStringMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
-	if ok && t.Type != typeString {
-		return errWrongType
-	}
-	x.w.Int(int64(len(t.Value)))
+	x.w.Int(int64(t.Len))
 	return nil
 }
 
@@ -410,14 +417,11 @@ func cmdGetRange(x *Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, ok, err := x.lookup(x.db, x.args[1])
+	t, ok, err := x.lookupStringMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
-	if ok && t.Type != typeString {
-		return errWrongType
-	}
-	n := int64(len(t.Value))
+	n := int64(t.Len)
 	if start < 0 && end < 0 && start > end {
 		x.w.BulkString("")
 		return nil
@@ -437,11 +441,15 @@ func cmdGetRange(x *Ctx) error {
 	if end >= n {
 		end = n - 1
 	}
-	if start > end || n == 0 {
+	if !ok || start > end || n == 0 {
 		x.w.BulkString("")
 		return nil
 	}
-	x.w.Bulk(t.Value[start : end+1])
+	v, err := x.readRange(x.db, x.args[1], uint64(start), uint64(end-start+1))
+	if err != nil {
+		return err
+	}
+	x.w.BulkRef(v) // of a large value, a buffer of its own
 	return nil
 }
 
@@ -453,30 +461,32 @@ func cmdSetRange(x *Ctx) error {
 	if off < 0 {
 		return replyError("ERR offset is out of range")
 	}
-	v, t, ok, err := x.getString(x.db, x.args[1])
+	t, ok, err := x.lookupStringMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
 	val := x.args[3]
 	if len(val) == 0 {
+		x.w.Int(int64(t.Len))
+		return nil
+	}
+	if off+int64(len(val)) > x.maxString() {
+		return errTooBig
+	}
+	if !ok {
+		v := make([]byte, int(off)+len(val))
+		copy(v[off:], val)
+		if err := x.put(x.db, x.args[1], v, 0); err != nil {
+			return err
+		}
 		x.w.Int(int64(len(v)))
 		return nil
 	}
-	if off+int64(len(val)) > maxString {
-		return errTooBig
-	}
-	if need := int(off) + len(val); need > len(v) {
-		v = append(v, make([]byte, need-len(v))...)
-	}
-	copy(v[off:], val)
-	exp := int64(0)
-	if ok {
-		exp = t.ExpireAt
-	}
-	if err := x.put(x.db, x.args[1], v, exp); err != nil {
+	n, err := x.writeRange(x.db, x.args[1], uint64(off), false, val)
+	if err != nil {
 		return err
 	}
-	x.w.Int(int64(len(v)))
+	x.w.Int(int64(n))
 	return nil
 }
 

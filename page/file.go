@@ -95,7 +95,17 @@ func (f *File) ReadRaw(id uint64, buf []byte) error {
 // the file's codec (see Codec.Open): it returns the verified, decrypted run
 // without its trailer.
 func (f *File) Read(id uint64, pages int, want Type, txn uint64) ([]byte, Header, error) {
-	buf := make([]byte, pages*f.pageSize)
+	return f.ReadInto(nil, id, pages, want, txn)
+}
+
+// ReadInto is Read into buf when its capacity is enough (else into a new
+// buffer); it returns the run's bytes.
+func (f *File) ReadInto(buf []byte, id uint64, pages int, want Type, txn uint64) ([]byte, Header, error) {
+	if n := pages * f.pageSize; cap(buf) >= n {
+		buf = buf[:n]
+	} else {
+		buf = make([]byte, n)
+	}
 	if err := f.ReadRaw(id, buf); err != nil {
 		return nil, Header{}, err
 	}

@@ -9,11 +9,22 @@ import (
 // Magic identifies a digby data file.
 const Magic = "DIGBYDB\x00"
 
-// FormatVersion is the on-disk format this code writes. Open refuses newer.
-const FormatVersion = 1
+// FormatVersion is the on-disk format this code writes. Open refuses newer
+// ones, and older than MinFormatVersion.
+//
+// Version 2 stores large values as chunk tables and chunk runs (lz4) where
+// version 1 stored one overflow run per value.
+const FormatVersion = 2
+
+// MinFormatVersion is the oldest on-disk format this code reads.
+const MinFormatVersion = 2
 
 // ErrNewerFormat is returned when the file was written by a newer format.
 var ErrNewerFormat = errors.New("data file has a newer format version")
+
+// ErrOlderFormat is returned when the file was written by a format older
+// than MinFormatVersion (copy it with the build that wrote it).
+var ErrOlderFormat = errors.New("data file has an older format version")
 
 // ErrForeign is returned when page 0 and 1 do not look like a digby file.
 var ErrForeign = errors.New("not a digby data file")
@@ -171,6 +182,9 @@ func (c *Codec) DecodeMeta(buf []byte, slot uint64, pageSize int) (*Meta, error)
 	}
 	if m.Version > FormatVersion {
 		return nil, fmt.Errorf("page %d: meta: format version %d, this build reads up to %d: %w", slot, m.Version, FormatVersion, ErrNewerFormat)
+	}
+	if m.Version < MinFormatVersion {
+		return nil, fmt.Errorf("page %d: meta: format version %d, this build reads %d to %d: %w", slot, m.Version, MinFormatVersion, FormatVersion, ErrOlderFormat)
 	}
 	if int(m.PageSize) != pageSize {
 		return nil, corrupt(slot, "meta: page size %d, expected %d", m.PageSize, pageSize)

@@ -28,6 +28,10 @@ const (
 	TypeOverflow Type = 4
 	TypeFreemap  Type = 5 // one chunk of the free-page bitmap
 	TypeFreedir  Type = 6 // the free-space directory: chunk refs and pending ids
+	// TypeChunkTable is the run a large value's leaf reference points at:
+	// its owner, length and the references of its chunk runs (each a
+	// TypeOverflow run), or the value itself when it fits one chunk.
+	TypeChunkTable Type = 7
 )
 
 func (t Type) String() string {
@@ -44,6 +48,8 @@ func (t Type) String() string {
 		return "freemap"
 	case TypeFreedir:
 		return "freedir"
+	case TypeChunkTable:
+		return "chunktable"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }

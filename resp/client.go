@@ -143,4 +143,28 @@ func (c *Client) Info(now time.Time) string {
 }
 
 // Conn returns the redcon connection, for writing replies.
+// Send writes w's reply to the connection. Payloads w holds by reference
+// (Writer.BulkRef) are written straight to the socket after what redcon
+// has buffered is flushed, so a large value is never copied into an
+// output buffer; a failed write closes the connection.
+func (c *Client) Send(w *Writer) {
+	if !w.HasRefs() {
+		c.conn.WriteRaw(w.B)
+		return
+	}
+	bw := redcon.BaseWriter(c.conn)
+	w.Segments(func(b []byte, fromRef bool) {
+		if !fromRef || bw == nil {
+			c.conn.WriteRaw(b)
+			return
+		}
+		if bw.Flush() != nil {
+			return // the connection is gone; redcon closes it
+		}
+		if _, err := c.conn.NetConn().Write(b); err != nil {
+			c.conn.Close()
+		}
+	})
+}
+
 func (c *Client) Conn() redcon.Conn { return c.conn }

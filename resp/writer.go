@@ -12,7 +12,21 @@ type Writer struct {
 	B []byte
 	// Proto is the protocol version: 3 selects RESP3 types, anything else RESP2.
 	Proto int
+
+	// refs are large bulk payloads that belong at offsets of B but are
+	// sent from their own memory (BulkRef), in offset order.
+	refs []bulkRef
 }
+
+// bulkRef is a payload to be sent at offset at of B.
+type bulkRef struct {
+	at int
+	b  []byte
+}
+
+// RefMin is the smallest bulk payload BulkRef sends by reference; smaller
+// ones are copied into B (a copy is cheaper than a separate write).
+const RefMin = 64 << 10
 
 // NewWriter returns a Writer for protocol version proto.
 func NewWriter(proto int) *Writer { return &Writer{Proto: proto} }
@@ -21,7 +35,36 @@ func NewWriter(proto int) *Writer { return &Writer{Proto: proto} }
 func (w *Writer) RESP3() bool { return w.Proto == 3 }
 
 // Reset empties the buffer and keeps its capacity.
-func (w *Writer) Reset() { w.B = w.B[:0] }
+func (w *Writer) Reset() {
+	w.B = w.B[:0]
+	clear(w.refs)
+	w.refs = w.refs[:0]
+}
+
+// Truncate drops what was written past offset n of B (payloads included),
+// e.g. a reply a failing command had begun.
+func (w *Writer) Truncate(n int) {
+	w.B = w.B[:n]
+	for len(w.refs) > 0 && w.refs[len(w.refs)-1].at >= n {
+		w.refs[len(w.refs)-1] = bulkRef{}
+		w.refs = w.refs[:len(w.refs)-1]
+	}
+}
+
+// Segments calls fn with the reply's bytes in order: pieces of B and the
+// payloads sent by reference (fromRef true).
+func (w *Writer) Segments(fn func(b []byte, fromRef bool)) {
+	prev := 0
+	for _, r := range w.refs {
+		fn(w.B[prev:r.at], false)
+		fn(r.b, true)
+		prev = r.at
+	}
+	fn(w.B[prev:], false)
+}
+
+// HasRefs reports whether a payload is held by reference.
+func (w *Writer) HasRefs() bool { return len(w.refs) > 0 }
 
 func (w *Writer) prefix(c byte, n int64) {
 	w.B = append(w.B, c)
@@ -64,6 +107,19 @@ func (w *Writer) Int(n int64) { w.prefix(':', n) }
 func (w *Writer) Bulk(b []byte) {
 	w.prefix('$', int64(len(b)))
 	w.B = append(w.B, b...)
+	w.B = append(w.B, '\r', '\n')
+}
+
+// BulkRef writes a bulk string whose payload, when at least RefMin bytes,
+// is not copied into B but sent from b itself: b must not change until the
+// reply has been sent (Client.Send), and must not be part of B.
+func (w *Writer) BulkRef(b []byte) {
+	if len(b) < RefMin {
+		w.Bulk(b)
+		return
+	}
+	w.prefix('$', int64(len(b)))
+	w.refs = append(w.refs, bulkRef{len(w.B), b})
 	w.B = append(w.B, '\r', '\n')
 }
 

@@ -9,8 +9,13 @@ import (
 	"github.com/digby-db/digby/page"
 )
 
-// backupBatch is the number of tuples copied per transaction of a backup.
-const backupBatch = 10000
+// backupBatch and backupBytes bound the tuples copied per transaction of
+// a backup (a batch holds its values in memory; large values end a batch
+// early).
+const (
+	backupBatch = 10000
+	backupBytes = 64 << 20
+)
 
 // Backup writes a compacted, verified copy of the database, as of one read
 // snapshot, to the file path (a data file: put it in a directory as
@@ -81,9 +86,11 @@ func copyTable(src *Table, dst *DB) error {
 			v   btree.Value
 		}
 		var batch []item
-		for ; ok && len(batch) < backupBatch; ok = c.Next() {
+		bytes := 0
+		for ; ok && len(batch) < backupBatch && bytes < backupBytes; ok = c.Next() {
 			t := c.Tuple()
 			batch = append(batch, item{t.Key, btree.Value{Type: t.Type, Version: t.Version, ExpireAt: t.ExpireAt, Data: t.Value}})
+			bytes += len(t.Key) + len(t.Value)
 		}
 		if err := c.Err(); err != nil {
 			return err

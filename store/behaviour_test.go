@@ -114,6 +114,25 @@ func TestPageSizeReadBack(t *testing.T) {
 	}
 }
 
+// setFormatVersion rewrites both metas of the closed database in dir
+// (4 KiB pages) with format version v.
+func setFormatVersion(t *testing.T, dir string, v uint32) {
+	t.Helper()
+	path := DataPath(dir)
+	for slot := uint64(0); slot < 2; slot++ {
+		buf := readPageBytes(t, path, slot, 1)
+		m, err := page.PlainCodec().DecodeMeta(buf, slot, page.MinPageSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Version = v
+		if err := page.PlainCodec().EncodeMeta(m, buf); err != nil {
+			t.Fatal(err)
+		}
+		patchFile(t, path, int64(slot)*page.MinPageSize, buf)
+	}
+}
+
 func TestNewerFormatRefused(t *testing.T) {
 	dir := t.TempDir()
 	db, err := Open(dir, nil)
@@ -122,19 +141,7 @@ func TestNewerFormatRefused(t *testing.T) {
 	}
 	db.Update(func(tx *Tx) error { _, err := tx.Table(0).Put([]byte("a"), []byte("b"), TypeString, 0); return err })
 	db.Close()
-	path := DataPath(dir)
-	for slot := uint64(0); slot < 2; slot++ {
-		buf := readPageBytes(t, path, slot, 1)
-		m, err := page.PlainCodec().DecodeMeta(buf, slot, page.MinPageSize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Version = page.FormatVersion + 1
-		if err := page.PlainCodec().EncodeMeta(m, buf); err != nil {
-			t.Fatal(err)
-		}
-		patchFile(t, path, int64(slot)*page.MinPageSize, buf)
-	}
+	setFormatVersion(t, dir, page.FormatVersion+1)
 	db, err = Open(dir, nil)
 	if err == nil {
 		db.Close()

@@ -80,6 +80,17 @@ func (c *checker) mark(id uint64, n int, how uint8, what string) error {
 	return nil
 }
 
+// markRuns marks overflow runs reachable.
+func (c *checker) markRuns(runs []page.Ref, what string) error {
+	for _, r := range runs {
+		if err := c.mark(r.ID, int(r.Pages), seenReach, what); err != nil {
+			return err
+		}
+		c.r.Reachable += uint64(r.Pages)
+	}
+	return nil
+}
+
 func checkFile(f *page.File, m *page.Meta) (CheckReport, error) {
 	c := &checker{f: f, hwm: m.HWM, seen: make([]uint8, m.HWM)}
 	c.p = diskPager{f: f}
@@ -178,6 +189,9 @@ func (c *checker) catalog(root page.Ref) error {
 func (c *checker) table(n uint32, s tableState) error {
 	var withExp uint64
 	count, _, err := c.tree(s.root, fmt.Sprintf("table %d", n), func(k []byte, v btree.Value) error {
+		if isLong(k) && v.Ovf.IsZero() {
+			return fmt.Errorf("table %d: long key %x stored without a chunk table: %w", n, k[:16], ErrCorrupt)
+		}
 		if v.ExpireAt != 0 {
 			withExp++
 		}
@@ -252,12 +266,12 @@ func (c *checker) tree(root page.Ref, name string, fn func(k []byte, v btree.Val
 			for i := 0; i < n.Len(); i++ {
 				k, v := n.Key(i), n.Val(i)
 				if !v.Ovf.IsZero() {
-					if err := c.mark(v.Ovf.ID, int(v.Ovf.Pages), seenReach, name+" overflow"); err != nil {
-						return count, 0, err
-					}
-					c.r.Reachable += uint64(v.Ovf.Pages)
-					if _, _, err := c.f.Read(v.Ovf.ID, int(v.Ovf.Pages), page.TypeOverflow, v.Ovf.Txn); err != nil {
+					runs, err := checkValue(fileRuns(c.f), fileGeom(c.f), v.Ovf, k, v.Len)
+					if err != nil {
 						return count, 0, fmt.Errorf("%s: %w", name, err)
+					}
+					if err := c.markRuns(runs, name+" overflow"); err != nil {
+						return count, 0, err
 					}
 				}
 				if err := fn(k, v); err != nil {
@@ -302,10 +316,13 @@ func (c *checker) dropTree(d dropEntry) error {
 			c.r.Reachable++
 			for i := 0; i < leaf.Len(); i++ {
 				if v := leaf.Val(i); !v.Ovf.IsZero() {
-					if err := c.mark(v.Ovf.ID, int(v.Ovf.Pages), seenReach, "pending-drop overflow"); err != nil {
+					runs, _, err := overflowRuns(fileRuns(c.f), fileGeom(c.f), v.Ovf)
+					if err != nil {
 						return err
 					}
-					c.r.Reachable += uint64(v.Ovf.Pages)
+					if err := c.markRuns(runs, "pending-drop overflow"); err != nil {
+						return err
+					}
 				}
 			}
 		}

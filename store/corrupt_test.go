@@ -43,6 +43,9 @@ func fillTables(t *testing.T, db *DB, m model, r *rand.Rand, n int) {
 				v := make([]byte, 5+r.IntN(90))
 				if r.IntN(15) == 0 {
 					v = make([]byte, corruptPS+r.IntN(3*corruptPS))
+					if r.IntN(8) == 0 {
+						v = make([]byte, ChunkSize+r.IntN(3*ChunkSize)) // chunked
+					}
 				}
 				for j := range v {
 					v[j] = byte(r.UintN(256))
@@ -173,7 +176,14 @@ func readLayout(t *testing.T, path string, key []byte) *fileLayout {
 			add(r, page.TypeLeaf)
 			for i := 0; i < n.Len(); i++ {
 				if v := n.Val(i); !v.Ovf.IsZero() {
-					add(v.Ovf, page.TypeOverflow)
+					runs, _, err := overflowRuns(fileRuns(f), fileGeom(f), v.Ovf)
+					if err != nil {
+						t.Fatalf("layout: %v", err)
+					}
+					add(runs[0], page.TypeChunkTable)
+					for _, c := range runs[1:] {
+						add(c, page.TypeOverflow)
+					}
 				}
 				if leaf != nil {
 					leaf(n, i)
@@ -412,13 +422,13 @@ func corruptPages(t *testing.T, key []byte) {
 	m := buildCorruptDB(t, src, ops, key)
 	l := readLayout(t, DataPath(src), key)
 	trailer := l.codec.Overhead()
-	for _, typ := range []page.Type{page.TypeBranch, page.TypeLeaf, page.TypeOverflow, page.TypeFreemap, page.TypeFreedir} {
+	for _, typ := range []page.Type{page.TypeBranch, page.TypeLeaf, page.TypeChunkTable, page.TypeOverflow, page.TypeFreemap, page.TypeFreedir} {
 		if len(l.kinds[typ]) == 0 {
 			t.Fatalf("test database has no %v page", typ)
 		}
 	}
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, typ := range []page.Type{page.TypeBranch, page.TypeLeaf, page.TypeOverflow, page.TypeFreemap, page.TypeFreedir} {
+	for _, typ := range []page.Type{page.TypeBranch, page.TypeLeaf, page.TypeChunkTable, page.TypeOverflow, page.TypeFreemap, page.TypeFreedir} {
 		var older, newer []uint64 // written before / by the newest flush
 		for _, id := range l.kinds[typ] {
 			if l.txns[id] > l.older.Txn {
@@ -477,6 +487,17 @@ func flipByte(t *testing.T, path string, off int64) {
 	}
 }
 
+// runStart is the first page of the run holding page id (id itself when no
+// run of the layout holds it): a cut inside a run is reported at its start.
+func (l *fileLayout) runStart(id uint64) uint64 {
+	for start, n := range l.runs {
+		if start <= id && id < start+uint64(n) {
+			return start
+		}
+	}
+	return id
+}
+
 func TestCorruptTruncate(t *testing.T) {
 	src := t.TempDir()
 	m := buildCorruptDB(t, src, 3000, nil)
@@ -496,7 +517,7 @@ func TestCorruptTruncate(t *testing.T) {
 			if err := os.Truncate(DataPath(dir), cut); err != nil {
 				t.Fatal(err)
 			}
-			expectCorrupt(t, dir, nil, m, l.older.Txn, true, uint64(cut/corruptPS))
+			expectCorrupt(t, dir, nil, m, l.older.Txn, true, l.runStart(uint64(cut/corruptPS)))
 		})
 	}
 	// Less than a meta: a clear error, whatever it says.

@@ -42,6 +42,9 @@ func crashOps(c uint64) (table uint32, puts map[string][]byte, dels []string) {
 	puts = map[string][]byte{}
 	for i := 0; i < 1+r.IntN(20); i++ {
 		k := fmt.Sprintf("k%05d", r.IntN(3000))
+		if r.IntN(30) == 0 {
+			k = strings.Repeat("L", KeyPrefixSize) + k // a long key
+		}
 		if r.IntN(4) == 0 {
 			dels = append(dels, k)
 			delete(puts, k)
@@ -50,6 +53,9 @@ func crashOps(c uint64) (table uint32, puts map[string][]byte, dels []string) {
 		n := 8 + r.IntN(100)
 		if r.IntN(40) == 0 {
 			n = 5000 + r.IntN(20000)
+		}
+		if r.IntN(150) == 0 {
+			n = ChunkSize + r.IntN(2*ChunkSize) // chunked
 		}
 		unit := []byte(fmt.Sprintf("%d:%s|", c, k))
 		v := bytes.Repeat(unit, n/len(unit)+1)[:n]

@@ -12,6 +12,7 @@ import (
 
 	"github.com/digby-db/digby/btree"
 	"github.com/digby-db/digby/page"
+	"github.com/pierrec/lz4/v4"
 )
 
 // state is one committed (logical) version of the database.
@@ -76,6 +77,14 @@ type DB struct {
 	flushes   atomic.Uint64
 	syncs     atomic.Uint64
 	written   atomic.Uint64 // bytes written to the data file
+	ovfReads  atomic.Uint64 // overflow runs (chunk tables, chunks) read
+	ovfWrites atomic.Uint64 // overflow runs written
+
+	// Writer-only lz4 state for compressing chunks, and the buffer
+	// overflow runs are sealed in.
+	zc     lz4.Compressor
+	zbuf   []byte
+	runBuf []byte
 
 	// Writer figures published for Stats.
 	availPages, pendingPages atomic.Uint64
@@ -179,7 +188,7 @@ func (db *DB) load() error {
 			continue
 		}
 		db.metas[slot], errs[slot] = codec.DecodeMeta(buf, uint64(slot), ps)
-		if errors.Is(errs[slot], page.ErrNewerFormat) {
+		if errors.Is(errs[slot], page.ErrNewerFormat) || errors.Is(errs[slot], page.ErrOlderFormat) {
 			return errs[slot]
 		}
 		if m := db.metas[slot]; m != nil {

@@ -130,8 +130,11 @@ func (db *DB) dropStep(budget int) (bool, error) {
 			leaf := cur.Leaf()
 			for i := 0; i < leaf.Len(); i++ {
 				if val := leaf.Val(i); !val.Ovf.IsZero() {
-					w.free(val.Ovf.ID, int(val.Ovf.Pages))
-					freed += int(val.Ovf.Pages)
+					n, err := w.freeValue(val.Ovf)
+					if err != nil {
+						return false, fmt.Errorf("pending drop: %w", err)
+					}
+					freed += n
 				}
 			}
 			w.free(leaf.ID, 1)

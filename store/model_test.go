@@ -43,13 +43,32 @@ func randKey(r *rand.Rand, space int) []byte {
 	case 0:
 		return []byte{}
 	case 1:
-		return bytes.Repeat([]byte{byte('a' + r.IntN(3))}, 1+r.IntN(MaxKeySize))
+		return bytes.Repeat([]byte{byte('a' + r.IntN(3))}, 1+r.IntN(KeyPrefixSize))
+	case 2:
+		// Long keys, many sharing their first KeyPrefixSize bytes.
+		k := bytes.Repeat([]byte{byte('a' + r.IntN(2))}, KeyPrefixSize+1+r.IntN(300))
+		k[len(k)-1] = byte('0' + r.IntN(space%7+3))
+		if r.IntN(8) == 0 {
+			k = append(k, bytes.Repeat([]byte("x"), 70000+r.IntN(1000))...) // a key longer than a chunk
+		}
+		return k
 	}
 	return []byte(fmt.Sprintf("key-%05d", r.IntN(space)))
 }
 
 func randVal(r *rand.Rand, ps int) []byte {
 	n := r.IntN(40)
+	switch r.IntN(60) {
+	case 59:
+		// Chunked: several chunks, the last partial; compressible or not.
+		n = ChunkSize + r.IntN(3*ChunkSize)
+		if r.IntN(2) == 0 {
+			return textBytes(r, n)
+		}
+		return randBytes(r, n)
+	case 58:
+		return textBytes(r, ps/4+r.IntN(3*ps)) // embedded, compressible
+	}
 	switch r.IntN(12) {
 	case 0:
 		n = 0
@@ -95,7 +114,17 @@ func verify(t *testing.T, db *DB, m model) {
 			if tb.Expires() != exps {
 				return fmt.Errorf("table %d: expires %d, model %d", n, tb.Expires(), exps)
 			}
-			sort.Strings(keys)
+			// Tree order: bytewise by tree key (long keys sharing a
+			// prefix by their hash).
+			sort.Slice(keys, func(i, j int) bool {
+				return string(treeKey([]byte(keys[i]))) < string(treeKey([]byte(keys[j])))
+			})
+			for _, k := range keys {
+				tu, ok, err := tb.Get([]byte(k))
+				if err != nil || !ok || !bytes.Equal(tu.Value, want[k].val) {
+					return fmt.Errorf("table %d: Get(%.40q, %d bytes): %v %v", n, k, len(k), ok, err)
+				}
+			}
 			c := tb.Cursor()
 			i := 0
 			for ok := c.First(); ok; ok = c.Next() {
@@ -210,6 +239,17 @@ func runModel(t *testing.T, ps int, seed uint64, ops int, key []byte) {
 			for _, o := range list {
 				tb := after.table(o.table)
 				switch {
+				case o.kind < 6:
+					// WriteRange at an offset that may cross chunks.
+					if v, ok := tb[string(o.key)]; ok && len(o.val) > 0 {
+						off := int(o.b) * (ChunkSize / 3)
+						nv := append([]byte(nil), v.val...)
+						if need := off + len(o.val); need > len(nv) {
+							nv = append(nv, make([]byte, need-len(nv))...)
+						}
+						copy(nv[off:], o.val)
+						tb[string(o.key)] = modelVal{nv, v.exp}
+					}
 				case o.kind < 55:
 					tb[string(o.key)] = modelVal{o.val, o.exp}
 				case o.kind < 85:
@@ -234,6 +274,8 @@ func runModel(t *testing.T, ps int, seed uint64, ops int, key []byte) {
 					tb := tx.Table(o.table)
 					var err error
 					switch {
+					case o.kind < 6:
+						_, _, err = tb.WriteRange(o.key, uint64(o.b)*(ChunkSize/3), o.val)
 					case o.kind < 55:
 						_, err = tb.Put(o.key, o.val, TypeString, o.exp)
 					case o.kind < 85:

@@ -81,12 +81,10 @@ func (o Options) withDefaults() Options {
 // TypeString is the type tag of a plain string value.
 const TypeString uint8 = 1
 
-// MaxKeySize is the longest key the engine stores (longer keys come with
-// overflow keys).
-const MaxKeySize = 224
-
-// MaxValueSize is the largest value, a checked limit of the format.
-const MaxValueSize = 1<<32 - 1
+// MaxValueSize is the largest value, 4 GiB, a checked limit: a longer one
+// gets ErrValueTooLarge. Lengths are 64-bit in the format; the limit keeps
+// a value's chunk table one run of at most about 1.6 MiB.
+const MaxValueSize = 4 << 30
 
 // Sentinel errors callers test with errors.Is.
 var (

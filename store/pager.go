@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/digby-db/digby/btree"
@@ -55,34 +54,6 @@ const ovfOwnerFixed = 6
 // noOwner is the owner table of overflow data outside the tables.
 const noOwner = ^uint32(0)
 
-// readOverflowRun reads and verifies an overflow run; it returns the owner
-// (table and key) and the value of the given length.
-func (db *DB) readOverflowRun(ref page.Ref, length uint64) (uint32, []byte, []byte, error) {
-	bad := func(why string) error { return &page.CorruptError{ID: ref.ID, Reason: why} }
-	buf, _, err := db.file.Read(ref.ID, int(ref.Pages), page.TypeOverflow, ref.Txn)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	b := buf[page.HeaderSize:]
-	if len(b) < ovfOwnerFixed {
-		return 0, nil, nil, bad("overflow run too short")
-	}
-	table := binary.LittleEndian.Uint32(b)
-	klen := int(binary.LittleEndian.Uint16(b[4:]))
-	start := ovfOwnerFixed + klen
-	if klen > MaxKeySize || uint64(len(b)-start) < length || start > len(b) {
-		return 0, nil, nil, bad(fmt.Sprintf("overflow run of %d pages cannot hold %d bytes", ref.Pages, length))
-	}
-	end := uint64(start) + length
-	return table, b[ovfOwnerFixed:start], b[start:end:end], nil
-}
-
-// readOverflow reads and verifies an overflow run holding length bytes.
-func (db *DB) readOverflow(ref page.Ref, length uint64) ([]byte, error) {
-	_, _, v, err := db.readOverflowRun(ref, length)
-	return v, err
-}
-
 // readPager serves a read-only snapshot.
 type readPager struct{ db *DB }
 
@@ -92,7 +63,7 @@ func (p readPager) Writable(*btree.Node) (*btree.Node, error)         { return n
 func (p readPager) NewNode(bool) (*btree.Node, error)                 { return nil, ErrReadOnly }
 func (p readPager) FreeNode(*btree.Node)                              {}
 func (p readPager) WriteOverflow([]byte) (page.Ref, error)            { return page.Ref{}, ErrReadOnly }
-func (p readPager) FreeOverflow(page.Ref)                             {}
+func (p readPager) FreeOverflow(page.Ref) error                       { return ErrReadOnly }
 func (p readPager) ReadOverflow(r page.Ref, l uint64) ([]byte, error) { return p.db.readOverflow(r, l) }
 
 // run records an allocation, for rollback.
@@ -118,12 +89,15 @@ type wtx struct {
 	db *DB
 	// owner of the overflow runs written now (set by Table.put)
 	ownerTable uint32
-	ownerKey   []byte
-	txn        uint64
-	dirty      map[uint64]*btree.Node
-	allocs     []run
-	freed      []uint64
-	sp         *savepoint
+	ownerKey   []byte // the owner's tree key
+	// ownerFullKey is the whole key of a long-key owner (nil otherwise):
+	// WriteOverflow stores it in the chunk table.
+	ownerFullKey []byte
+	txn          uint64
+	dirty        map[uint64]*btree.Node
+	allocs       []run
+	freed        []uint64
+	sp           *savepoint
 }
 
 // PageSize is the usable size of a page: the page less the codec's trailer.
@@ -194,34 +168,3 @@ func (w *wtx) FreeNode(n *btree.Node) {
 	}
 	w.free(n.ID, 1)
 }
-
-func (w *wtx) WriteOverflow(data []byte) (page.Ref, error) {
-	if uint64(len(data)) > MaxValueSize {
-		return page.Ref{}, fmt.Errorf("%d bytes: %w", len(data), ErrValueTooLarge)
-	}
-	// The run starts with its owner (table, key), so that idle relocation
-	// can find the tuple that refers to it.
-	prefix := ovfOwnerFixed + len(w.ownerKey)
-	codec := w.db.file.Codec()
-	pages := (len(data) + prefix + page.HeaderSize + codec.Overhead() + w.db.ps - 1) / w.db.ps
-	id := w.allocate(pages)
-	buf := make([]byte, pages*w.db.ps)
-	page.PutHeader(buf, page.Header{ID: id, Txn: w.txn, Type: page.TypeOverflow, Overflow: uint32(pages - 1)})
-	b := buf[page.HeaderSize:]
-	binary.LittleEndian.PutUint32(b, w.ownerTable)
-	binary.LittleEndian.PutUint16(b[4:], uint16(len(w.ownerKey)))
-	copy(b[ovfOwnerFixed:], w.ownerKey)
-	copy(b[prefix:], data)
-	if err := codec.Seal(buf); err != nil {
-		return page.Ref{}, w.db.fail(err)
-	}
-	// Written now: no meta reaches it until the txn's flush.
-	if err := w.db.writeRecorded(id, buf); err != nil {
-		return page.Ref{}, w.db.fail(err)
-	}
-	return page.Ref{ID: id, Txn: w.txn, Pages: uint32(pages)}, nil
-}
-
-func (w *wtx) ReadOverflow(r page.Ref, l uint64) ([]byte, error) { return w.db.readOverflow(r, l) }
-
-func (w *wtx) FreeOverflow(r page.Ref) { w.free(r.ID, int(r.Pages)) }

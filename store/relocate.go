@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 
 	"github.com/digby-db/digby/btree"
@@ -30,6 +31,7 @@ func (db *DB) relocateStep() (bool, error) {
 	floor := hwm - min(hwm, db.alloc.AvailCount())
 	floor = max(floor, low+1)
 	tx := db.beginWrite()
+	pend := movedChunks{}
 	moved := 0
 	tried, scanned := 0, 0
 	for id := hwm - 1; id >= floor && tried < relocateBudget && scanned < 16*relocateBudget; id-- {
@@ -48,7 +50,7 @@ func (db *DB) relocateStep() (bool, error) {
 		tried++
 		var ok bool
 		if n == nil {
-			ok, err = tx.relocateOverflow(id, h)
+			ok, err = tx.relocateOverflow(id, h, pend)
 		} else {
 			ok, err = tx.relocate(n)
 		}
@@ -65,11 +67,59 @@ func (db *DB) relocateStep() (bool, error) {
 	if moved == 0 {
 		return false, nil
 	}
+	if err := tx.finishMoved(pend); err != nil {
+		return false, err
+	}
 	return true, db.commit(tx)
 }
 
+// movedChunks holds, during one relocation step, the values some of whose
+// chunks moved, keyed by table and tree key: each gets one new chunk table
+// at the end of the step, however many of its chunks moved.
+type movedChunks map[string]*movedValue
+
+type movedValue struct {
+	table uint32
+	key   []byte
+	v     btree.Value // the leaf value, still referring to the old table
+	ct    *chunkTable // with the moved chunks' new references
+}
+
+func movedKey(table uint32, key []byte) string {
+	return string(binary.BigEndian.AppendUint32(nil, table)) + string(key)
+}
+
+// finishMoved writes the new chunk table of each value with moved chunks,
+// frees its old one and points the tuple at the new one.
+func (tx *Tx) finishMoved(pend movedChunks) error {
+	w := tx.w
+	defer func() { w.ownerTable, w.ownerKey = noOwner, nil }()
+	for _, mv := range pend {
+		w.ownerTable, w.ownerKey = mv.table, mv.key
+		ref, err := w.writeTable(mv.ct)
+		if err != nil {
+			return err
+		}
+		w.free(mv.v.Ovf.ID, int(mv.v.Ovf.Pages))
+		s, err := tx.tableState(mv.table)
+		if err != nil {
+			return err
+		}
+		m := btree.Tree{P: w, Root: s.root}
+		v := mv.v
+		v.Ovf, v.Data = ref, nil
+		if _, _, err := m.Replace(mv.key, v); err != nil {
+			return err
+		}
+		s.root = m.Root
+		tx.tables[mv.table] = s
+	}
+	return nil
+}
+
 // pageNode returns the tree node at page id, or (nil, its header) for the
-// first page of an overflow run; an error for anything else.
+// first page of an overflow run (a chunk table or a chunk); an error for
+// anything else.
 func (db *DB) pageNode(id uint64) (*btree.Node, page.Header, error) {
 	if n, ok := db.unflushedNode(id); ok {
 		return n, page.Header{}, nil
@@ -82,7 +132,7 @@ func (db *DB) pageNode(id uint64) (*btree.Node, page.Header, error) {
 	switch {
 	case h.ID != id:
 		return nil, h, errNotAPage
-	case h.Type == page.TypeOverflow:
+	case h.Type == page.TypeOverflow || h.Type == page.TypeChunkTable:
 		return nil, h, nil
 	case h.Type != page.TypeLeaf && h.Type != page.TypeBranch:
 		return nil, h, errNotAPage
@@ -93,45 +143,124 @@ func (db *DB) pageNode(id uint64) (*btree.Node, page.Header, error) {
 
 var errNotAPage = errors.New("not the start of a page")
 
-// relocateOverflow copies the overflow run at id (header h) to a new run,
-// lower in the file, and points its tuple at the copy. It reports whether
-// it moved the run (not if its owner no longer refers to it).
-func (tx *Tx) relocateOverflow(id uint64, h page.Header) (bool, error) {
+// relocateOverflow copies the overflow run at id (header h: a chunk table
+// or a chunk) to a new run, lower in the file. A moved chunk table is
+// pointed at by its tuple at once; a moved chunk changes its entry in the
+// value's chunk table kept in pend, written once at the end of the step
+// (finishMoved). It reports whether it moved the run (not if its owner no
+// longer refers to it, or no lower run is free).
+func (tx *Tx) relocateOverflow(id uint64, h page.Header, pend movedChunks) (bool, error) {
 	ref := page.Ref{ID: id, Txn: h.Txn, Pages: uint32(h.Pages())}
 	if !tx.db.alloc.HasRunBelow(h.Pages(), id) {
 		return false, nil
 	}
-	table, key, _, err := tx.db.readOverflowRun(ref, 0)
-	if err != nil || table == noOwner {
+	buf, err := tx.db.readRun(ref, h.Type, nil)
+	if err != nil {
+		return false, nil // unreadable: Check reports it, relocation leaves it
+	}
+	owner, key, _, err := getOwner(id, buf[page.HeaderSize:])
+	if err != nil || owner == noOwner {
 		return false, nil
 	}
-	s, err := tx.tableState(table)
+	key = append([]byte(nil), key...)
+	table, s, v, ct, err := tx.runOwner(owner, key, ref, h.Type)
+	if err != nil || s == nil {
+		return false, err
+	}
+	mk := movedKey(table, key)
+	if h.Type == page.TypeChunkTable && pend[mk] != nil {
+		return false, nil // finishMoved writes it anew, low
+	}
+	tx.w.ownerTable, tx.w.ownerKey = table, key
+	defer func() { tx.w.ownerTable, tx.w.ownerKey = noOwner, nil }()
+	body := buf[page.HeaderSize:]
+	binary.LittleEndian.PutUint32(body, table) // the owner it has now (SWAPDB)
+	nref, err := tx.w.copyRun(h.Type, body)
 	if err != nil {
 		return false, err
+	}
+	tx.w.free(ref.ID, int(ref.Pages))
+	if h.Type != page.TypeChunkTable {
+		mv := pend[mk]
+		if mv == nil {
+			mv = &movedValue{table: table, key: key, v: v, ct: ct}
+			pend[mk] = mv
+		}
+		i := mv.ct.indexOf(id, h.Txn)
+		mv.ct.chunks[i].ID, mv.ct.chunks[i].Txn = nref.ID, nref.Txn
+		return true, nil
 	}
 	m := btree.Tree{P: tx.w, Root: s.root}
-	v, ok, err := m.GetRaw(key)
-	if err != nil || !ok || v.Ovf != ref {
-		return false, err
-	}
-	data, err := tx.db.readOverflow(v.Ovf, v.Len)
-	if err != nil {
-		return false, err
-	}
-	key = append([]byte(nil), key...)
-	tx.w.ownerTable, tx.w.ownerKey = table, key
-	nref, err := tx.w.WriteOverflow(data)
-	tx.w.ownerTable, tx.w.ownerKey = noOwner, nil
-	if err != nil {
-		return false, err
-	}
 	v.Ovf, v.Data = nref, nil
-	if _, _, err := m.PutValue(key, v); err != nil { // frees the old run
+	if _, _, err := m.Replace(key, v); err != nil {
 		return false, err
 	}
 	s.root = m.Root
-	tx.tables[table] = s
+	tx.tables[table] = *s
 	return true, nil
+}
+
+// runOwner finds the tuple under tree key key whose value holds the run
+// ref of type typ: in table owner first (as the run records), then in the
+// other tables (SWAPDB moves tuples without rewriting their runs). For a
+// chunk it returns the value's chunk table too. A nil state means that no
+// tuple holds the run any more.
+func (tx *Tx) runOwner(owner uint32, key []byte, ref page.Ref, typ page.Type) (uint32, *tableState, btree.Value, *chunkTable, error) {
+	tables := []uint32{owner}
+	for k := 0; k < len(tables); k++ {
+		t := tables[k]
+		if k > 0 && t == owner {
+			continue
+		}
+		s, err := tx.tableState(t)
+		if err != nil {
+			return 0, nil, btree.Value{}, nil, err
+		}
+		m := btree.Tree{P: tx.w, Root: s.root}
+		v, ok, err := m.GetRaw(key)
+		if err != nil {
+			return 0, nil, btree.Value{}, nil, err
+		}
+		if ok && !v.Ovf.IsZero() {
+			if typ == page.TypeChunkTable && v.Ovf == ref {
+				return t, &s, v, nil, nil
+			}
+			if typ != page.TypeChunkTable {
+				ct, err := readChunkTable(tx.db.readRun, v.Ovf)
+				if err != nil {
+					return 0, nil, btree.Value{}, nil, err
+				}
+				if ct.indexOf(ref.ID, ref.Txn) >= 0 {
+					return t, &s, v, ct, nil
+				}
+			}
+		}
+		if k == 0 {
+			// Not where the run says: look in the other tables.
+			more, err := tx.Tables()
+			if err != nil {
+				return 0, nil, btree.Value{}, nil, err
+			}
+			tables = append(tables, more...)
+		}
+	}
+	return 0, nil, btree.Value{}, nil, nil
+}
+
+// copyRun writes body (an overflow run's bytes after the header, owner
+// included) as a new run of typ.
+func (w *wtx) copyRun(typ page.Type, body []byte) (page.Ref, error) {
+	return w.writeOvfRun(typ, len(body), func(b []byte) { copy(b, body) })
+}
+
+// indexOf is the index of the chunk stored in run id written by txn, or -1.
+func (ct *chunkTable) indexOf(id, txn uint64) int {
+	for i, c := range ct.chunks {
+		if c.ID == id && c.Txn == txn {
+			return i
+		}
+	}
+	return -1
 }
 
 // relocate finds the live tree holding n and shadows the path to it.

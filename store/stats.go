@@ -20,6 +20,8 @@ type Stats struct {
 	Flushes         uint64
 	Syncs           uint64
 	BytesWritten    uint64
+	OverflowReads   uint64 // overflow runs (chunk tables and chunks) read from the file
+	OverflowWrites  uint64 // overflow runs written
 	TxID            uint64
 	Failed          error
 }
@@ -32,7 +34,7 @@ func (db *DB) Stats() Stats {
 	s := Stats{
 		PageSize: db.ps, Encryption: db.Encryption(), CacheSize: cs.Limit, CacheBytes: cs.Bytes, CacheHits: cs.Hits, CacheMisses: cs.Misses,
 		LastFlush: time.UnixMilli(db.lastFlush.Load()), Flushes: db.flushes.Load(), Syncs: db.syncs.Load(),
-		BytesWritten: db.written.Load(), TxID: db.cur.Load().txn, Failed: db.Failed(),
+		BytesWritten: db.written.Load(), OverflowReads: db.ovfReads.Load(), OverflowWrites: db.ovfWrites.Load(), TxID: db.cur.Load().txn, Failed: db.Failed(),
 	}
 	if sz, err := db.file.Size(); err == nil {
 		s.FileSize = sz

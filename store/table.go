@@ -5,13 +5,16 @@ import (
 	"fmt"
 
 	"github.com/digby-db/digby/btree"
+	"github.com/digby-db/digby/page"
 )
 
 // Tuple is one stored entry. Key and Value must not be modified, and are
 // valid only inside the transaction that returned them.
 type Tuple struct {
-	Key      []byte
-	Value    []byte
+	Key   []byte
+	Value []byte // the value, or a part of it (GetRange), or nil (GetMeta)
+	// Len is the length of the whole value, whatever Value holds.
+	Len      uint64
 	Type     uint8
 	Version  uint64
 	ExpireAt int64 // unix ms; 0 = no expiry
@@ -21,7 +24,7 @@ type Tuple struct {
 func (t Tuple) Expired(now int64) bool { return t.ExpireAt != 0 && t.ExpireAt <= now }
 
 func tupleOf(k []byte, v btree.Value) Tuple {
-	return Tuple{Key: k, Value: v.Data, Type: v.Type, Version: v.Version, ExpireAt: v.ExpireAt}
+	return Tuple{Key: k, Value: v.Data, Len: v.Len, Type: v.Type, Version: v.Version, ExpireAt: v.ExpireAt}
 }
 
 // Table is a handle on one numbered table inside a Tx. The store does not
@@ -41,18 +44,34 @@ func (t *Table) trees(s tableState) (main, exp btree.Tree) {
 	return btree.Tree{P: p, Root: s.root}, btree.Tree{P: p, Root: s.exp}
 }
 
-// Get returns the tuple under key.
+// Get returns the tuple under key (a long key's whole key confirmed).
 func (t *Table) Get(key []byte) (Tuple, bool, error) {
-	s, err := t.state()
-	if err != nil {
+	f, ok, err := t.find(key)
+	if err != nil || !ok {
 		return Tuple{}, false, err
 	}
-	m, _ := t.trees(s)
-	v, ok, err := m.Get(key)
-	if err != nil || !ok {
-		return Tuple{}, false, t.wrap(err)
+	if err := t.load(&f); err != nil {
+		return Tuple{}, false, err
 	}
-	return tupleOf(key, v), true, nil
+	return tupleOf(key, f.v), true, nil
+}
+
+// load reads f's overflow value into f.v.Data.
+func (t *Table) load(f *found) error {
+	if f.v.Ovf.IsZero() {
+		return nil
+	}
+	if f.ct == nil {
+		ct, err := t.chunkTable(f.v)
+		if err != nil {
+			return err
+		}
+		f.ct = ct
+	}
+	db := t.tx.db
+	data, err := f.ct.readRange(db.readRun, db.geom(), f.v.Ovf.ID, 0, f.ct.length)
+	f.v.Data = data
+	return t.wrap(err)
 }
 
 func (t *Table) wrap(err error) error {
@@ -72,8 +91,8 @@ func expKey(at int64, key []byte) []byte {
 // Put stores value under key with a type tag and an expiry (0 = none),
 // giving it a new version from the database-wide counter.
 func (t *Table) Put(key, value []byte, typ uint8, expireAt int64) (Tuple, error) {
-	if len(key) > MaxKeySize {
-		return Tuple{}, fmt.Errorf("key of %d bytes (limit %d): %w", len(key), MaxKeySize, ErrKeyTooLarge)
+	if err := checkKey(key); err != nil {
+		return Tuple{}, err
 	}
 	if uint64(len(value)) > MaxValueSize {
 		return Tuple{}, fmt.Errorf("value of %d bytes: %w", len(value), ErrValueTooLarge)
@@ -82,10 +101,12 @@ func (t *Table) Put(key, value []byte, typ uint8, expireAt int64) (Tuple, error)
 	if err := t.put(key, &v); err != nil {
 		return Tuple{}, err
 	}
-	return Tuple{Key: key, Value: value, Type: typ, Version: v.Version, ExpireAt: expireAt}, nil
+	return Tuple{Key: key, Value: value, Len: uint64(len(value)), Type: typ, Version: v.Version, ExpireAt: expireAt}, nil
 }
 
-// put stores v (Version assigned here unless preset by a copy).
+// put stores v under key (Version assigned here unless preset by a copy).
+// A long key's value always goes to overflow, with the whole key in its
+// chunk table.
 func (t *Table) put(key []byte, v *btree.Value) error {
 	tx := t.tx
 	if tx.w == nil {
@@ -100,9 +121,23 @@ func (t *Table) put(key []byte, v *btree.Value) error {
 		tx.nextVersion++
 	}
 	m, e := t.trees(s)
-	tx.w.ownerTable, tx.w.ownerKey = t.n, key
-	old, replaced, err := m.Put(key, *v)
-	tx.w.ownerTable, tx.w.ownerKey = noOwner, nil
+	tk := treeKey(key)
+	w := tx.w
+	w.ownerTable, w.ownerKey = t.n, tk
+	var old btree.Value
+	var replaced bool
+	if isLong(tk) {
+		w.ownerFullKey = key
+		var ref page.Ref
+		if ref, err = w.WriteOverflow(v.Data); err == nil {
+			lv := *v
+			lv.Ovf, lv.Len, lv.Data = ref, uint64(len(v.Data)), nil
+			old, replaced, err = m.PutValue(tk, lv)
+		}
+	} else {
+		old, replaced, err = m.Put(tk, *v)
+	}
+	w.ownerTable, w.ownerKey, w.ownerFullKey = noOwner, nil, nil
 	if err != nil {
 		return t.wrap(err)
 	}
@@ -110,14 +145,15 @@ func (t *Table) put(key []byte, v *btree.Value) error {
 	if !replaced {
 		s.count++
 	}
-	if err := t.reindex(&s, &e, key, old.ExpireAt, replaced, v.ExpireAt); err != nil {
+	if err := t.reindex(&s, &e, tk, old.ExpireAt, replaced, v.ExpireAt); err != nil {
 		return err
 	}
 	tx.tables[t.n] = s
 	return nil
 }
 
-// reindex moves key's expiry-index entry from oldAt (if had) to newAt.
+// reindex moves the expiry-index entry of tree key key from oldAt (if
+// had) to newAt.
 func (t *Table) reindex(s *tableState, e *btree.Tree, key []byte, oldAt int64, had bool, newAt int64) error {
 	if had && oldAt == newAt {
 		return nil
@@ -144,6 +180,15 @@ func (t *Table) Delete(key []byte) (bool, error) {
 	if t.tx.w == nil {
 		return false, ErrReadOnly
 	}
+	f, ok, err := t.find(key)
+	if err != nil || !ok {
+		return false, err
+	}
+	return t.deleteTK(f.tk)
+}
+
+// deleteTK removes the tuple under tree key key.
+func (t *Table) deleteTK(key []byte) (bool, error) {
 	s, err := t.state()
 	if err != nil {
 		return false, err
@@ -169,13 +214,18 @@ func (t *Table) SetExpire(key []byte, expireAt int64) (bool, error) {
 	if tx.w == nil {
 		return false, ErrReadOnly
 	}
+	f, ok, err := t.find(key)
+	if err != nil || !ok {
+		return false, err
+	}
+	key = f.tk
 	s, err := t.state()
 	if err != nil {
 		return false, err
 	}
 	m, e := t.trees(s)
 	var oldAt int64
-	ok, err := m.Update(key, func(v *btree.Value) {
+	ok, err = m.Update(key, func(v *btree.Value) {
 		oldAt = v.ExpireAt
 		v.ExpireAt = expireAt
 		v.Version = tx.nextVersion
@@ -245,10 +295,15 @@ func (t *Table) ExpireDue(now int64, limit int) ([][]byte, error) {
 			return out, t.wrap(err)
 		}
 		if ok && v.ExpireAt == d.at {
-			if _, err := t.Delete(d.key); err != nil {
+			full, err := t.fullKey(d.key, v)
+			if err != nil {
 				return out, err
 			}
-			out = append(out, d.key)
+			full = append([]byte(nil), full...)
+			if _, err := t.deleteTK(d.key); err != nil {
+				return out, err
+			}
+			out = append(out, full)
 			continue
 		}
 		// Stale index entry.
@@ -264,16 +319,19 @@ func (t *Table) ExpireDue(now int64, limit int) ([][]byte, error) {
 	return out, nil
 }
 
-// Cursor returns a cursor over the table in key order.
+// Cursor returns a cursor over the table in key order (see KeyPrefixSize
+// for the order of long keys).
 func (t *Table) Cursor() *Cursor {
 	s, err := t.state()
 	m, _ := t.trees(s)
-	return &Cursor{c: m.Cursor(), err: err}
+	return &Cursor{t: t, c: m.Cursor(), err: err}
 }
 
 // Cursor iterates a table's tuples in key order. Writing to the table
-// invalidates it: Seek again after a write.
+// invalidates it: Seek again after a write. Its keys are whole keys: of a
+// long key, Key reads the chunk table holding it.
 type Cursor struct {
+	t   *Table
 	c   *btree.Cursor
 	err error
 }
@@ -286,8 +344,8 @@ func (c *Cursor) First() bool { return c.ok(c.err == nil && c.c.First()) }
 // Last moves to the largest key.
 func (c *Cursor) Last() bool { return c.ok(c.err == nil && c.c.Last()) }
 
-// Seek moves to the first key >= key.
-func (c *Cursor) Seek(key []byte) bool { return c.ok(c.err == nil && c.c.Seek(key)) }
+// Seek moves to the first key >= key in tree order.
+func (c *Cursor) Seek(key []byte) bool { return c.ok(c.err == nil && c.c.Seek(treeKey(key))) }
 
 // Next moves to the next key.
 func (c *Cursor) Next() bool { return c.ok(c.c.Next()) }
@@ -295,22 +353,31 @@ func (c *Cursor) Next() bool { return c.ok(c.c.Next()) }
 // Prev moves to the previous key.
 func (c *Cursor) Prev() bool { return c.ok(c.c.Prev()) }
 
-// Key is the current key.
-func (c *Cursor) Key() []byte { return c.c.Key() }
+// Key is the current (whole) key; nil, with Err set, when a long key's
+// chunk table cannot be read.
+func (c *Cursor) Key() []byte {
+	k, err := c.t.fullKey(c.c.Key(), c.c.RawValue())
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return k
+}
 
 // Tuple is the current tuple with its value loaded.
 func (c *Cursor) Tuple() Tuple {
-	v, err := c.c.Value()
-	if err != nil {
+	f := found{tk: c.c.Key(), v: c.c.RawValue()}
+	k := c.Key()
+	if err := c.t.load(&f); err != nil && c.err == nil {
 		c.err = err
 	}
-	return tupleOf(c.c.Key(), v)
+	return tupleOf(k, f.v)
 }
 
-// Meta is the current tuple without its value (cheap for large values).
+// Meta is the current tuple without its value (for a short key, read from
+// the leaf alone).
 func (c *Cursor) Meta() Tuple {
 	v := c.c.RawValue()
-	return Tuple{Key: c.c.Key(), Type: v.Type, Version: v.Version, ExpireAt: v.ExpireAt}
+	return Tuple{Key: c.Key(), Len: v.Len, Type: v.Type, Version: v.Version, ExpireAt: v.ExpireAt}
 }
 
 // Err is the first error met.
