@@ -36,7 +36,19 @@ func secretModel(t *testing.T, db *DB) model {
 				return err
 			}
 		}
-		return nil
+		// A value of several chunk runs, incompressible but for a probe
+		// in each chunk, under a key longer than the tree holds (its whole
+		// key lives in the chunk table).
+		r := rand.New(rand.NewPCG(5, 5))
+		big := make([]byte, 3*ChunkSize+100)
+		for i := range big {
+			big[i] = byte(r.Uint32())
+		}
+		for off := 0; off+2000 < len(big); off += ChunkSize {
+			copy(big[off+1000:], "digby-secret-chunk-probe")
+		}
+		long := "digby-secret-long-key-" + strings.Repeat("x", 300)
+		return putModel(tx, m, 0, long, big, 0)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -65,13 +77,13 @@ func TestEncryptNoPlaintext(t *testing.T) {
 			t.Fatal(err)
 		}
 		found := 0
-		for _, s := range []string{"digby-secret", "secret-key-0001", "secret-value-0003", "secret-big-0010"} {
+		for _, s := range []string{"digby-secret", "secret-key-0001", "secret-value-0003", "secret-big-0010", "secret-chunk-probe", "secret-long-key-"} {
 			if bytes.Contains(raw, []byte(s)) {
 				found++
 			}
 		}
-		if key == nil && found != 4 {
-			t.Fatalf("plain file holds %d of 4 probes: the probe is broken", found)
+		if key == nil && found != 6 {
+			t.Fatalf("plain file holds %d of 6 probes: the probe is broken", found)
 		}
 		if key != nil && found != 0 {
 			t.Fatalf("aes-%d file holds %d plaintext probes", len(key)*8, found)
