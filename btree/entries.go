@@ -315,9 +315,12 @@ func (n *Node) Size() int {
 // Clone returns a copy that may be changed independently.
 func (n *Node) Clone() *Node {
 	c := &Node{ID: n.ID, Txn: n.Txn, Leaf: n.Leaf, base: n.base, own: n.own[:len(n.own):len(n.own)]}
-	c.ents = append(make([]ent, 0, len(n.ents)+1), n.ents...)
+	// append to nil copies without first zeroing the new array (make
+	// would clear it), and rounds the capacity up to the allocation's
+	// size class, which leaves room for an insert.
+	c.ents = append([]ent(nil), n.ents...)
 	if !n.Leaf {
-		c.kids = append(make([]page.Ref, 0, len(n.kids)+1), n.kids...)
+		c.kids = append([]page.Ref(nil), n.kids...)
 	}
 	return c
 }

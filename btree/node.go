@@ -177,5 +177,18 @@ func decodeBody(buf []byte, h page.Header) (*Node, error) {
 			return nil, bad("keys out of order at entry %d", i)
 		}
 	}
+	n.base = buf[:off:off] // every entry lies within; the rest is padding
+	return n, nil
+}
+
+// DecodeCopy is Decode, but the node keeps its own copy of only the bytes
+// its entries use: buf may be reused at once, and a cached node costs its
+// content rather than a whole page (a leaf filled to 70% saves 30%).
+func DecodeCopy(buf []byte, h page.Header) (*Node, error) {
+	n, err := decodeBody(buf, h)
+	if err != nil {
+		return nil, err
+	}
+	n.base = append([]byte(nil), n.base...)
 	return n, nil
 }

@@ -115,9 +115,16 @@ func cmdSet(x *Ctx) error {
 }
 
 func (x *Ctx) setGeneric(key, value []byte, o setOpts) error {
-	old, t, exists, err := x.getStringForSet(key, o.get)
-	if err != nil {
-		return err
+	var old []byte
+	var t tuple
+	var exists bool
+	if o.nx || o.xx || o.get || o.keepTTL {
+		// Only these options depend on the old value; a plain SET
+		// overwrites whatever is there (of any type, as Redis does).
+		var err error
+		if old, t, exists, err = x.getStringForSet(key, o.get); err != nil {
+			return err
+		}
 	}
 	if (o.nx && exists) || (o.xx && !exists) {
 		if o.get {
@@ -144,6 +151,12 @@ func (x *Ctx) setGeneric(key, value []byte, o setOpts) error {
 
 // getStringForSet looks the key up for SET: the type matters only with GET.
 func (x *Ctx) getStringForSet(key []byte, get bool) ([]byte, tuple, bool, error) {
+	if !get {
+		// NX, XX and KEEPTTL need existence and the expiry, not the
+		// value: no overflow read, no copy.
+		t, ok, err := x.lookupMeta(x.db, key)
+		return nil, tuple{ExpireAt: t.ExpireAt}, ok, err
+	}
 	t, ok, err := x.lookup(x.db, key)
 	if err != nil || !ok {
 		return nil, tuple{}, false, err

@@ -38,6 +38,9 @@ type DB struct {
 	file  *page.File
 	ps    int
 	cache *page.Cache
+	// pageBufs recycles the page-sized buffers tree pages are read into
+	// (a decoded node keeps a copy of only its used bytes).
+	pageBufs sync.Pool
 
 	cur atomic.Pointer[state]
 
@@ -142,6 +145,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 		queue:     make(chan *Pending, 4096),
 		ctl:       make(chan func()),
 		done:      make(chan struct{}),
+	}
+	db.pageBufs.New = func() any {
+		b := make([]byte, f.PageSize())
+		return &b
 	}
 	if err := db.load(); err != nil {
 		f.Close()

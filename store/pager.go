@@ -23,12 +23,14 @@ func (db *DB) node(ref page.Ref) (*btree.Node, error) {
 			return n, nil
 		}
 	}
-	buf, h, err := db.file.Read(ref.ID, 1, 0, ref.Txn)
+	bp := db.pageBufs.Get().(*[]byte)
+	defer db.pageBufs.Put(bp)
+	buf, h, err := db.file.ReadInto(*bp, ref.ID, 1, 0, ref.Txn)
 	if err != nil {
 		return nil, err
 	}
-	n, err = btree.Decode(buf, h)
-	if err != nil {
+	*bp = buf[:cap(buf)] // keeps a buffer ReadInto had to enlarge
+	if n, err = btree.DecodeCopy(buf, h); err != nil {
 		return nil, err
 	}
 	db.cache.Put(ref.ID, n, n.MemSize())
