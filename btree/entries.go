@@ -27,6 +27,11 @@ type Node struct {
 	own  []byte
 	ents []ent
 	kids []page.Ref // branch only, parallel to ents
+	// entsShared: ents may be shared with the node this one was cloned
+	// from (a branch clone shares them, capped, since shadowing a branch
+	// changes only its kids): ownEnts copies them before an in-place write.
+	// An append (insertAt) reallocates a capped slice by itself.
+	entsShared bool
 
 	undo *[]undoOp // non-nil while a savepoint records this node's changes
 }
@@ -162,6 +167,7 @@ func (n *Node) Undo() {
 		op := &log[j]
 		switch op.kind {
 		case undoRemove:
+			n.ownEnts()
 			n.ents = removeAt(n.ents, op.i)
 			if !n.Leaf {
 				n.kids = removeAt(n.kids, op.i)
@@ -172,11 +178,12 @@ func (n *Node) Undo() {
 				n.kids = insertAt(n.kids, op.i, op.kid)
 			}
 		case undoSetEnt:
+			n.ownEnts()
 			n.ents[op.i] = op.e
 		case undoSetKid:
 			n.kids[op.i] = op.kid
 		case undoRestore:
-			n.ents, n.kids = op.ents, op.kids
+			n.ents, n.kids, n.entsShared = op.ents, op.kids, false
 			n.base, n.own = op.arena[0], op.arena[1]
 		}
 	}
@@ -201,12 +208,14 @@ func (n *Node) insertLeaf(i int, k []byte, v Value) {
 // setVal replaces the value of entry i.
 func (n *Node) setVal(i int, v Value) {
 	n.record(undoOp{kind: undoSetEnt, i: i, e: n.ents[i]})
+	n.ownEnts()
 	n.setEntVal(&n.ents[i], &v)
 }
 
 // setMeta replaces the type, version and expiry of entry i, keeping its bytes.
 func (n *Node) setMeta(i int, v Value) {
 	n.record(undoOp{kind: undoSetEnt, i: i, e: n.ents[i]})
+	n.ownEnts()
 	e := &n.ents[i]
 	e.typ, e.version, e.expire = v.Type, v.Version, v.ExpireAt
 	e.flags &^= FlagExpire
@@ -231,12 +240,14 @@ func (n *Node) setKid(i int, r page.Ref) {
 // setKey replaces the key of entry i.
 func (n *Node) setKey(i int, k []byte) {
 	n.record(undoOp{kind: undoSetEnt, i: i, e: n.ents[i]})
+	n.ownEnts()
 	n.ents[i].pfx, n.ents[i].koff, n.ents[i].klen = prefix(k), n.put(k), uint16(len(k))
 }
 
 // remove deletes entry i.
 func (n *Node) remove(i int) {
 	op := undoOp{kind: undoInsert, i: i, e: n.ents[i]}
+	n.ownEnts()
 	n.ents = removeAt(n.ents, i)
 	if !n.Leaf {
 		op.kid = n.kids[i]
@@ -285,7 +296,16 @@ func (n *Node) compact(pageSize int) {
 		}
 		ents[i] = e
 	}
-	n.ents, n.base, n.own = ents, live[:len(live):len(live)], nil
+	n.ents, n.base, n.own, n.entsShared = ents, live[:len(live):len(live)], nil, false
+}
+
+// ownEnts gives n its own copy of a shared ents array before an in-place
+// write.
+func (n *Node) ownEnts() {
+	if n.entsShared {
+		n.ents = append([]ent(nil), n.ents...)
+		n.entsShared = false
+	}
 }
 
 func (n *Node) entrySize(i int) int {
@@ -318,8 +338,12 @@ func (n *Node) Clone() *Node {
 	// append to nil copies without first zeroing the new array (make
 	// would clear it), and rounds the capacity up to the allocation's
 	// size class, which leaves room for an insert.
-	c.ents = append([]ent(nil), n.ents...)
-	if !n.Leaf {
+	if n.Leaf {
+		c.ents = append([]ent(nil), n.ents...) // a leaf's entries change
+	} else {
+		// Shadowing a branch changes a kid; its entries change only on a
+		// split or removal below (rare): share them until then.
+		c.ents, c.entsShared = n.ents[:len(n.ents):len(n.ents)], true
 		c.kids = append([]page.Ref(nil), n.kids...)
 	}
 	return c
