@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/digby-db/digby/commands/config"
+	"github.com/digby-db/digby/store"
 )
 
 func cmdConfigGet(x *Ctx) error {
@@ -48,6 +49,17 @@ func cmdConfigSet(x *Ctx) error {
 		}
 	}
 	for i := 2; i < len(x.args); i += 2 {
+		if lowerName(x.args[i]) == "appendfsync" {
+			// The store applies it first: the parameter then never names a
+			// mode the store is not in.
+			d, err := store.ParseDurability(lowerName(x.args[i+1]))
+			if err == nil {
+				err = x.e.db.SetDurability(d)
+			}
+			if err != nil {
+				return configSetError(x.arg(i), err)
+			}
+		}
 		if err := x.e.cfg.SetRuntime(x.arg(i), x.arg(i+1)); err != nil {
 			return configSetError(x.arg(i), err)
 		}

@@ -166,3 +166,27 @@ func TestActiveExpiry(t *testing.T) {
 	}
 	eq(t, "lazy view", c.Exists(ctx, "e1").Val(), int64(0))
 }
+
+// TestConfigSetAppendfsync: CONFIG SET appendfsync always on a server
+// started with "no" (which flushes only under memory pressure or at
+// shutdown) makes the next acknowledged write survive SIGKILL.
+func TestConfigSetAppendfsync(t *testing.T) {
+	dir := t.TempDir()
+	s := startDigbyIn(t, dir, "--appendfsync", "no")
+	c := client(t, s, 3)
+	must(t, c.Set(ctx, "before", "1", 0).Err())
+	must(t, c.ConfigSet(ctx, "appendfsync", "always").Err())
+	eq(t, "config get", c.ConfigGet(ctx, "appendfsync").Val()["appendfsync"], "always")
+	must(t, c.Set(ctx, "after", "2", 0).Err())
+	if err := c.ConfigSet(ctx, "appendfsync", "sometimes").Err(); err == nil {
+		t.Fatal("CONFIG SET appendfsync sometimes: no error")
+	}
+	eq(t, "config get after a refused set", c.ConfigGet(ctx, "appendfsync").Val()["appendfsync"], "always")
+	c.Close()
+	s.kill()
+
+	s2 := startDigbyIn(t, dir)
+	c = client(t, s2, 3)
+	eq(t, "write acknowledged under always, after SIGKILL", c.Get(ctx, "after").Val(), "2")
+	eq(t, "write before the switch (flushed by the first always batch)", c.Get(ctx, "before").Val(), "1")
+}

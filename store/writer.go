@@ -289,3 +289,19 @@ func (db *DB) release() {
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
 }
+
+// SetDurability changes the durability mode of an open database (Redis's
+// CONFIG SET appendfsync). Writes acknowledged before it keep the promise
+// they were made under: Always-mode submitters already waiting are still
+// acknowledged only when their flush lands. Leaving No or Everysec for
+// Always does not flush at once; the first Always batch flushes
+// everything committed before it.
+func (db *DB) SetDurability(d Durability) error {
+	if d != Always && d != Everysec && d != No {
+		return fmt.Errorf("unknown durability mode %d", d)
+	}
+	return db.control(func() error {
+		db.opts.Durability = d
+		return nil
+	})
+}

@@ -89,7 +89,7 @@ var params = map[string]param{
 	"port":                        {def: "6379", check: rangeInt(0, 65535)},
 	"bind":                        {def: "127.0.0.1"},
 	"dir":                         {def: "./data"},
-	"appendfsync":                 {def: "everysec", check: oneOf("always", "everysec", "no")},
+	"appendfsync":                 {def: "everysec", mutable: true, check: oneOf("always", "everysec", "no")},
 	"databases":                   {def: "16", check: rangeInt(1, 1<<20)},
 	"page-size":                   {def: "4096", check: pageSize},
 	"cache-size":                  {def: "256mb", check: isSize},
