@@ -74,6 +74,19 @@ func (c *Cache) Get(id uint64) (any, bool) {
 	return nil, false
 }
 
+// Peek returns the entry for id without counting a hit or a miss and
+// without marking it used.
+func (c *Cache) Peek(id uint64) (any, bool) {
+	s := c.shard(id)
+	s.mu.RLock()
+	e, ok := s.items[id]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	return e.val, true
+}
+
 // Put stores val for id, charged size bytes, evicting as needed.
 func (c *Cache) Put(id uint64, val any, size int64) {
 	s := c.shard(id)

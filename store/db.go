@@ -41,6 +41,7 @@ type DB struct {
 	// pageBufs recycles the page-sized buffers tree pages are read into
 	// (a decoded node keeps a copy of only its used bytes).
 	pageBufs sync.Pool
+	warmDone chan struct{} // closed when cache warming has stopped (warm.go)
 
 	cur atomic.Pointer[state]
 
@@ -156,6 +157,12 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	db.lastFlush.Store(time.Now().UnixMilli())
 	go db.run()
+	db.warmDone = make(chan struct{})
+	if o.NoWarmCache {
+		close(db.warmDone)
+	} else {
+		go db.warm()
+	}
 	return db, nil
 }
 
@@ -516,6 +523,7 @@ func (db *DB) Close() error {
 	}
 	close(db.ctl)
 	<-db.done
+	<-db.warmDone // it sees closed and stops within one span
 	if db.Failed() != nil && err == nil {
 		err = db.Failed()
 	}

@@ -58,6 +58,11 @@ type Options struct {
 	// it; an existing one must have been created with the same key
 	// (ErrWrongKey, ErrKeyRequired and ErrNotEncrypted otherwise).
 	EncryptionKey []byte
+	// NoWarmCache turns off cache warming: by default, after open, a
+	// background reader loads tree pages into the page cache (upper
+	// levels first, up to 90% of CacheSize) so that reads after a restart
+	// do not each pay a disk read.
+	NoWarmCache bool
 	// OpenFile, if set, opens the data file (tests use it to inject faults).
 	OpenFile func(path string) (page.Backend, error)
 }

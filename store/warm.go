@@ -1,0 +1,121 @@
+package store
+
+import (
+	"slices"
+
+	"github.com/digby-db/digby/btree"
+	"github.com/digby-db/digby/page"
+)
+
+// Cache warming. A database opens instantly (no log to replay) but with an
+// empty page cache, so the first reads of every page cost a read, a
+// checksum and a decode each. After open, warm loads the tree pages of the
+// newest state into the cache in the background: level by level from the
+// catalog and table roots down (branches before leaves, so that a cache
+// smaller than the file holds the upper levels), each level in file order,
+// reading nearby pages with one read per span. It stops when the cache is
+// nearly full, at Close, or at the first error (a page that fails
+// verification is reported again when a reader needs it).
+//
+// Invariants: warm runs on a registered read snapshot, so no page it reads
+// is freed and handed out again meanwhile; it only adds verified pages that
+// the snapshot reaches, exactly as a reader's miss would; it never evicts a
+// page a reader has used (new cache entries are the first evicted).
+
+const (
+	warmSpanPages = 256 // pages read at most with one read (1 MiB at 4 KiB)
+	warmGapPages  = 8   // unwanted pages a span may read over between wanted ones
+	warmFill      = 0.9 // fraction of the cache warming fills at most
+)
+
+// warm fills the cache; it runs in its own goroutine and closes
+// db.warmDone when it returns.
+func (db *DB) warm() {
+	defer close(db.warmDone)
+	db.View(func(tx *Tx) error {
+		level := []page.Ref{tx.st.catalog}
+		tables, err := tx.Tables()
+		if err != nil {
+			return err
+		}
+		for _, n := range tables {
+			s, err := tx.tableState(n)
+			if err != nil {
+				return err
+			}
+			level = append(level, s.root, s.exp)
+		}
+		for len(level) > 0 {
+			nodes, full := db.warmLevel(level)
+			if full {
+				return nil
+			}
+			level = level[:0:0]
+			for _, n := range nodes {
+				if !n.Leaf {
+					for i := 0; i < n.Len(); i++ {
+						level = append(level, n.Kid(i))
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// warmLevel reads the tree pages refs point at (skipping zero refs) into
+// the cache and returns the branches among them; full reports that warming
+// should stop.
+func (db *DB) warmLevel(refs []page.Ref) (nodes []*btree.Node, full bool) {
+	refs = slices.DeleteFunc(refs, func(r page.Ref) bool { return r.IsZero() })
+	slices.SortFunc(refs, func(a, b page.Ref) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	ps := db.ps
+	limit := int64(float64(db.opts.CacheSize) * warmFill)
+	buf := make([]byte, warmSpanPages*ps)
+	for i := 0; i < len(refs); {
+		// A span: refs[i:j], from refs[i].ID to refs[j-1].ID.
+		j := i + 1
+		for j < len(refs) && refs[j].ID-refs[j-1].ID <= warmGapPages && refs[j].ID-refs[i].ID < warmSpanPages {
+			j++
+		}
+		if db.closed.Load() || db.cache.Stats().Bytes >= limit {
+			return nodes, true
+		}
+		first, last := refs[i].ID, refs[j-1].ID
+		span := buf[:int(last-first+1)*ps]
+		if err := db.file.ReadRaw(first, span); err != nil {
+			return nodes, true
+		}
+		for _, r := range refs[i:j] {
+			if v, ok := db.cache.Peek(r.ID); ok && v.(*btree.Node).Txn == r.Txn {
+				if n := v.(*btree.Node); !n.Leaf {
+					nodes = append(nodes, n)
+				}
+				continue
+			}
+			off := int(r.ID-first) * ps
+			b, h, err := db.file.Codec().Open(span[off:off+ps:off+ps], r.ID, 0, r.Txn, ps)
+			if err != nil {
+				return nodes, true
+			}
+			n, err := btree.DecodeCopy(b, h)
+			if err != nil {
+				return nodes, true
+			}
+			db.cache.Put(r.ID, n, n.MemSize())
+			if !n.Leaf {
+				nodes = append(nodes, n) // leaves have no children to visit
+			}
+		}
+		i = j
+	}
+	return nodes, false
+}

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestWarmCache: after a reopen, warming loads every tree page when the
+// cache can hold them (a full scan and point reads then miss nothing),
+// keeps to its share of a small cache, and runs beside writes, plain and
+// encrypted.
+func TestWarmCache(t *testing.T) {
+	for _, key := range [][]byte{nil, encKey256} {
+		t.Run(fmt.Sprintf("encrypted=%v", key != nil), func(t *testing.T) {
+			dir := t.TempDir()
+			db, err := Open(dir, &Options{EncryptionKey: key, NoWarmCache: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 30000
+			k := func(i int) []byte { return []byte(fmt.Sprintf("key-%08d", i*7919%n)) }
+			for lo := 0; lo < n; lo += 3000 {
+				if err := db.Update(func(tx *Tx) error {
+					for i := lo; i < lo+3000; i++ {
+						if _, err := tx.Table(uint32(i%3)).Put(k(i), []byte(fmt.Sprintf("value-%d", i)), TypeString, 0); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			// A cache that holds everything: no misses after warming.
+			db, err = Open(dir, &Options{EncryptionKey: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-db.warmDone
+			before := db.Stats()
+			if before.CacheBytes == 0 {
+				t.Fatal("warming cached nothing")
+			}
+			got := 0
+			if err := db.View(func(tx *Tx) error {
+				for tn := uint32(0); tn < 3; tn++ {
+					c := tx.Table(tn).Cursor()
+					for ok := c.First(); ok; ok = c.Next() {
+						got++
+					}
+					if err := c.Err(); err != nil {
+						return err
+					}
+				}
+				for i := 0; i < n; i += 101 {
+					tu, ok, err := tx.Table(uint32(i%3)).Get(k(i))
+					if err != nil || !ok || string(tu.Value) != fmt.Sprintf("value-%d", i) {
+						return fmt.Errorf("get %s: %q %v %v", k(i), tu.Value, ok, err)
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got != n {
+				t.Fatalf("scan found %d keys, want %d", got, n)
+			}
+			if after := db.Stats(); after.CacheMisses != before.CacheMisses {
+				t.Fatalf("%d cache misses after warming", after.CacheMisses-before.CacheMisses)
+			}
+			mustCheck(t, db)
+			db.Close()
+
+			// A small cache: warming stays within its share; writes run
+			// beside it.
+			const small = 64 << 10
+			db, err = Open(dir, &Options{EncryptionKey: key, CacheSize: small})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 200; i++ {
+				if err := db.Update(func(tx *Tx) error {
+					_, err := tx.Table(0).Put(k(i*3), []byte("new"), TypeString, 0)
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			<-db.warmDone
+			if b := db.Stats().CacheBytes; b > small {
+				t.Fatalf("cache holds %d bytes, bound %d", b, small)
+			}
+			mustCheck(t, db)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
