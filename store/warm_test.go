@@ -57,7 +57,7 @@ func TestWarmCache(t *testing.T) {
 					}
 				}
 				for i := 0; i < n; i += 101 {
-					tu, ok, err := tx.Table(uint32(i%3)).Get(k(i))
+					tu, ok, err := tx.Table(uint32(i % 3)).Get(k(i))
 					if err != nil || !ok || string(tu.Value) != fmt.Sprintf("value-%d", i) {
 						return fmt.Errorf("get %s: %q %v %v", k(i), tu.Value, ok, err)
 					}
