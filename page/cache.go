@@ -79,12 +79,11 @@ func (c *Cache) Get(id uint64) (any, bool) {
 func (c *Cache) Peek(id uint64) (any, bool) {
 	s := c.shard(id)
 	s.mu.RLock()
-	e, ok := s.items[id]
-	s.mu.RUnlock()
-	if !ok {
-		return nil, false
+	defer s.mu.RUnlock()
+	if e, ok := s.items[id]; ok {
+		return e.val, true // val changes under the lock (Put)
 	}
-	return e.val, true
+	return nil, false
 }
 
 // Put stores val for id, charged size bytes, evicting as needed.
