@@ -175,7 +175,7 @@ func TestConfigSetAppendfsync(t *testing.T) {
 	s := startDigbyIn(t, dir, "--appendfsync", "no")
 	c := client(t, s, 3)
 	must(t, c.Set(ctx, "before", "1", 0).Err())
-	must(t, c.ConfigSet(ctx, "appendfsync", "always").Err())
+	must(t, c.ConfigSet(ctx, "appendfsync", "ALWAYS").Err()) // any case; reported lower-case
 	eq(t, "config get", c.ConfigGet(ctx, "appendfsync").Val()["appendfsync"], "always")
 	must(t, c.Set(ctx, "after", "2", 0).Err())
 	if err := c.ConfigSet(ctx, "appendfsync", "sometimes").Err(); err == nil {

@@ -32,6 +32,7 @@ type param struct {
 	check   func(v string) error // validates (and may reject) a value
 	alias   string               // canonical name when this is an alias
 	noList  bool                 // hidden from CONFIG GET * (aliases, secrets kept out)
+	enum    bool                 // one of fixed words, matched in any case, kept lower-case
 }
 
 func isInt(v string) error {
@@ -89,7 +90,7 @@ var params = map[string]param{
 	"port":                        {def: "6379", check: rangeInt(0, 65535)},
 	"bind":                        {def: "127.0.0.1"},
 	"dir":                         {def: "./data"},
-	"appendfsync":                 {def: "everysec", mutable: true, check: oneOf("always", "everysec", "no")},
+	"appendfsync":                 {def: "everysec", mutable: true, enum: true, check: oneOf("always", "everysec", "no")},
 	"databases":                   {def: "16", check: rangeInt(1, 1<<20)},
 	"page-size":                   {def: "4096", check: pageSize},
 	"cache-size":                  {def: "256mb", check: isSize},
@@ -99,23 +100,23 @@ var params = map[string]param{
 	"requirepass":                 {def: "", mutable: true, noList: true},
 	"proto-max-bulk-len":          {def: "512mb", mutable: true, check: isSize},
 	"save":                        {def: "", mutable: true},
-	"appendonly":                  {def: "no", mutable: true, check: oneOf("yes", "no")},
+	"appendonly":                  {def: "no", mutable: true, enum: true, check: oneOf("yes", "no")},
 	"maxmemory":                   {def: "0", mutable: true, check: isSize},
 	"maxmemory-policy":            {def: "noeviction", mutable: true},
 	"timeout":                     {def: "0", mutable: true, check: isInt},
 	"tcp-keepalive":               {def: "300", mutable: true, check: isInt},
-	"loglevel":                    {def: "notice", mutable: true, check: oneOf("debug", "verbose", "notice", "warning", "nothing")},
+	"loglevel":                    {def: "notice", mutable: true, enum: true, check: oneOf("debug", "verbose", "notice", "warning", "nothing")},
 	"logfile":                     {def: ""},
 	"hz":                          {def: "10", mutable: true, check: rangeInt(1, 500)},
-	"daemonize":                   {def: "no", check: oneOf("yes", "no")},
-	"protected-mode":              {def: "yes", mutable: true, check: oneOf("yes", "no")},
-	"cluster-enabled":             {def: "no", check: oneOf("yes", "no")},
+	"daemonize":                   {def: "no", enum: true, check: oneOf("yes", "no")},
+	"protected-mode":              {def: "yes", mutable: true, enum: true, check: oneOf("yes", "no")},
+	"cluster-enabled":             {def: "no", enum: true, check: oneOf("yes", "no")},
 	"notify-keyspace-events":      {def: "", mutable: true},
 	"slowlog-log-slower-than":     {def: "10000", mutable: true, check: isInt},
 	"slowlog-max-len":             {def: "128", mutable: true, check: isInt},
 	"lua-time-limit":              {def: "5000", mutable: true, check: isInt},
 	"busy-reply-threshold":        {def: "5000", mutable: true, check: isInt},
-	"stop-writes-on-bgsave-error": {def: "yes", mutable: true, check: oneOf("yes", "no")},
+	"stop-writes-on-bgsave-error": {def: "yes", mutable: true, enum: true, check: oneOf("yes", "no")},
 	"dbfilename":                  {def: "dump.digby", mutable: true},
 }
 
@@ -179,6 +180,9 @@ func (c *Config) set(name, value string, runtime bool) error {
 		if err := p.check(value); err != nil {
 			return err
 		}
+	}
+	if p.enum {
+		value = strings.ToLower(value) // as Redis reports enum parameters
 	}
 	c.mu.Lock()
 	c.vals[name] = value
