@@ -33,7 +33,7 @@ type Node struct {
 	// An append (insertAt) reallocates a capped slice by itself.
 	entsShared bool
 
-	undo *[]undoOp // non-nil while a savepoint records this node's changes
+	undo *UndoLog // non-nil while a savepoint records this node's changes
 }
 
 // ent is one entry. Offsets with ownBit set point into own, else into base.
@@ -143,25 +143,43 @@ type undoOp struct {
 
 func (n *Node) record(op undoOp) {
 	if n.undo != nil {
-		*n.undo = append(*n.undo, op)
+		n.undo.ops = append(n.undo.ops, op)
 	}
 }
 
-// StartUndo begins recording changes so that Undo can revert them.
-func (n *Node) StartUndo() {
-	log := make([]undoOp, 0, 4)
-	n.undo = &log
+// UndoLog holds a node's recorded changes between StartUndo and StopUndo
+// or Undo. A log returned by StopUndo may be passed to StartUndo again
+// (for any node): it is emptied then, and its memory reused.
+type UndoLog struct{ ops []undoOp }
+
+// StartUndo begins recording changes into l (a new log if l is nil) so
+// that Undo can revert them. l must not be in use by another node.
+func (n *Node) StartUndo(l *UndoLog) {
+	if l == nil {
+		l = &UndoLog{ops: make([]undoOp, 0, 4)}
+	}
+	l.ops = l.ops[:0]
+	n.undo = l
 }
 
-// StopUndo keeps the changes and stops recording.
-func (n *Node) StopUndo() { n.undo = nil }
+// StopUndo keeps the changes, stops recording and returns the log, emptied
+// of references, for reuse.
+func (n *Node) StopUndo() *UndoLog {
+	l := n.undo
+	n.undo = nil
+	if l != nil {
+		clear(l.ops)
+		l.ops = l.ops[:0]
+	}
+	return l
+}
 
 // Undo reverts every change since StartUndo and stops recording.
 func (n *Node) Undo() {
 	if n.undo == nil {
 		return
 	}
-	log := *n.undo
+	log := n.undo.ops
 	n.undo = nil
 	for j := len(log) - 1; j >= 0; j-- {
 		op := &log[j]

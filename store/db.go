@@ -64,6 +64,11 @@ type DB struct {
 	flushed    map[uint64]page.RunSum // runs written since the last flush
 	inflight   *flushJob              // the flush being written, if any
 	waiters    []*Pending             // Always-mode submitters for the next flush
+	// spBuf is the savepoint every submission reuses (one at a time), and
+	// undoLogs the node undo logs released savepoints gave back: batches
+	// of submissions allocate them once, not per submission.
+	spBuf      savepoint
+	undoLogs   []*btree.UndoLog
 	nextTxn    uint64
 	lastApply  time.Time
 	idleShrink bool // flushes from idle cycles cut any free tail

@@ -134,7 +134,11 @@ func (w *wtx) remember(n *btree.Node) {
 		return
 	}
 	if _, ok := w.sp.undo[n.ID]; !ok {
-		n.StartUndo()
+		var l *btree.UndoLog
+		if k := len(w.db.undoLogs); k > 0 {
+			l, w.db.undoLogs = w.db.undoLogs[k-1], w.db.undoLogs[:k-1]
+		}
+		n.StartUndo(l)
 		w.sp.undo[n.ID] = n
 	}
 }

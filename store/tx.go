@@ -214,16 +214,17 @@ func (tx *Tx) ClearTable(n uint32) error {
 // savepoint starts a savepoint; rollback undoes everything since.
 func (tx *Tx) savepoint() {
 	w := tx.w
-	w.sp = &savepoint{
-		undo:        map[uint64]*btree.Node{},
-		allocs:      len(w.allocs),
-		freed:       len(w.freed),
-		mark:        tx.db.alloc.Mark(),
-		tables:      maps.Clone(tx.tables),
-		catalog:     tx.catalog.Root,
-		nextVersion: tx.nextVersion,
-		dropSeq:     tx.dropSeq,
+	sp := &tx.db.spBuf
+	if sp.undo == nil {
+		sp.undo, sp.tables = map[uint64]*btree.Node{}, map[uint32]tableState{}
 	}
+	clear(sp.undo)
+	clear(sp.tables)
+	maps.Copy(sp.tables, tx.tables)
+	sp.allocs, sp.freed = len(w.allocs), len(w.freed)
+	sp.mark = tx.db.alloc.Mark()
+	sp.catalog, sp.nextVersion, sp.dropSeq = tx.catalog.Root, tx.nextVersion, tx.dropSeq
+	w.sp = sp
 }
 
 func (tx *Tx) rollback() {
@@ -244,7 +245,8 @@ func (tx *Tx) rollback() {
 	w.allocs = w.allocs[:sp.allocs]
 	tx.db.alloc.Unfree(sp.mark)
 	w.freed = w.freed[:sp.freed]
-	tx.tables = sp.tables
+	clear(tx.tables) // sp.tables is reused by the next savepoint: copy back
+	maps.Copy(tx.tables, sp.tables)
 	tx.catalog.Root = sp.catalog
 	tx.nextVersion = sp.nextVersion
 	tx.dropSeq = sp.dropSeq
@@ -253,12 +255,15 @@ func (tx *Tx) rollback() {
 
 // release ends a savepoint keeping its changes.
 func (tx *Tx) release() {
-	for _, n := range tx.w.sp.undo {
+	w := tx.w
+	for _, n := range w.sp.undo {
 		if n != nil {
-			n.StopUndo()
+			if l := n.StopUndo(); l != nil && len(tx.db.undoLogs) < 64 {
+				tx.db.undoLogs = append(tx.db.undoLogs, l)
+			}
 		}
 	}
-	tx.w.sp = nil
+	w.sp = nil
 }
 
 // writeCatalog stores every table state changed in this txn.
