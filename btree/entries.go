@@ -3,6 +3,7 @@ package btree
 import (
 	"bytes"
 	"encoding/binary"
+	"unsafe"
 
 	"github.com/digby-db/digby/page"
 )
@@ -12,7 +13,7 @@ import (
 // current txn may change.
 //
 // The representation holds no pointers per entry, so cloning a node is a
-// flat copy of 40-byte entries and the garbage collector never scans them.
+// flat copy of 24-byte entries and the garbage collector never scans them.
 // Key and value bytes live in one of two arenas: base (for a decoded page,
 // the page buffer itself; never appended to) and own (bytes this node or
 // its ancestors in the current txn appended). Bytes in an arena never change
@@ -46,8 +47,27 @@ type ent struct {
 	klen       uint16
 	typ        uint8
 	flags      uint8
-	version    uint64
-	expire     int64
+}
+
+// A leaf entry's value is preceded in its arena by its header, laid out as
+// on the page: version u64, expire-at u64 (only with FlagExpire), value
+// length u32 (only without FlagOverflow). Keeping version and expiry there
+// rather than in ent halves what a clone copies and a search steps over.
+func (e *ent) hdrLen() uint32 {
+	h := uint32(8)
+	if e.flags&FlagExpire != 0 {
+		h += 8
+	}
+	if e.flags&FlagOverflow == 0 {
+		h += 4
+	}
+	return h
+}
+
+// valRecord is entry e's value header and value, contiguous in their arena.
+func (n *Node) valRecord(e *ent) []byte {
+	h := e.hdrLen()
+	return n.bytes(e.voff-h, h+e.vlen)
 }
 
 const ownBit = 1 << 31
@@ -72,10 +92,14 @@ func (n *Node) Key(i int) []byte {
 // Val returns the value of leaf entry i (Data nil when in overflow).
 func (n *Node) Val(i int) Value {
 	e := &n.ents[i]
-	v := Value{Type: e.typ, Version: e.version, ExpireAt: e.expire}
-	b := n.bytes(e.voff, e.vlen)
+	le := binary.LittleEndian
+	rec := n.valRecord(e)
+	v := Value{Type: e.typ, Version: le.Uint64(rec)}
+	if e.flags&FlagExpire != 0 {
+		v.ExpireAt = int64(le.Uint64(rec[8:]))
+	}
+	b := rec[len(rec)-int(e.vlen):]
 	if e.flags&FlagOverflow != 0 {
-		le := binary.LittleEndian
 		v.Ovf = page.Ref{ID: le.Uint64(b), Txn: le.Uint64(b[8:]), Pages: le.Uint32(b[16:])}
 		v.Len = le.Uint64(b[20:])
 		return v
@@ -100,24 +124,43 @@ func (n *Node) put(b []byte) uint32 {
 	return off
 }
 
+// setEntVal points e at a new record of v in own: its header, then the
+// value (or, for a value in overflow, its encoded reference).
 func (n *Node) setEntVal(e *ent, v *Value) {
-	e.typ, e.version, e.expire = v.Type, v.Version, v.ExpireAt
+	e.typ = v.Type
 	e.flags = 0
 	if v.ExpireAt != 0 {
 		e.flags |= FlagExpire
 	}
+	if !v.Ovf.IsZero() {
+		e.flags |= FlagOverflow
+	}
+	var hdr [20]byte
+	le := binary.LittleEndian
+	le.PutUint64(hdr[:], v.Version)
+	h := 8
+	if v.ExpireAt != 0 {
+		le.PutUint64(hdr[h:], uint64(v.ExpireAt))
+		h += 8
+	}
 	if v.Ovf.IsZero() {
-		e.voff, e.vlen = n.put(v.Data), uint32(len(v.Data))
+		le.PutUint32(hdr[h:], uint32(len(v.Data)))
+		h += 4
+		// Two appends to own stay contiguous: a reallocation copies
+		// what is there first.
+		e.voff = n.put(hdr[:h]) + uint32(h)
+		n.put(v.Data)
+		e.vlen = uint32(len(v.Data))
 		return
 	}
 	var b [ovfRefSize]byte
-	le := binary.LittleEndian
 	le.PutUint64(b[:], v.Ovf.ID)
 	le.PutUint64(b[8:], v.Ovf.Txn)
 	le.PutUint32(b[16:], v.Ovf.Pages)
 	le.PutUint64(b[20:], v.Len)
-	e.flags |= FlagOverflow
-	e.voff, e.vlen = n.put(b[:]), ovfRefSize
+	e.voff = n.put(hdr[:h]) + uint32(h)
+	n.put(b[:])
+	e.vlen = ovfRefSize
 }
 
 // Undo log. While n.undo is set, each change appends its inverse.
@@ -234,12 +277,10 @@ func (n *Node) setVal(i int, v Value) {
 func (n *Node) setMeta(i int, v Value) {
 	n.record(undoOp{kind: undoSetEnt, i: i, e: n.ents[i]})
 	n.ownEnts()
-	e := &n.ents[i]
-	e.typ, e.version, e.expire = v.Type, v.Version, v.ExpireAt
-	e.flags &^= FlagExpire
-	if v.ExpireAt != 0 {
-		e.flags |= FlagExpire
-	}
+	// The header lives before the bytes in their (immutable) arena: write
+	// a new record. v came from Val, so it still names the same data or
+	// overflow reference.
+	n.setEntVal(&n.ents[i], &v)
 }
 
 // insertKid inserts separator k with child r at i.
@@ -308,9 +349,9 @@ func (n *Node) compact(pageSize int) {
 		e.koff = uint32(len(live))
 		live = append(live, k...)
 		if n.Leaf {
-			v := n.bytes(e.voff, e.vlen)
-			e.voff = uint32(len(live))
-			live = append(live, v...)
+			rec := n.valRecord(&e)
+			e.voff = uint32(len(live)) + e.hdrLen()
+			live = append(live, rec...)
 		}
 		ents[i] = e
 	}
@@ -429,5 +470,5 @@ func (n *Node) Ref() page.Ref { return page.Ref{ID: n.ID, Txn: n.Txn, Pages: 1} 
 
 // MemSize is the memory the node holds, for cache accounting.
 func (n *Node) MemSize() int64 {
-	return int64(cap(n.base)+cap(n.own)) + int64(cap(n.ents))*40 + int64(cap(n.kids))*24 + 128
+	return int64(cap(n.base)+cap(n.own)) + int64(cap(n.ents))*int64(unsafe.Sizeof(ent{})) + int64(cap(n.kids))*24 + 128
 }

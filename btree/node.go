@@ -60,18 +60,9 @@ func (n *Node) Encode(buf []byte, c *page.Codec) error {
 		}
 		buf[off+2] = e.flags
 		buf[off+3] = e.typ
-		le.PutUint64(buf[off+4:], e.version)
-		off += leafFixed
-		if e.flags&FlagExpire != 0 {
-			le.PutUint64(buf[off:], uint64(e.expire))
-			off += 8
-		}
-		v := n.bytes(e.voff, e.vlen)
-		if e.flags&FlagOverflow == 0 {
-			le.PutUint32(buf[off:], e.vlen)
-			off += 4
-		}
-		off += copy(buf[off:], v)
+		off += 4
+		// version, expire-at, value length and value, as held in the arena
+		off += copy(buf[off:], n.valRecord(e))
 		off += copy(buf[off:], k)
 	}
 	if off > len(buf)-c.Overhead() {
@@ -120,7 +111,6 @@ func decodeBody(buf []byte, h page.Header) (*Node, error) {
 			klen = int(le.Uint16(buf[off:]))
 			e.flags = buf[off+2]
 			e.typ = buf[off+3]
-			e.version = le.Uint64(buf[off+4:])
 			off += leafFixed
 			if e.flags&^(FlagOverflow|FlagExpire) != 0 {
 				return nil, bad("entry %d: unknown flags %#x", i, e.flags)
@@ -129,9 +119,9 @@ func decodeBody(buf []byte, h page.Header) (*Node, error) {
 				if !need(8) {
 					return nil, bad("entry %d overruns the page", i)
 				}
-				e.expire = int64(le.Uint64(buf[off:]))
+				exp := le.Uint64(buf[off:])
 				off += 8
-				if e.expire == 0 {
+				if exp == 0 {
 					return nil, bad("entry %d: expire flag with zero time", i)
 				}
 			}
