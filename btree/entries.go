@@ -3,6 +3,7 @@ package btree
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"unsafe"
 
 	"github.com/digby-db/digby/page"
@@ -115,10 +116,9 @@ func (n *Node) Kid(i int) page.Ref { return n.kids[i] }
 func (n *Node) put(b []byte) uint32 {
 	off := uint32(len(n.own)) | ownBit
 	if len(n.own)+len(b) > cap(n.own) {
-		// Shared (capped) or full: reallocate with room for a few more.
-		grown := make([]byte, len(n.own), max(2*cap(n.own), len(n.own)+len(b)+256))
-		copy(grown, n.own)
-		n.own = grown
+		// Shared (capped) or full: reallocate with room for a few more
+		// (slices.Grow copies without zeroing the copied part).
+		n.own = slices.Grow(n.own[:len(n.own):len(n.own)], max(len(n.own), len(b)+256))
 	}
 	n.own = append(n.own, b...)
 	return off

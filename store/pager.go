@@ -106,8 +106,12 @@ type wtx struct {
 func (w *wtx) PageSize() int { return w.db.usable() }
 
 func (w *wtx) Node(ref page.Ref) (*btree.Node, error) {
-	if n, ok := w.dirty[ref.ID]; ok {
-		return n, nil
+	// Only a reference made in this txn can point at a dirty node: every
+	// dirty node carries this txn's id.
+	if ref.Txn == w.txn {
+		if n, ok := w.dirty[ref.ID]; ok {
+			return n, nil
+		}
 	}
 	return w.db.node(ref)
 }
@@ -153,9 +157,12 @@ func (w *wtx) NewNode(leaf bool) (*btree.Node, error) {
 }
 
 func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
-	if d, ok := w.dirty[n.ID]; ok && d == n {
-		w.remember(n)
-		return n, nil
+	// Only a node of this txn can be dirty: others skip the map lookup.
+	if n.Txn == w.txn {
+		if d, ok := w.dirty[n.ID]; ok && d == n {
+			w.remember(n)
+			return n, nil
+		}
 	}
 	c := n.Clone()
 	c.ID, c.Txn = w.allocate(1), w.txn
@@ -168,9 +175,11 @@ func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
 }
 
 func (w *wtx) FreeNode(n *btree.Node) {
-	if d, ok := w.dirty[n.ID]; ok && d == n {
-		w.remember(n)
-		delete(w.dirty, n.ID)
+	if n.Txn == w.txn {
+		if d, ok := w.dirty[n.ID]; ok && d == n {
+			w.remember(n)
+			delete(w.dirty, n.ID)
+		}
 	}
 	w.free(n.ID, 1)
 }
