@@ -17,9 +17,14 @@ import (
 // flat copy of 24-byte entries and the garbage collector never scans them.
 // Key and value bytes live in one of two arenas: base (for a decoded page,
 // the page buffer itself; never appended to) and own (bytes this node or
-// its ancestors in the current txn appended). Bytes in an arena never change
-// once written; a clone shares both arenas with own capped at its length,
-// so an append reallocates rather than writing into a sharer's view.
+// its ancestors appended). Bytes in an arena never change once written: a
+// node sees own only up to its length, and appends go beyond it. A clone
+// shares own with its spare capacity, so its first append does not copy
+// the arena: the node it copies is immutable (committed, or discarded by a
+// rollback), so at any time only the newest node of a chain of clones
+// appends, past every other sharer's length. Views that could be appended
+// to beside it are capped (the right piece of a split, undo snapshots), so
+// their appends reallocate.
 type Node struct {
 	ID   uint64
 	Txn  uint64
@@ -391,9 +396,12 @@ func (n *Node) Size() int {
 	return s
 }
 
-// Clone returns a copy that may be changed independently.
+// Clone returns a copy that may be changed. n itself must not change
+// afterwards, nor may a second clone of n change while this one lives (they
+// would append into the same spare arena capacity): the Pager clones only
+// immutable nodes, once each per transaction.
 func (n *Node) Clone() *Node {
-	c := &Node{ID: n.ID, Txn: n.Txn, Leaf: n.Leaf, base: n.base, own: n.own[:len(n.own):len(n.own)]}
+	c := &Node{ID: n.ID, Txn: n.Txn, Leaf: n.Leaf, base: n.base, own: n.own}
 	// append to nil copies without first zeroing the new array (make
 	// would clear it), and rounds the capacity up to the allocation's
 	// size class, which leaves room for an insert.
