@@ -410,6 +410,21 @@ func TestEncryptNoncesNeverRepeat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A flush of more than 2*encodeSplit pages seals them on two
+	// goroutines: their nonces must still be distinct.
+	if err := db.Update(func(tx *Tx) error {
+		for i := 0; i < 40000; i++ {
+			if _, err := tx.Table(1).Put([]byte(fmt.Sprintf("bulk-%06d", i)), bytes.Repeat([]byte{byte(i)}, 40), TypeString, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	mustCheck(t, db)
 	db.Close()
 

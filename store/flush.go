@@ -232,8 +232,34 @@ func (db *DB) encodeNodes(nodes map[uint64]*btree.Node) ([]pendingWrite, error) 
 	}
 	slices.Sort(ids)
 	ps := db.ps
-	// One backing array for every page; runs are slices of it.
+	// One backing array for every page (page i at all[i*ps:]); runs are
+	// slices of it.
 	all := make([]byte, len(ids)*ps)
+	// Encoding (copy, checksum or seal) is the costly part and each page
+	// is independent: large flushes use a second goroutine for half the
+	// pages. Committed nodes never change, so they are read safely.
+	encode := func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			if err := nodes[ids[i]].Encode(all[i*ps:(i+1)*ps], codec); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	if half := len(ids) / 2; half >= encodeSplit {
+		done := make(chan error, 1)
+		go func() { done <- encode(half, len(ids)) }()
+		err = encode(0, half)
+		if err2 := <-done; err == nil {
+			err = err2
+		}
+	} else {
+		err = encode(0, len(ids))
+	}
+	if err != nil {
+		return nil, err
+	}
 	var out []pendingWrite
 	var start uint64
 	from, to := 0, 0 // the current run is all[from:to]
@@ -245,18 +271,18 @@ func (db *DB) encodeNodes(nodes map[uint64]*btree.Node) ([]pendingWrite, error) 
 		if to == from {
 			start = id
 		}
-		pg := all[to : to+ps]
+		db.flushed[id] = page.RunSum{ID: id, Pages: 1, Sum: binary.LittleEndian.Uint64(all[to:])}
 		to += ps
-		if err := nodes[id].Encode(pg, codec); err != nil {
-			return nil, err
-		}
-		db.flushed[id] = page.RunSum{ID: id, Pages: 1, Sum: binary.LittleEndian.Uint64(pg)}
 	}
 	if to > from {
 		out = append(out, pendingWrite{start, all[from:to:to]})
 	}
 	return out, nil
 }
+
+// encodeSplit is the number of pages from which a flush encodes its pages
+// on two goroutines (below it, starting one costs more than it saves).
+const encodeSplit = 256
 
 // seal writes a copy of the newest meta, marked MetaComplete, into the
 // other slot. Its flush's sync has returned, so the flush is complete, and
