@@ -69,6 +69,7 @@ type DB struct {
 	// of submissions allocate them once, not per submission.
 	spBuf      savepoint
 	undoLogs   []*btree.UndoLog
+	flushBuf   []byte // a landed flush's page array, for the next (flush.go)
 	nextTxn    uint64
 	lastApply  time.Time
 	idleShrink bool // flushes from idle cycles cut any free tail

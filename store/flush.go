@@ -20,6 +20,7 @@ type flushJob struct {
 	bufs    []pendingWrite         // sealed runs: tree pages, free-map chunks, directory
 	meta    *page.Meta             // written last, then the one sync
 	nodes   map[uint64]*btree.Node // the flush set this job writes
+	pages   []byte                 // the backing array of the tree pages' runs
 	waiters []*Pending             // Always-mode submitters acknowledged when it lands
 	err     error
 	done    chan struct{}
@@ -96,7 +97,7 @@ func (db *DB) startFlush() *flushJob {
 	// meta: they are no longer fresh.
 	db.alloc.Flushed()
 	var err error
-	if job.bufs, err = db.encodeNodes(job.nodes); err != nil {
+	if job.bufs, job.pages, err = db.encodeNodes(job.nodes); err != nil {
 		db.ackWaiters(job.waiters, db.fail(err))
 		return nil
 	}
@@ -150,6 +151,12 @@ func (db *DB) finishFlush(job *flushJob) error {
 	if db.inflight == job {
 		db.inflight = nil
 	}
+	// Its pages are written (or abandoned): the next flush may reuse the
+	// array, unless it is large (an idle server should not hold it).
+	if cap(job.pages) <= maxKeptFlushBuf && cap(job.pages) > cap(db.flushBuf) {
+		db.flushBuf = job.pages[:0]
+	}
+	job.pages = nil
 	if job.err != nil {
 		err := db.fail(job.err)
 		db.ackWaiters(job.waiters, err)
@@ -224,7 +231,7 @@ func (db *DB) writeRun(id uint64, buf []byte) error {
 // encodeNodes seals the flush set's pages in page order, coalescing
 // neighbours into runs of at most maxWrite bytes, and records each page's
 // checksum for the flush's list of written runs.
-func (db *DB) encodeNodes(nodes map[uint64]*btree.Node) ([]pendingWrite, error) {
+func (db *DB) encodeNodes(nodes map[uint64]*btree.Node) ([]pendingWrite, []byte, error) {
 	codec := db.file.Codec()
 	ids := make([]uint64, 0, len(nodes))
 	for id := range nodes {
@@ -234,7 +241,12 @@ func (db *DB) encodeNodes(nodes map[uint64]*btree.Node) ([]pendingWrite, error) 
 	ps := db.ps
 	// One backing array for every page (page i at all[i*ps:]); runs are
 	// slices of it.
-	all := make([]byte, len(ids)*ps)
+	var all []byte
+	if n := len(ids) * ps; cap(db.flushBuf) >= n {
+		all, db.flushBuf = db.flushBuf[:n], nil // Encode clears each page
+	} else {
+		all = make([]byte, n)
+	}
 	// Encoding (copy, checksum or seal) is the costly part and each page
 	// is independent: large flushes use a second goroutine for half the
 	// pages. Committed nodes never change, so they are read safely.
@@ -258,7 +270,7 @@ func (db *DB) encodeNodes(nodes map[uint64]*btree.Node) ([]pendingWrite, error) 
 		err = encode(0, len(ids))
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []pendingWrite
 	var start uint64
@@ -277,8 +289,11 @@ func (db *DB) encodeNodes(nodes map[uint64]*btree.Node) ([]pendingWrite, error) 
 	if to > from {
 		out = append(out, pendingWrite{start, all[from:to:to]})
 	}
-	return out, nil
+	return out, all, nil
 }
+
+// maxKeptFlushBuf bounds the page array kept for the next flush.
+const maxKeptFlushBuf = 16 << 20
 
 // encodeSplit is the number of pages from which a flush encodes its pages
 // on two goroutines (below it, starting one costs more than it saves).
