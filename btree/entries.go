@@ -58,7 +58,8 @@ type ent struct {
 // A leaf entry's value is preceded in its arena by its header, laid out as
 // on the page: version u64, expire-at u64 (only with FlagExpire), value
 // length u32 (only without FlagOverflow). Keeping version and expiry there
-// rather than in ent halves what a clone copies and a search steps over.
+// rather than in ent makes ent 24 bytes instead of 40: less for a clone to
+// copy, for the cache to hold and for a search to step over.
 func (e *ent) hdrLen() uint32 {
 	h := uint32(8)
 	if e.flags&FlagExpire != 0 {
