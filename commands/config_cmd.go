@@ -49,6 +49,15 @@ func cmdConfigSet(x *Ctx) error {
 		}
 	}
 	for i := 2; i < len(x.args); i += 2 {
+		if lowerName(x.args[i]) == "cache-size" {
+			n, err := config.ParseSize(x.arg(i + 1))
+			if err == nil {
+				err = x.e.db.SetCacheSize(n)
+			}
+			if err != nil {
+				return configSetError(x.arg(i), err)
+			}
+		}
 		if lowerName(x.args[i]) == "appendfsync" {
 			// The store applies it first: the parameter then never names a
 			// mode the store is not in.

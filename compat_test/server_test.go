@@ -184,3 +184,45 @@ func TestBadFlags(t *testing.T) {
 		t.Fatalf("--help %q", out)
 	}
 }
+
+// TestConfigSetCacheSize: CONFIG SET cache-size bounds the page cache at
+// once (INFO shows the new bound and at most that much cached); data stays
+// readable; a non-positive size is refused and changes nothing.
+func TestConfigSetCacheSize(t *testing.T) {
+	s := startDigby(t)
+	c := client(t, s, 3)
+	val := strings.Repeat("v", 500)
+	for i := 0; i < 3000; i++ {
+		must(t, c.Set(ctx, fmt.Sprintf("key:%05d", i), val, 0).Err())
+	}
+	field := func(name string) int64 {
+		t.Helper()
+		for _, l := range strings.Split(c.Info(ctx, "digby").Val(), "\r\n") {
+			if v, ok := strings.CutPrefix(l, name+":"); ok {
+				var n int64
+				fmt.Sscan(v, &n)
+				return n
+			}
+		}
+		t.Fatalf("INFO digby has no %s", name)
+		return 0
+	}
+	must(t, c.ConfigSet(ctx, "cache-size", "256kb").Err())
+	eq(t, "config get (in bytes, as Redis reports sizes)", c.ConfigGet(ctx, "cache-size").Val()["cache-size"], "262144")
+	if got := field("cache_size"); got != 256<<10 {
+		t.Fatalf("cache_size %d after CONFIG SET cache-size 256kb", got)
+	}
+	if got := field("cache_bytes"); got > 256<<10 {
+		t.Fatalf("cache_bytes %d over the new bound", got)
+	}
+	for i := 0; i < 3000; i += 7 {
+		eq(t, "read back", c.Get(ctx, fmt.Sprintf("key:%05d", i)).Val(), val)
+	}
+	if got := field("cache_bytes"); got > 256<<10 {
+		t.Fatalf("cache_bytes %d over the bound after reads", got)
+	}
+	if err := c.ConfigSet(ctx, "cache-size", "0").Err(); err == nil {
+		t.Fatal("CONFIG SET cache-size 0: no error")
+	}
+	eq(t, "config get after a refused set", c.ConfigGet(ctx, "cache-size").Val()["cache-size"], "262144")
+}

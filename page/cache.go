@@ -16,7 +16,7 @@ const cacheShards = 16
 // immutable, so an entry is invalidated only when its page id is handed
 // out again (Remove). It is safe for concurrent use.
 type Cache struct {
-	limit  int64
+	limit  atomic.Int64
 	shards [cacheShards]cacheShard
 	hits   atomic.Uint64
 	misses atomic.Uint64
@@ -42,7 +42,8 @@ type cacheEntry struct {
 
 // NewCache makes a cache holding at most limit bytes of entries.
 func NewCache(limit int64) *Cache {
-	c := &Cache{limit: limit}
+	c := &Cache{}
+	c.limit.Store(limit)
 	for i := range c.shards {
 		c.shards[i] = cacheShard{limit: limit / cacheShards, items: make(map[uint64]*cacheEntry)}
 	}
@@ -74,6 +75,19 @@ func (c *Cache) Get(id uint64) (any, bool) {
 	return nil, false
 }
 
+// SetLimit changes the bound to limit bytes, evicting at once what no
+// longer fits.
+func (c *Cache) SetLimit(limit int64) {
+	c.limit.Store(limit)
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.limit = limit / cacheShards
+		s.evict(0)
+		s.mu.Unlock()
+	}
+}
+
 // Peek returns the entry for id without counting a hit or a miss and
 // without marking it used.
 func (c *Cache) Peek(id uint64) (any, bool) {
@@ -100,6 +114,18 @@ func (c *Cache) Put(id uint64, val any, size int64) {
 		e.ref.Store(true)
 		return
 	}
+	s.evict(size)
+	e := &cacheEntry{id: id, val: val, size: size, pos: len(s.ring)}
+	s.ring = append(s.ring, e)
+	s.items[id] = e
+	s.bytes += size
+}
+
+// drop removes e from the shard (lock held).
+// evict drops entries by the CLOCK rule (a referenced entry gets a second
+// chance) until size more bytes fit the shard's limit or it is empty.
+// The shard's lock is held.
+func (s *cacheShard) evict(size int64) {
 	for s.bytes+size > s.limit && len(s.ring) > 0 {
 		if s.hand >= len(s.ring) {
 			s.hand = 0
@@ -112,13 +138,8 @@ func (c *Cache) Put(id uint64, val any, size int64) {
 		}
 		s.drop(v)
 	}
-	e := &cacheEntry{id: id, val: val, size: size, pos: len(s.ring)}
-	s.ring = append(s.ring, e)
-	s.items[id] = e
-	s.bytes += size
 }
 
-// drop removes e from the shard (lock held).
 func (s *cacheShard) drop(e *cacheEntry) {
 	last := len(s.ring) - 1
 	s.ring[e.pos] = s.ring[last]
@@ -148,7 +169,7 @@ type CacheStats struct {
 
 // Stats returns the current counters.
 func (c *Cache) Stats() CacheStats {
-	st := CacheStats{Limit: c.limit, Hits: c.hits.Load(), Misses: c.misses.Load()}
+	st := CacheStats{Limit: c.limit.Load(), Hits: c.hits.Load(), Misses: c.misses.Load()}
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()

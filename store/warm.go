@@ -78,7 +78,7 @@ func (db *DB) warmLevel(refs []page.Ref) (nodes []*btree.Node, full bool) {
 		return 0
 	})
 	ps := db.ps
-	limit := int64(float64(db.opts.CacheSize) * warmFill)
+	limit := int64(float64(db.cache.Stats().Limit) * warmFill)
 	buf := make([]byte, warmSpanPages*ps)
 	for i := 0; i < len(refs); {
 		// A span: refs[i:j], from refs[i].ID to refs[j-1].ID.

@@ -305,3 +305,13 @@ func (db *DB) SetDurability(d Durability) error {
 		return nil
 	})
 }
+
+// SetCacheSize changes the page cache's bound (Redis users' CONFIG SET);
+// a smaller bound evicts at once.
+func (db *DB) SetCacheSize(n int64) error {
+	if n <= 0 {
+		return fmt.Errorf("cache size %d: must be positive", n)
+	}
+	db.cache.SetLimit(n)
+	return nil
+}

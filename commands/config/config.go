@@ -17,8 +17,9 @@ import (
 // Config is the server configuration. Fields that CONFIG SET may change at run
 // time are read through methods that take the lock.
 type Config struct {
-	mu   sync.RWMutex
-	vals map[string]string
+	mu       sync.RWMutex
+	vals     map[string]string
+	watchers map[string][]func(value string)
 
 	// Parameters consulted on every request, kept decoded.
 	passSet atomic.Bool  // requirepass is not empty
@@ -93,7 +94,7 @@ var params = map[string]param{
 	"appendfsync":                 {def: "everysec", mutable: true, enum: true, check: oneOf("always", "everysec", "no")},
 	"databases":                   {def: "16", check: rangeInt(1, 1<<20)},
 	"page-size":                   {def: "4096", check: pageSize},
-	"cache-size":                  {def: "256mb", check: isSize},
+	"cache-size":                  {def: "256mb", mutable: true, check: isSize},
 	"maxclients":                  {def: "10000", mutable: true, check: rangeInt(1, 1<<30)},
 	"requirepass-file":            {def: ""},
 	"encryption-key-file":         {def: ""},
@@ -187,8 +188,25 @@ func (c *Config) set(name, value string, runtime bool) error {
 	c.mu.Lock()
 	c.vals[name] = value
 	c.cache(name, value)
+	watchers := c.watchers[name]
 	c.mu.Unlock()
+	if runtime {
+		for _, fn := range watchers {
+			fn(value)
+		}
+	}
 	return nil
+}
+
+// Watch calls fn with the new value each time CONFIG SET changes the
+// parameter name (after the value is stored, outside the lock).
+func (c *Config) Watch(name string, fn func(value string)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.watchers == nil {
+		c.watchers = map[string][]func(string){}
+	}
+	c.watchers[name] = append(c.watchers[name], fn)
 }
 
 // cache keeps the decoded copy of a per-request parameter.
