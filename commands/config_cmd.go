@@ -2,6 +2,7 @@ package commands
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/digby-db/digby/commands/config"
 	"github.com/digby-db/digby/store"
@@ -49,31 +50,36 @@ func cmdConfigSet(x *Ctx) error {
 		}
 	}
 	for i := 2; i < len(x.args); i += 2 {
-		if lowerName(x.args[i]) == "cache-size" {
-			n, err := config.ParseSize(x.arg(i + 1))
-			if err == nil {
-				err = x.e.db.SetCacheSize(n)
-			}
-			if err != nil {
-				return configSetError(x.arg(i), err)
-			}
-		}
-		if lowerName(x.args[i]) == "appendfsync" {
-			// The store applies it first: the parameter then never names a
-			// mode the store is not in.
-			d, err := store.ParseDurability(lowerName(x.args[i+1]))
-			if err == nil {
-				err = x.e.db.SetDurability(d)
-			}
-			if err != nil {
-				return configSetError(x.arg(i), err)
-			}
+		// The store takes a storage parameter first: the parameter then
+		// never names a setting the store is not in.
+		if err := x.applyToStore(lowerName(x.args[i]), x.arg(i+1)); err != nil {
+			return configSetError(x.arg(i), err)
 		}
 		if err := x.e.cfg.SetRuntime(x.arg(i), x.arg(i+1)); err != nil {
 			return configSetError(x.arg(i), err)
 		}
 	}
 	x.w.OK()
+	return nil
+}
+
+// applyToStore hands a validated storage parameter to the store (others
+// live in the configuration only).
+func (x *Ctx) applyToStore(name, value string) error {
+	switch name {
+	case "appendfsync":
+		d, err := store.ParseDurability(strings.ToLower(value))
+		if err != nil {
+			return err
+		}
+		return x.e.db.SetDurability(d)
+	case "cache-size":
+		n, err := config.ParseSize(value)
+		if err != nil {
+			return err
+		}
+		return x.e.db.SetCacheSize(n)
+	}
 	return nil
 }
 

@@ -225,4 +225,12 @@ func TestConfigSetCacheSize(t *testing.T) {
 		t.Fatal("CONFIG SET cache-size 0: no error")
 	}
 	eq(t, "config get after a refused set", c.ConfigGet(ctx, "cache-size").Val()["cache-size"], "262144")
+	// One refused parameter refuses the whole CONFIG SET: nothing changes.
+	if err := c.Do(ctx, "CONFIG", "SET", "appendfsync", "always", "cache-size", "0").Err(); err == nil {
+		t.Fatal("CONFIG SET appendfsync always cache-size 0: no error")
+	}
+	eq(t, "appendfsync after a refused CONFIG SET", c.ConfigGet(ctx, "appendfsync").Val()["appendfsync"], "everysec")
+	if got := field("cache_size"); got != 256<<10 {
+		t.Fatalf("cache_size %d after a refused CONFIG SET", got)
+	}
 }

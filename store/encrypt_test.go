@@ -412,18 +412,15 @@ func TestEncryptNoncesNeverRepeat(t *testing.T) {
 	}
 	// A flush of more than 2*encodeSplit pages seals them on two
 	// goroutines: their nonces must still be distinct.
-	if err := db.Update(func(tx *Tx) error {
-		for i := 0; i < 40000; i++ {
-			if _, err := tx.Table(1).Put([]byte(fmt.Sprintf("bulk-%06d", i)), bytes.Repeat([]byte{byte(i)}, 40), TypeString, 0); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	updateRange(t, db, 0, 40000, 1, 40000, func(tx *Tx, i int) error {
+		return putString(tx, 1, []byte(fmt.Sprintf("bulk-%06d", i)), bytes.Repeat([]byte{byte(i)}, 40))
+	})
+	w0 := db.Stats().BytesWritten
 	if err := db.Flush(); err != nil {
 		t.Fatal(err)
+	}
+	if pages := (db.Stats().BytesWritten - w0) / uint64(db.PageSize()); pages < 2*encodeSplit {
+		t.Fatalf("the bulk flush wrote %d pages; the test needs over %d to seal on two goroutines", pages, 2*encodeSplit)
 	}
 	mustCheck(t, db)
 	db.Close()

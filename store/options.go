@@ -60,7 +60,7 @@ type Options struct {
 	EncryptionKey []byte
 	// NoWarmCache turns off cache warming: by default, after open, a
 	// background reader loads tree pages into the page cache (upper
-	// levels first, up to 90% of CacheSize) so that reads after a restart
+	// levels first, until the cache is 90% full) so that reads after a restart
 	// do not each pay a disk read.
 	NoWarmCache bool
 	// OpenFile, if set, opens the data file (tests use it to inject faults).

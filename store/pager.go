@@ -16,10 +16,8 @@ func (db *DB) node(ref page.Ref) (*btree.Node, error) {
 		}
 		return n, nil
 	}
-	var n *btree.Node
 	if v, ok := db.cache.Get(ref.ID); ok {
-		n := v.(*btree.Node)
-		if n.Txn == ref.Txn {
+		if n := v.(*btree.Node); n.Txn == ref.Txn {
 			return n, nil
 		}
 	}
@@ -30,10 +28,17 @@ func (db *DB) node(ref page.Ref) (*btree.Node, error) {
 		return nil, err
 	}
 	*bp = buf[:cap(buf)] // keeps a buffer ReadInto had to enlarge
-	if n, err = btree.DecodeCopy(buf, h); err != nil {
+	return db.cacheNode(buf, h)
+}
+
+// cacheNode decodes the verified tree page buf (header h) into a node that
+// keeps its own copy of the bytes, so buf may be reused, and caches it.
+func (db *DB) cacheNode(buf []byte, h page.Header) (*btree.Node, error) {
+	n, err := btree.DecodeCopy(buf, h)
+	if err != nil {
 		return nil, err
 	}
-	db.cache.Put(ref.ID, n, n.MemSize())
+	db.cache.Put(h.ID, n, n.MemSize())
 	return n, nil
 }
 

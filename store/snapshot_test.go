@@ -21,18 +21,9 @@ func TestHeldSnapshotUnchanged(t *testing.T) {
 	defer db.Close()
 	const n = 20000
 	key := func(i int) []byte { return []byte(fmt.Sprintf("k%06d", i)) }
-	for lo := 0; lo < n; lo += 5000 {
-		if err := db.Update(func(tx *Tx) error {
-			for i := lo; i < lo+5000; i++ {
-				if _, err := tx.Table(0).Put(key(i), []byte(fmt.Sprintf("v%d", i)), TypeString, 0); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	updateRange(t, db, 0, n, 1, 5000, func(tx *Tx, i int) error {
+		return putString(tx, 0, key(i), []byte(fmt.Sprintf("v%d", i)))
+	})
 	scan := func(tx *Tx) ([][2][]byte, error) {
 		var out [][2][]byte
 		c := tx.Table(0).Cursor()
@@ -75,26 +66,15 @@ func TestHeldSnapshotUnchanged(t *testing.T) {
 	<-pinned
 	for round := 0; round < 8; round++ {
 		lo := round * 2000
-		if err := db.Update(func(tx *Tx) error {
-			for i := lo; i < lo+1500; i++ { // whole leaves go: branch entries removed
-				if _, err := tx.Table(0).Delete(key(i)); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Update(func(tx *Tx) error {
-			for i := lo + 1500; i < lo+2000; i += 3 { // grow values: leaves split
-				if _, err := tx.Table(0).Put(key(i), bytes.Repeat([]byte{'x'}, 300), TypeString, 0); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		// Whole leaves go (branch entries removed), in one transaction.
+		updateRange(t, db, lo, lo+1500, 1, 1500, func(tx *Tx, i int) error {
+			_, err := tx.Table(0).Delete(key(i))
+			return err
+		})
+		// Values grow: leaves split.
+		updateRange(t, db, lo+1500, lo+2000, 3, 500, func(tx *Tx, i int) error {
+			return putString(tx, 0, key(i), bytes.Repeat([]byte{'x'}, 300))
+		})
 		if round%3 == 2 {
 			if err := db.Flush(); err != nil {
 				t.Fatal(err)

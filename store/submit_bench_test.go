@@ -60,18 +60,7 @@ func loadRandom(b *testing.B, n int, key []byte, cache int64) (*DB, [][]byte) {
 		keys[i] = []byte(fmt.Sprintf("%016x", r.Uint64()))
 	}
 	val := make([]byte, 100)
-	for i := 0; i < n; i += 1000 {
-		if err := db.Update(func(tx *Tx) error {
-			for _, k := range keys[i:min(i+1000, n)] {
-				if _, err := tx.Table(0).Put(k, val, TypeString, 0); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	updateRange(b, db, 0, n, 1, 1000, func(tx *Tx, i int) error { return putString(tx, 0, keys[i], val) })
 	if err := db.Flush(); err != nil {
 		b.Fatal(err)
 	}

@@ -211,6 +211,10 @@ func (tx *Tx) ClearTable(n uint32) error {
 	return nil
 }
 
+// maxKeptUndoLogs bounds the undo logs kept for reuse (a savepoint
+// records a few nodes: a leaf and its path).
+const maxKeptUndoLogs = 64
+
 // savepoint starts a savepoint; rollback undoes everything since.
 func (tx *Tx) savepoint() {
 	w := tx.w
@@ -258,7 +262,7 @@ func (tx *Tx) release() {
 	w := tx.w
 	for _, n := range w.sp.undo {
 		if n != nil {
-			if l := n.StopUndo(); l != nil && len(tx.db.undoLogs) < 64 {
+			if l := n.StopUndo(); l != nil && len(tx.db.undoLogs) < maxKeptUndoLogs {
 				tx.db.undoLogs = append(tx.db.undoLogs, l)
 			}
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/digby-db/digby/btree"
@@ -50,7 +51,7 @@ func (db *DB) warm() {
 			if full {
 				return nil
 			}
-			level = level[:0:0]
+			level = nil
 			for _, n := range nodes {
 				if !n.Leaf {
 					for i := 0; i < n.Len(); i++ {
@@ -68,15 +69,7 @@ func (db *DB) warm() {
 // should stop.
 func (db *DB) warmLevel(refs []page.Ref) (nodes []*btree.Node, full bool) {
 	refs = slices.DeleteFunc(refs, func(r page.Ref) bool { return r.IsZero() })
-	slices.SortFunc(refs, func(a, b page.Ref) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(refs, func(a, b page.Ref) int { return cmp.Compare(a.ID, b.ID) })
 	ps := db.ps
 	limit := int64(float64(db.cache.Stats().Limit) * warmFill)
 	buf := make([]byte, warmSpanPages*ps)
@@ -95,22 +88,19 @@ func (db *DB) warmLevel(refs []page.Ref) (nodes []*btree.Node, full bool) {
 			return nodes, true
 		}
 		for _, r := range refs[i:j] {
+			var n *btree.Node
 			if v, ok := db.cache.Peek(r.ID); ok && v.(*btree.Node).Txn == r.Txn {
-				if n := v.(*btree.Node); !n.Leaf {
-					nodes = append(nodes, n)
+				n = v.(*btree.Node)
+			} else {
+				off := int(r.ID-first) * ps
+				b, h, err := db.file.Codec().Open(span[off:off+ps:off+ps], r.ID, 0, r.Txn, ps)
+				if err == nil {
+					n, err = db.cacheNode(b, h)
 				}
-				continue
+				if err != nil {
+					return nodes, true
+				}
 			}
-			off := int(r.ID-first) * ps
-			b, h, err := db.file.Codec().Open(span[off:off+ps:off+ps], r.ID, 0, r.Txn, ps)
-			if err != nil {
-				return nodes, true
-			}
-			n, err := btree.DecodeCopy(b, h)
-			if err != nil {
-				return nodes, true
-			}
-			db.cache.Put(r.ID, n, n.MemSize())
 			if !n.Leaf {
 				nodes = append(nodes, n) // leaves have no children to visit
 			}

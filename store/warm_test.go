@@ -19,18 +19,9 @@ func TestWarmCache(t *testing.T) {
 			}
 			const n = 30000
 			k := func(i int) []byte { return []byte(fmt.Sprintf("key-%08d", i*7919%n)) }
-			for lo := 0; lo < n; lo += 3000 {
-				if err := db.Update(func(tx *Tx) error {
-					for i := lo; i < lo+3000; i++ {
-						if _, err := tx.Table(uint32(i%3)).Put(k(i), []byte(fmt.Sprintf("value-%d", i)), TypeString, 0); err != nil {
-							return err
-						}
-					}
-					return nil
-				}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			updateRange(t, db, 0, n, 1, 3000, func(tx *Tx, i int) error {
+				return putString(tx, uint32(i%3), k(i), []byte(fmt.Sprintf("value-%d", i)))
+			})
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -75,24 +66,29 @@ func TestWarmCache(t *testing.T) {
 			mustCheck(t, db)
 			db.Close()
 
-			// A small cache: warming stays within its share; writes run
-			// beside it.
+			// A small cache: warming keeps to its bound, and writes (one
+			// transaction each) run beside it and read back.
 			const small = 64 << 10
 			db, err = Open(dir, &Options{EncryptionKey: key, CacheSize: small})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := 0; i < 200; i++ {
-				if err := db.Update(func(tx *Tx) error {
-					_, err := tx.Table(0).Put(k(i*3), []byte("new"), TypeString, 0)
-					return err
-				}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			updateRange(t, db, 0, 200, 1, 1, func(tx *Tx, i int) error {
+				return putString(tx, 0, k(i*3), []byte("new"))
+			})
 			<-db.warmDone
 			if b := db.Stats().CacheBytes; b > small {
 				t.Fatalf("cache holds %d bytes, bound %d", b, small)
+			}
+			if err := db.View(func(tx *Tx) error {
+				for i := 0; i < 200; i++ {
+					if tu, ok, err := tx.Table(0).Get(k(i * 3)); err != nil || !ok || string(tu.Value) != "new" {
+						return fmt.Errorf("get %s after writes beside warming: %q %v %v", k(i*3), tu.Value, ok, err)
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
 			}
 			mustCheck(t, db)
 			if err := db.Close(); err != nil {

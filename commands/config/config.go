@@ -50,6 +50,14 @@ func isSize(v string) error {
 	return nil
 }
 
+func isPositiveSize(v string) error {
+	n, err := ParseSize(v)
+	if err == nil && n <= 0 {
+		err = fmt.Errorf("argument must be a positive size")
+	}
+	return err
+}
+
 func oneOf(opts ...string) func(string) error {
 	return func(v string) error {
 		for _, o := range opts {
@@ -94,7 +102,7 @@ var params = map[string]param{
 	"appendfsync":                 {def: "everysec", mutable: true, enum: true, check: oneOf("always", "everysec", "no")},
 	"databases":                   {def: "16", check: rangeInt(1, 1<<20)},
 	"page-size":                   {def: "4096", check: pageSize},
-	"cache-size":                  {def: "256mb", mutable: true, check: isSize},
+	"cache-size":                  {def: "256mb", mutable: true, check: isPositiveSize},
 	"maxclients":                  {def: "10000", mutable: true, check: rangeInt(1, 1<<30)},
 	"requirepass-file":            {def: ""},
 	"encryption-key-file":         {def: ""},
