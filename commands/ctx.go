@@ -38,8 +38,10 @@ const (
 	errOverflow  = replyError("ERR increment or decrement would overflow")
 	errNoKey     = replyError("ERR no such key")
 	errDBRange   = replyError("ERR DB index is out of range")
-	errKeyLong   = replyError("ERR key too long: digby keys are at most 4294967288 bytes")
 )
+
+// errKeyLong names MaxKeyLen, so the two cannot drift apart.
+var errKeyLong = replyError(fmt.Sprintf("ERR key too long: digby keys are at most %d bytes", MaxKeyLen))
 
 // errArity is the wrong-number-of-arguments error for a command name ("config|get").
 func errArity(name string) replyError {

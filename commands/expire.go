@@ -43,7 +43,7 @@ func (x *Ctx) expireGeneric(seconds, absolute bool) error {
 		}
 		when += x.now
 	}
-	t, ok, err := x.lookup(x.db, x.args[1])
+	t, ok, err := x.lookupMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func cmdPExpireAt(x *Ctx) error { return x.expireGeneric(false, true) }
 
 // ttlGeneric answers TTL, PTTL, EXPIRETIME and PEXPIRETIME.
 func (x *Ctx) ttlGeneric(ms, absolute bool) error {
-	t, ok, err := x.lookup(x.db, x.args[1])
+	t, ok, err := x.lookupMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func cmdExpireTime(x *Ctx) error  { return x.ttlGeneric(false, true) }
 func cmdPExpireTime(x *Ctx) error { return x.ttlGeneric(true, true) }
 
 func cmdPersist(x *Ctx) error {
-	t, ok, err := x.lookup(x.db, x.args[1])
+	t, ok, err := x.lookupMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}

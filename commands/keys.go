@@ -11,7 +11,7 @@ func cmdDel(x *Ctx) error {
 // cmdExists counts the arguments that name live keys (EXISTS, TOUCH).
 func cmdExists(x *Ctx) error {
 	return x.countKeys(func(k []byte) (bool, error) {
-		_, ok, err := x.lookup(x.db, k)
+		_, ok, err := x.lookupMeta(x.db, k)
 		return ok, err
 	})
 }
@@ -33,7 +33,7 @@ func (x *Ctx) countKeys(f func(key []byte) (bool, error)) error {
 }
 
 func cmdType(x *Ctx) error {
-	t, ok, err := x.lookup(x.db, x.args[1])
+	t, ok, err := x.lookupMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (x *Ctx) rename(nx bool) error {
 		return nil
 	}
 	if nx {
-		_, exists, err := x.lookup(x.db, dst)
+		_, exists, err := x.lookupMeta(x.db, dst)
 		if err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func (x *Ctx) copyKey(src []byte, dstDB int, dst []byte, replace bool) (bool, er
 		return false, err
 	}
 	val, exp := append([]byte{}, t.Value...), t.ExpireAt
-	_, exists, err := x.lookup(dstDB, dst)
+	_, exists, err := x.lookupMeta(dstDB, dst)
 	if err != nil || (exists && !replace) {
 		return false, err
 	}

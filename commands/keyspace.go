@@ -18,9 +18,6 @@ const hashLen = 8
 // refuses a key first.)
 const MaxKeyLen = store.MaxKeySize - hashLen
 
-// The error text names MaxKeyLen: keep them in step.
-var _ = [1]struct{}{}[MaxKeyLen-4294967288]
-
 // storedKey is the table key for a Redis key.
 func storedKey(key []byte) []byte {
 	sk := make([]byte, hashLen+len(key))
@@ -154,7 +151,7 @@ func (x *Ctx) del(db int, key []byte) (bool, error) {
 		return false, nil
 	}
 	sk := storedKey(key)
-	t, ok, err := x.table(db).Get(sk)
+	t, ok, err := x.table(db).GetMeta(sk)
 	if err != nil {
 		return false, fmt.Errorf("read key: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/digby-db/digby/store"
 )
@@ -69,12 +70,40 @@ func TestLargeStringRanges(t *testing.T) {
 	if err != nil || !bytes.Equal(all, v) {
 		t.Fatalf("GET after range writes: %d bytes, want %d (%v)", len(all), len(v), err)
 	}
-	// Missing keys and WRONGTYPE as before.
+	// Missing keys as before.
 	if n, _ := c.SetRange(ctx, "new", 3, "x").Result(); n != 4 {
 		t.Fatalf("SETRANGE of a missing key: %d", n)
 	}
 	if n, _ := c.Append(ctx, "new2", "abc").Result(); n != 3 {
 		t.Fatalf("APPEND to a missing key: %d", n)
+	}
+	// Commands that look at a key, not its value, read no chunk.
+	before = stats()
+	pipe := c.Pipeline()
+	pipe.Exists(ctx, "big")
+	pipe.Type(ctx, "big")
+	pipe.Expire(ctx, "big", time.Hour)
+	pipe.TTL(ctx, "big")
+	pipe.Persist(ctx, "big")
+	pipe.SetNX(ctx, "big", "x", 0)
+	pipe.MSetNX(ctx, "big", "x", "other", "y")
+	pipe.Set(ctx, "big", "z", 0).Err()
+	pipe.Do(ctx, "SET", "big", "w", "XX", "KEEPTTL")
+	pipe.Scan(ctx, 0, "*", 100)
+	pipe.Keys(ctx, "b*")
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rd := stats().OverflowReads - before.OverflowReads; rd > 1 {
+		t.Fatalf("key-only commands read %d overflow runs (1 allowed: freeing the value on SET)", rd)
+	}
+	// A raised bulk limit does not let SETRANGE build a value past the
+	// store's 4 GiB limit.
+	if err := c.ConfigSet(ctx, "proto-max-bulk-len", "8gb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetRange(ctx, "huge", 4<<30, "x").Err(); err == nil || err.Error() != "ERR string exceeds maximum allowed size (proto-max-bulk-len)" {
+		t.Fatalf("SETRANGE past 4 GiB: %v", err)
 	}
 }
 

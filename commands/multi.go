@@ -95,7 +95,7 @@ func (x *Ctx) watchedChanged(ws *watchSet) (bool, error) {
 		return true, nil
 	}
 	for _, k := range ws.keys {
-		t, ok, err := x.lookup(k.db, k.key)
+		t, ok, err := x.lookupMeta(k.db, k.key)
 		if err != nil {
 			return false, err
 		}

@@ -59,7 +59,7 @@ func cmdScan(x *Ctx) error {
 	var last uint64
 	next := uint64(0)
 	for ; ok; ok = cur.Next() {
-		t := cur.Tuple()
+		t := cur.Meta()
 		h := keyHash(t.Key)
 		if visited >= count && h != last {
 			next = h
@@ -97,7 +97,7 @@ func cmdKeys(x *Ctx) error {
 	cur := x.table(x.db).Cursor()
 	var keys [][]byte
 	for ok := cur.First(); ok; ok = cur.Next() {
-		t := cur.Tuple()
+		t := cur.Meta()
 		if t.Expired(x.now) {
 			continue
 		}
@@ -131,13 +131,13 @@ func cmdRandomKey(x *Ctx) error {
 		if !ok {
 			break
 		}
-		if t := cur.Tuple(); !t.Expired(x.now) {
+		if t := cur.Meta(); !t.Expired(x.now) {
 			x.w.Bulk(userKey(t.Key))
 			return nil
 		}
 	}
 	for ok := cur.First(); ok; ok = cur.Next() {
-		if t := cur.Tuple(); !t.Expired(x.now) {
+		if t := cur.Meta(); !t.Expired(x.now) {
 			x.w.Bulk(userKey(t.Key))
 			return nil
 		}

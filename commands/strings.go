@@ -3,11 +3,14 @@ package commands
 import (
 	"math/big"
 	"strconv"
+
+	"github.com/digby-db/digby/store"
 )
 
-// maxString is the cap on values built by APPEND and SETRANGE: the
-// proto-max-bulk-len setting, as in Redis.
-func (x *Ctx) maxString() int64 { return x.e.cfg.MaxBulkLen() }
+// maxString is the longest string a command may build: proto-max-bulk-len,
+// and never past the store's value limit (a raised bulk limit must not let
+// SETRANGE allocate a value the store then refuses).
+func (x *Ctx) maxString() int64 { return min(x.e.cfg.MaxBulkLen(), store.MaxValueSize) }
 
 var errTooBig = replyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 
@@ -176,7 +179,7 @@ func (x *Ctx) replyOld(old []byte, exists bool) {
 }
 
 func cmdSetNX(x *Ctx) error {
-	_, ok, err := x.lookup(x.db, x.args[1])
+	_, ok, err := x.lookupMeta(x.db, x.args[1])
 	if err != nil {
 		return err
 	}
@@ -299,7 +302,7 @@ func cmdMSetNX(x *Ctx) error {
 		return errArity(lowerName(x.args[0]))
 	}
 	for i := 1; i < len(x.args); i += 2 {
-		_, ok, err := x.lookup(x.db, x.args[i])
+		_, ok, err := x.lookupMeta(x.db, x.args[i])
 		if err != nil {
 			return err
 		}

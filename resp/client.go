@@ -142,7 +142,6 @@ func (c *Client) Info(now time.Time) string {
 		strings.ToLower(cmd), c.Proto(), c.libName, c.libVer)
 }
 
-// Conn returns the redcon connection, for writing replies.
 // Send writes w's reply to the connection. Payloads w holds by reference
 // (Writer.BulkRef) are written straight to the socket after what redcon
 // has buffered is flushed, so a large value is never copied into an
@@ -167,4 +166,5 @@ func (c *Client) Send(w *Writer) {
 	})
 }
 
+// Conn returns the redcon connection, for writing replies.
 func (c *Client) Conn() redcon.Conn { return c.conn }

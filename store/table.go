@@ -180,11 +180,24 @@ func (t *Table) Delete(key []byte) (bool, error) {
 	if t.tx.w == nil {
 		return false, ErrReadOnly
 	}
-	f, ok, err := t.find(key)
+	tk, ok, err := t.confirmedTK(key)
 	if err != nil || !ok {
 		return false, err
 	}
-	return t.deleteTK(f.tk)
+	return t.deleteTK(tk)
+}
+
+// confirmedTK is key's tree key. A long key's tree key is shared by every
+// key with the same prefix and hash, so it is confirmed against the whole
+// key first (ok false if another key holds it); a short key's is itself,
+// and the caller's own descent finds out whether it is there.
+func (t *Table) confirmedTK(key []byte) ([]byte, bool, error) {
+	tk := treeKey(key)
+	if !isLong(tk) {
+		return tk, true, nil
+	}
+	f, ok, err := t.find(key)
+	return f.tk, ok, err
 }
 
 // deleteTK removes the tuple under tree key key.
@@ -214,11 +227,10 @@ func (t *Table) SetExpire(key []byte, expireAt int64) (bool, error) {
 	if tx.w == nil {
 		return false, ErrReadOnly
 	}
-	f, ok, err := t.find(key)
+	key, ok, err := t.confirmedTK(key)
 	if err != nil || !ok {
 		return false, err
 	}
-	key = f.tk
 	s, err := t.state()
 	if err != nil {
 		return false, err
