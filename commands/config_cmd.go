@@ -75,10 +75,13 @@ func (x *Ctx) applyToStore(name, value string) error {
 		return x.e.db.SetDurability(d)
 	case "cache-size":
 		n, err := config.ParseSize(value)
-		if err != nil {
-			return err
+		if err == nil {
+			err = x.e.db.SetCacheSize(n)
 		}
-		return x.e.db.SetCacheSize(n)
+		if err == nil && x.e.cacheSize != nil {
+			x.e.cacheSize(n)
+		}
+		return err
 	}
 	return nil
 }

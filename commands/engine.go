@@ -24,6 +24,8 @@ type Engine struct {
 	clients  func() []*resp.Client
 	connStat func() (accepted, rejected int64)
 	shutdown func()
+	// cacheSize is EngineOptions.CacheSize (may be nil).
+	cacheSize func(bytes int64)
 
 	lastSave atomic.Int64 // unix seconds of the last successful SAVE/BGSAVE
 	saving   atomic.Bool
@@ -49,6 +51,10 @@ type EngineOptions struct {
 	ConnStats func() (accepted, rejected int64)
 	// Shutdown is called by the SHUTDOWN command.
 	Shutdown func()
+	// CacheSize, if set, is called with the new bound after CONFIG SET
+	// cache-size changed the page cache's (the server moves its Go memory
+	// limit with it).
+	CacheSize func(bytes int64)
 }
 
 // NewEngine creates an engine for db configured by cfg.
@@ -69,6 +75,7 @@ func NewEngine(db *store.DB, cfg *config.Config, opts EngineOptions) (*Engine, e
 		clients:   opts.Clients,
 		connStat:  opts.ConnStats,
 		shutdown:  opts.Shutdown,
+		cacheSize: opts.CacheSize,
 	}
 	if e.log == nil {
 		e.log = func(string, ...any) {}

@@ -31,9 +31,16 @@ type Server struct {
 	closed   sync.Once
 }
 
+// Hooks connect the server to its process.
+type Hooks struct {
+	// CacheSize, if set, is called with the page cache's new bound after
+	// CONFIG SET cache-size.
+	CacheSize func(bytes int64)
+}
+
 // Start opens the data directory (creating it on first run), binds the
 // listen address and serves until Close. logf receives lifecycle lines.
-func Start(cfg *config.Config, logf func(format string, args ...any)) (*Server, error) {
+func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hooks) (*Server, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
@@ -72,6 +79,7 @@ func Start(cfg *config.Config, logf func(format string, args ...any)) (*Server, 
 		Clients:   func() []*resp.Client { return ln.Clients() },
 		ConnStats: func() (int64, int64) { return ln.Stats() },
 		Shutdown:  func() { s.once.Do(func() { close(s.shutdown) }) },
+		CacheSize: hooks.CacheSize,
 	})
 	if err != nil {
 		db.Close()

@@ -15,6 +15,12 @@ import (
 // startServer runs a Server in-process on a free port.
 func startServer(t *testing.T, opts ...string) (*Server, *redis.Client) {
 	t.Helper()
+	return startServerWith(t, Hooks{}, opts...)
+}
+
+// startServerWith is startServer with hooks.
+func startServerWith(t *testing.T, hooks Hooks, opts ...string) (*Server, *redis.Client) {
+	t.Helper()
 	cfg := config.Default()
 	must := func(err error) {
 		if err != nil {
@@ -26,7 +32,7 @@ func startServer(t *testing.T, opts ...string) (*Server, *redis.Client) {
 	for i := 0; i+1 < len(opts); i += 2 {
 		must(cfg.Set(opts[i], opts[i+1]))
 	}
-	s, err := Start(cfg, t.Logf)
+	s, err := Start(cfg, t.Logf, hooks)
 	must(err)
 	t.Cleanup(func() { s.Close() })
 	c := redis.NewClient(&redis.Options{Addr: s.Addr().String()})
@@ -139,5 +145,26 @@ func TestServerPipelinedReads(t *testing.T) {
 	}
 	if v := mget.Val(); len(v) != 2 || v[0] != "2" || v[1] != nil {
 		t.Fatalf("mget %v", v)
+	}
+}
+
+// TestCacheSizeHook: CONFIG SET cache-size calls the server's hook with the
+// new bound (the binary moves its Go memory limit there); a refused value
+// does not.
+func TestCacheSizeHook(t *testing.T) {
+	var mu sync.Mutex
+	var got []int64
+	s, c := startServerWith(t, Hooks{CacheSize: func(n int64) { mu.Lock(); got = append(got, n); mu.Unlock() }})
+	ctx := context.Background()
+	if err := c.ConfigSet(ctx, "cache-size", "1mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfigSet(ctx, "cache-size", "0").Err(); err == nil {
+		t.Fatal("cache-size 0 accepted")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0] != 1<<20 || s.db.Stats().CacheSize != 1<<20 {
+		t.Fatalf("hook saw %v, cache bound %d", got, s.db.Stats().CacheSize)
 	}
 }

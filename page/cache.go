@@ -103,11 +103,11 @@ func (c *Cache) Peek(id uint64) (any, bool) {
 // Put stores val for id, charged size bytes, evicting as needed.
 func (c *Cache) Put(id uint64, val any, size int64) {
 	s := c.shard(id)
-	if size > s.limit {
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if size > s.limit { // under the lock: SetLimit changes it
+		return
+	}
 	if e, ok := s.items[id]; ok {
 		s.bytes += size - e.size
 		e.val, e.size = val, size
@@ -121,7 +121,6 @@ func (c *Cache) Put(id uint64, val any, size int64) {
 	s.bytes += size
 }
 
-// drop removes e from the shard (lock held).
 // evict drops entries by the CLOCK rule (a referenced entry gets a second
 // chance) until size more bytes fit the shard's limit or it is empty.
 // The shard's lock is held.
@@ -140,6 +139,7 @@ func (s *cacheShard) evict(size int64) {
 	}
 }
 
+// drop removes e from the shard (lock held).
 func (s *cacheShard) drop(e *cacheEntry) {
 	last := len(s.ring) - 1
 	s.ring[e.pos] = s.ring[last]

@@ -51,14 +51,26 @@ func TestCacheConcurrent(t *testing.T) {
 					return
 				}
 				c.Put(id, fmt.Sprint(id), 64)
+				if v, ok := c.Peek(id); ok && v != fmt.Sprint(id) {
+					t.Errorf("peek %d: %v", id, v)
+					return
+				}
 				if i%97 == 0 {
 					c.Remove(id)
+				}
+				if g == 0 && i%1000 == 0 { // bounds change under the others
+					c.SetLimit(int64(1+i%3) << 15)
 				}
 			}
 		}(g)
 	}
 	wg.Wait()
+	c.SetLimit(1 << 16)
 	if st := c.Stats(); st.Bytes > 1<<16 {
 		t.Fatalf("cache holds %d bytes over its bound", st.Bytes)
+	}
+	c.SetLimit(1 << 12) // a smaller bound evicts at once
+	if st := c.Stats(); st.Bytes > 1<<12 || st.Limit != 1<<12 {
+		t.Fatalf("after SetLimit(4096): %d bytes, limit %d", st.Bytes, st.Limit)
 	}
 }

@@ -75,12 +75,7 @@ func run(args []string) int {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	startProfiler(logf)
 	setMemoryLimit(cfg.Size("cache-size"))
-	cfg.Watch("cache-size", func(v string) {
-		if n, err := config.ParseSize(v); err == nil {
-			setMemoryLimit(n)
-		}
-	})
-	srv, err := commands.Start(cfg, logf)
+	srv, err := commands.Start(cfg, logf, commands.Hooks{CacheSize: setMemoryLimit})
 	if err != nil {
 		logf("# Fatal: %v", err)
 		return 1

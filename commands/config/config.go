@@ -17,9 +17,8 @@ import (
 // Config is the server configuration. Fields that CONFIG SET may change at run
 // time are read through methods that take the lock.
 type Config struct {
-	mu       sync.RWMutex
-	vals     map[string]string
-	watchers map[string][]func(value string)
+	mu   sync.RWMutex
+	vals map[string]string
 
 	// Parameters consulted on every request, kept decoded.
 	passSet atomic.Bool  // requirepass is not empty
@@ -196,25 +195,8 @@ func (c *Config) set(name, value string, runtime bool) error {
 	c.mu.Lock()
 	c.vals[name] = value
 	c.cache(name, value)
-	watchers := c.watchers[name]
 	c.mu.Unlock()
-	if runtime {
-		for _, fn := range watchers {
-			fn(value)
-		}
-	}
 	return nil
-}
-
-// Watch calls fn with the new value each time CONFIG SET changes the
-// parameter name (after the value is stored, outside the lock).
-func (c *Config) Watch(name string, fn func(value string)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.watchers == nil {
-		c.watchers = map[string][]func(string){}
-	}
-	c.watchers[name] = append(c.watchers[name], fn)
 }
 
 // cache keeps the decoded copy of a per-request parameter.
