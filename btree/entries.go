@@ -35,9 +35,9 @@ type Node struct {
 	ents []ent
 	kids []page.Ref // branch only, parallel to ents
 	// entsShared: ents may be shared with the node this one was cloned
-	// from (a branch clone shares them, capped, since shadowing a branch
-	// changes only its kids): ownEnts copies them before an in-place write.
-	// An append (insertAt) reallocates a capped slice by itself.
+	// from (a branch clone shares them, since shadowing a branch changes
+	// only its kids): every change to ents calls ownEnts first, which
+	// copies them once.
 	entsShared bool
 
 	undo *UndoLog // non-nil while a savepoint records this node's changes
@@ -240,6 +240,7 @@ func (n *Node) Undo() {
 				n.kids = removeAt(n.kids, op.i)
 			}
 		case undoInsert:
+			n.ownEnts()
 			n.ents = insertAt(n.ents, op.i, op.e)
 			if !n.Leaf {
 				n.kids = insertAt(n.kids, op.i, op.kid)
@@ -268,6 +269,7 @@ func (n *Node) snapshot() undoOp {
 func (n *Node) insertLeaf(i int, k []byte, v Value) {
 	e := ent{pfx: prefix(k), koff: n.put(k), klen: uint16(len(k))}
 	n.setEntVal(&e, &v)
+	n.ownEnts()
 	n.ents = insertAt(n.ents, i, e)
 	n.record(undoOp{kind: undoRemove, i: i})
 }
@@ -279,7 +281,11 @@ func (n *Node) setVal(i int, v Value) {
 	n.setEntVal(&n.ents[i], &v)
 }
 
-// setMeta replaces the type, version and expiry of entry i, keeping its bytes.
+// setMeta replaces the type, version and expiry of entry i. They live in
+// the value's arena header, so the value's bytes (or its overflow
+// reference) are written again with the new header: an EXPIRE of an inline
+// value copies it (up to a quarter page), an overflow value's data is not
+// touched.
 func (n *Node) setMeta(i int, v Value) {
 	n.record(undoOp{kind: undoSetEnt, i: i, e: n.ents[i]})
 	n.ownEnts()
@@ -291,6 +297,7 @@ func (n *Node) setMeta(i int, v Value) {
 
 // insertKid inserts separator k with child r at i.
 func (n *Node) insertKid(i int, k []byte, r page.Ref) {
+	n.ownEnts()
 	n.ents = insertAt(n.ents, i, ent{pfx: prefix(k), koff: n.put(k), klen: uint16(len(k))})
 	n.kids = insertAt(n.kids, i, r)
 	n.record(undoOp{kind: undoRemove, i: i})
@@ -337,9 +344,9 @@ func (n *Node) splitOff(cut int, right *Node) {
 }
 
 // compact rewrites the node's live bytes into a new base arena and empties
-// own, once own has grown past a quarter page. Every clone that changes a
-// node copies its own arena (it is shared capped), so own is kept small;
-// the new base is shared by later clones without copying.
+// own, once own has grown past a quarter page: own holds every value a
+// chain of clones appended, live or replaced, so it is kept small; the new
+// base is shared by later clones without copying.
 func (n *Node) compact(pageSize int) {
 	if len(n.own) <= pageSize/4 {
 		return

@@ -149,9 +149,6 @@ func (c *Codec) Overhead() int {
 	return 0
 }
 
-// Epoch is the session epoch the codec seals data pages under (0: none).
-func (c *Codec) Epoch() uint32 { return c.epoch }
-
 // ForEpoch returns a codec sealing under epoch, its counter at zero. The
 // caller must first have made epoch durable in a meta, and must never pass
 // an epoch used before with this file's key (see nonce reuse).

@@ -11,6 +11,8 @@ import (
 
 // Backend is what the page layer needs from a file. *os.File satisfies it;
 // tests wrap it to inject torn writes, short writes, ENOSPC and fsync errors.
+// Its methods are called concurrently (reads by readers; a flush's writes
+// and Sync beside the writer's own writes), as *os.File allows.
 type Backend interface {
 	ReadAt(p []byte, off int64) (int, error)
 	WriteAt(p []byte, off int64) (int, error)

@@ -293,8 +293,11 @@ func (db *DB) verifyFlush(m *page.Meta) error {
 // the sync makes its pages durable. metas are ordered by (txn, epoch), so
 // the copy is the newest meta and the next flush overwrites m, never it.
 func (db *DB) bumpEpoch(m *page.Meta, maxEpoch uint32) error {
-	if maxEpoch >= page.MaxEpoch {
-		return fmt.Errorf("page %d: open epoch %d exhausted; copy the database with a backup to rekey it", m.Slot, maxEpoch)
+	// The codec first (it checks the epoch's range, and has no effect
+	// until SetCodec), the meta that makes the epoch durable next.
+	c, err := db.file.Codec().ForEpoch(maxEpoch + 1)
+	if err != nil {
+		return fmt.Errorf("page %d: %w", m.Slot, err)
 	}
 	b := *m
 	b.Slot = 1 - m.Slot
@@ -304,10 +307,6 @@ func (db *DB) bumpEpoch(m *page.Meta, maxEpoch uint32) error {
 	}
 	if err := db.writeMeta(&b); err != nil {
 		return fmt.Errorf("page %d: epoch bump: %w", b.Slot, err)
-	}
-	c, err := db.file.Codec().ForEpoch(b.Epoch)
-	if err != nil {
-		return err
 	}
 	db.file.SetCodec(c)
 	return nil

@@ -444,3 +444,43 @@ func TestEncryptNoncesNeverRepeat(t *testing.T) {
 	}
 	t.Logf("%d nonces, all distinct; %d (page id, txn) pairs written more than once; meta epochs %v", len(rec.nonces), reused, rec.epochs)
 }
+
+// TestEncryptEpochExhausted: an open whose epoch would pass page.MaxEpoch
+// is refused with an error that says so, before it writes anything; the
+// file stays as it was.
+func TestEncryptEpochExhausted(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, &Options{EncryptionKey: encKey256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *Tx) error { return putString(tx, 0, []byte("k"), []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	m := db.newestMeta()
+	before := *m
+	err = db.bumpEpoch(m, page.MaxEpoch)
+	if err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Fatalf("bumping past the last epoch: %v", err)
+	}
+	if *db.newestMeta() != before {
+		t.Fatal("a refused epoch bump changed the newest meta")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, &Options{EncryptionKey: encKey256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(func(tx *Tx) error {
+		if tu, ok, err := tx.Table(0).Get([]byte("k")); err != nil || !ok || string(tu.Value) != "v" {
+			t.Fatalf("after a refused bump: %q %v %v", tu.Value, ok, err)
+		}
+		return nil
+	})
+}

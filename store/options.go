@@ -48,9 +48,12 @@ func ParseDurability(s string) (Durability, error) {
 
 // Options configure Open. The zero value is usable.
 type Options struct {
-	PageSize      int           // bytes, power of two 4096..65536; only used at creation; 0 = 4096
-	CacheSize     int64         // page cache bound in bytes; 0 = 256 MiB
-	DirtyCap      int64         // committed-unflushed bytes before a forced flush; 0 = 64 MiB
+	PageSize  int   // bytes, power of two 4096..65536; only used at creation; 0 = 4096
+	CacheSize int64 // page cache bound in bytes; 0 = 256 MiB
+	// DirtyCap bounds committed-unflushed pages before a forced flush (0 =
+	// 64 MiB). A flush in flight holds its own pages and their encoded
+	// copy besides, so tree memory beyond the cache peaks near 3x DirtyCap.
+	DirtyCap      int64
 	Durability    Durability    // default Everysec
 	FlushInterval time.Duration // Everysec period; 0 = 1s
 	// EncryptionKey, if set, seals every page with AES-GCM: 16 bytes for

@@ -15,13 +15,15 @@ import (
 // catalog and table roots down (branches before leaves, so that a cache
 // smaller than the file holds the upper levels), each level in file order,
 // reading nearby pages with one read per span. It stops when the cache is
-// nearly full, at Close, or at the first error (a page that fails
-// verification is reported again when a reader needs it).
+// nearly full, at Close, or at a read error.
 //
-// Invariants: warm runs on a registered read snapshot, so no page it reads
-// is freed and handed out again meanwhile; it only adds verified pages that
-// the snapshot reaches, exactly as a reader's miss would; it never evicts a
-// page a reader has used (new cache entries are the first evicted).
+// Invariants: warm takes the roots from a snapshot, then reads without
+// holding it (holding it would keep every page freed meanwhile from being
+// reused). A page freed and rewritten since then fails verification against
+// the reference warm holds (its txn differs), and is skipped, as is any
+// other page that fails it: a reader that needs it reads and reports it
+// itself. So warm only caches verified pages exactly as a reader's miss
+// would, and the cache's own bound and eviction stay in charge.
 
 const (
 	warmSpanPages = 256 // pages read at most with one read (1 MiB at 4 KiB)
@@ -33,8 +35,9 @@ const (
 // db.warmDone when it returns.
 func (db *DB) warm() {
 	defer close(db.warmDone)
-	db.View(func(tx *Tx) error {
-		level := []page.Ref{tx.st.catalog}
+	var level []page.Ref
+	if err := db.View(func(tx *Tx) error {
+		level = append(level, tx.st.catalog)
 		tables, err := tx.Tables()
 		if err != nil {
 			return err
@@ -46,22 +49,24 @@ func (db *DB) warm() {
 			}
 			level = append(level, s.root, s.exp)
 		}
-		for len(level) > 0 {
-			nodes, full := db.warmLevel(level)
-			if full {
-				return nil
-			}
-			level = nil
-			for _, n := range nodes {
-				if !n.Leaf {
-					for i := 0; i < n.Len(); i++ {
-						level = append(level, n.Kid(i))
-					}
+		return nil
+	}); err != nil {
+		return
+	}
+	for len(level) > 0 {
+		nodes, full := db.warmLevel(level)
+		if full {
+			return
+		}
+		level = nil
+		for _, n := range nodes {
+			if !n.Leaf {
+				for i := 0; i < n.Len(); i++ {
+					level = append(level, n.Kid(i))
 				}
 			}
 		}
-		return nil
-	})
+	}
 }
 
 // warmLevel reads the tree pages refs point at (skipping zero refs) into
@@ -98,7 +103,7 @@ func (db *DB) warmLevel(refs []page.Ref) (nodes []*btree.Node, full bool) {
 					n, err = db.cacheNode(b, h)
 				}
 				if err != nil {
-					return nodes, true
+					continue // rewritten since, or damaged: a reader will see
 				}
 			}
 			if !n.Leaf {
