@@ -111,7 +111,7 @@ func (db *DB) startFlush() *flushJob {
 		db.ackWaiters(job.waiters, db.fail(err))
 		return nil
 	}
-	db.flushed = map[uint64]page.RunSum{}
+	clear(db.flushed) // recorded in the directory above
 	// One sync for pages and meta together: the directory lists every run
 	// this flush wrote with its checksum, and open verifies them before
 	// trusting a meta marked MetaSingleSync (see verifyFlush). The runs

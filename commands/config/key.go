@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -55,9 +56,13 @@ func LoadKey(file string, getenv func(string) string) ([]byte, error) {
 	} else if m.Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("encryption-key-file %s: %w (mode %04o; chmod 600 it)", file, ErrKeyFilePerm, m.Perm())
 	}
-	b := make([]byte, 130)
-	n, _ := f.Read(b)
-	key, err := parseKey(string(b[:n]))
+	// A key is at most 64 hex characters and a newline: read one more, so
+	// that a longer file is reported with its length capped, not cut.
+	b, err := io.ReadAll(io.LimitReader(f, 66))
+	if err != nil {
+		return nil, fmt.Errorf("encryption-key-file %s: %w", file, err)
+	}
+	key, err := parseKey(string(b))
 	clear(b)
 	if err != nil {
 		return nil, fmt.Errorf("encryption-key-file %s: %w", file, err)

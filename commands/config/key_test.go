@@ -51,6 +51,8 @@ func TestLoadKey(t *testing.T) {
 		{"not hex", "", env(strings.Repeat("xy", 32)), 0, "not hex"},
 		{"both", good, env(hex32), 0, "use one"},
 		{"missing file", filepath.Join(dir, "nope"), noEnv, 0, "no such file"},
+		{"directory", dir, noEnv, 0, "not a regular file"},
+		{"long file", write("l", hex32+hex32, 0o600), noEnv, 0, "found 66 characters"},
 	} {
 		key, err := LoadKey(tc.file, tc.getenv)
 		if tc.want != "" {
