@@ -67,12 +67,13 @@ type DB struct {
 	// spBuf is the savepoint every submission reuses (one at a time), and
 	// undoLogs the node undo logs released savepoints gave back: batches
 	// of submissions allocate them once, not per submission.
-	spBuf      savepoint
-	undoLogs   []*btree.UndoLog
-	flushBuf   []byte // a landed flush's page array, for the next (flush.go)
-	nextTxn    uint64
-	lastApply  time.Time
-	idleShrink bool // flushes from idle cycles cut any free tail
+	spBuf       savepoint
+	undoLogs    []*btree.UndoLog
+	flushBuf    []byte   // a landed flush's page array, for the next (flush.go)
+	releasedBuf []uint64 // ids of the last release, reused (writer.go)
+	nextTxn     uint64
+	lastApply   time.Time
+	idleShrink  bool // flushes from idle cycles cut any free tail
 
 	queue   chan *Pending
 	ctl     chan func()

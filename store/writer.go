@@ -255,6 +255,11 @@ func (db *DB) commit(tx *Tx) error {
 			delete(db.flushSet, id)
 			db.dirtyBytes -= int64(db.ps)
 		}
+		// A superseded version leaves the cache now: only readers of
+		// older snapshots can want it, and they read it from the file
+		// (intact until reuse, which waits for them). Those re-reads are
+		// forgotten at release.
+		db.cache.Remove(id)
 	}
 	db.umu.Lock()
 	for id, n := range w.dirty {
@@ -275,10 +280,13 @@ func (db *DB) commit(tx *Tx) error {
 	return nil
 }
 
-// release makes held pages no reader can reach allocatable again.
+// release makes held pages no reader can reach allocatable again, and
+// forgets their nodes (an older snapshot's reader may have cached one
+// again since commit dropped it).
 func (db *DB) release() {
-	var ids []uint64
+	ids := db.releasedBuf[:0]
 	db.alloc.Release(db.oldestReader(), func(id uint64) { ids = append(ids, id) })
+	db.releasedBuf = ids[:0]
 	if len(ids) == 0 {
 		return
 	}
@@ -288,6 +296,9 @@ func (db *DB) release() {
 	}
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
+	for _, id := range ids {
+		db.cache.Remove(id)
+	}
 }
 
 // SetDurability changes the durability mode of an open database (Redis's
