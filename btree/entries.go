@@ -354,8 +354,23 @@ func (n *Node) compact(pageSize int) {
 	if n.undo != nil {
 		n.record(n.snapshot())
 	}
-	live := make([]byte, 0, n.Size())
-	ents := make([]ent, len(n.ents), cap(n.ents))
+	n.ents, n.base = n.liveCopy(cap(n.ents))
+	n.own, n.entsShared = nil, false
+}
+
+// liveCopy returns n's entries (with room for capEnts) pointing into a new
+// base arena that holds only their live bytes.
+func (n *Node) liveCopy(capEnts int) ([]ent, []byte) {
+	size := 0
+	for i := range n.ents {
+		e := &n.ents[i]
+		size += int(e.klen)
+		if n.Leaf {
+			size += int(e.hdrLen() + e.vlen)
+		}
+	}
+	live := make([]byte, 0, size)
+	ents := make([]ent, len(n.ents), capEnts)
 	for i := range n.ents {
 		e := n.ents[i]
 		k := n.bytes(e.koff, uint32(e.klen))
@@ -368,7 +383,20 @@ func (n *Node) compact(pageSize int) {
 		}
 		ents[i] = e
 	}
-	n.ents, n.base, n.own, n.entsShared = ents, live[:len(live):len(live)], nil, false
+	return ents, live
+}
+
+// Compacted returns a copy of n that holds only its live bytes, with no
+// spare capacity, for a cache: a node that went through a chain of clones
+// carries replaced values and room to grow. n is only read; it may be read
+// concurrently by others (and cloned) while this runs.
+func (n *Node) Compacted() *Node {
+	c := &Node{ID: n.ID, Txn: n.Txn, Leaf: n.Leaf}
+	c.ents, c.base = n.liveCopy(len(n.ents))
+	if !n.Leaf {
+		c.kids = slices.Clip(append([]page.Ref(nil), n.kids...))
+	}
+	return c
 }
 
 // ownEnts gives n its own copy of a shared ents array before an in-place
