@@ -88,17 +88,26 @@ func (t *Table) find(key []byte) (found, bool, error) {
 
 // fullKey is the whole key of tree key tk, whose leaf value is v.
 func (t *Table) fullKey(tk []byte, v btree.Value) ([]byte, error) {
-	if !isLong(tk) {
-		return tk, nil
+	return t.fullKeyOf(&found{tk: tk, v: v})
+}
+
+// fullKeyOf is fullKey keeping a long key's chunk table in f, so that
+// loading the value does not read it again.
+func (t *Table) fullKeyOf(f *found) ([]byte, error) {
+	if !isLong(f.tk) {
+		return f.tk, nil
 	}
-	if v.Ovf.IsZero() {
+	if f.v.Ovf.IsZero() {
 		return nil, t.wrap(fmt.Errorf("long key stored without a chunk table: %w", ErrCorrupt))
 	}
-	ct, err := t.chunkTable(v)
-	if err != nil {
-		return nil, err
+	if f.ct == nil {
+		ct, err := t.chunkTable(f.v)
+		if err != nil {
+			return nil, err
+		}
+		f.ct = ct
 	}
-	return ct.fullKey, nil
+	return f.ct.fullKey, nil
 }
 
 // checkFullKey verifies that a chunk table's whole key (if any) belongs to

@@ -628,3 +628,36 @@ func BenchmarkLargeValue(b *testing.B) {
 		db.Close()
 	}
 }
+
+// TestCursorTupleLongKeyReadsOnce: a cursor's Tuple of a long key reads its
+// chunk table once, for the key and the value.
+func TestCursorTupleLongKeyReadsOnce(t *testing.T) {
+	db := openTemp(t, nil)
+	const n = 10
+	for i := 0; i < n; i++ {
+		putOne(t, db, fmt.Sprintf("%0300d", i), []byte(fmt.Sprintf("value-%d", i)))
+	}
+	before := db.Stats().OverflowReads
+	// Keys sharing their first KeyPrefixSize bytes come in SHA-256 order.
+	seen := map[string]bool{}
+	if err := db.View(func(tx *Tx) error {
+		c := tx.Table(0).Cursor()
+		for ok := c.First(); ok; ok = c.Next() {
+			tu := c.Tuple()
+			var i int
+			if _, err := fmt.Sscanf(string(tu.Key), "%d", &i); err != nil || string(tu.Value) != fmt.Sprintf("value-%d", i) || seen[string(tu.Key)] {
+				t.Fatalf("tuple %d: key %.20q… value %q", len(seen), tu.Key, tu.Value)
+			}
+			seen[string(tu.Key)] = true
+		}
+		return c.Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(seen); got != n {
+		t.Fatalf("scanned %d tuples, want %d", got, n)
+	}
+	if reads := db.Stats().OverflowReads - before; reads != n {
+		t.Fatalf("%d overflow reads for %d long-key tuples, want one each", reads, n)
+	}
+}

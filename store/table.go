@@ -375,11 +375,15 @@ func (c *Cursor) Key() []byte {
 	return k
 }
 
-// Tuple is the current tuple with its value loaded.
+// Tuple is the current tuple with its value loaded (a long key's chunk
+// table is read once, for the key and the value).
 func (c *Cursor) Tuple() Tuple {
 	f := found{tk: c.c.Key(), v: c.c.RawValue()}
-	k := c.Key()
-	if err := c.t.load(&f); err != nil && c.err == nil {
+	k, err := c.t.fullKeyOf(&f)
+	if err == nil {
+		err = c.t.load(&f)
+	}
+	if err != nil && c.err == nil {
 		c.err = err
 	}
 	return tupleOf(k, f.v)
