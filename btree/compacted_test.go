@@ -41,6 +41,9 @@ func TestCompacted(t *testing.T) {
 		if !bytes.Equal(want, got) {
 			t.Fatalf("node %d: compacted copy encodes differently", n.ID)
 		}
+		if c.MemSize() != n.CompactedSize() {
+			t.Fatalf("node %d: compacted copy holds %d bytes, CompactedSize says %d", n.ID, c.MemSize(), n.CompactedSize())
+		}
 		if c.MemSize() > n.MemSize() {
 			t.Fatalf("node %d: compacted copy holds %d bytes, the node %d", n.ID, c.MemSize(), n.MemSize())
 		}

@@ -361,15 +361,7 @@ func (n *Node) compact(pageSize int) {
 // liveCopy returns n's entries (with room for capEnts) pointing into a new
 // base arena that holds only their live bytes.
 func (n *Node) liveCopy(capEnts int) ([]ent, []byte) {
-	size := 0
-	for i := range n.ents {
-		e := &n.ents[i]
-		size += int(e.klen)
-		if n.Leaf {
-			size += int(e.hdrLen() + e.vlen)
-		}
-	}
-	live := make([]byte, 0, size)
+	live := make([]byte, 0, n.liveBytes())
 	ents := make([]ent, len(n.ents), capEnts)
 	for i := range n.ents {
 		e := n.ents[i]
@@ -384,6 +376,24 @@ func (n *Node) liveCopy(capEnts int) ([]ent, []byte) {
 		ents[i] = e
 	}
 	return ents, live
+}
+
+// liveBytes is the size of the arena bytes n's entries use.
+func (n *Node) liveBytes() int {
+	size := 0
+	for i := range n.ents {
+		e := &n.ents[i]
+		size += int(e.klen)
+		if n.Leaf {
+			size += int(e.hdrLen() + e.vlen)
+		}
+	}
+	return size
+}
+
+// CompactedSize is the MemSize of Compacted's copy of n, without making it.
+func (n *Node) CompactedSize() int64 {
+	return memSize(n.liveBytes(), len(n.ents), len(n.kids))
 }
 
 // Compacted returns a copy of n that holds only its live bytes, with no
@@ -514,5 +524,9 @@ func (n *Node) Ref() page.Ref { return page.Ref{ID: n.ID, Txn: n.Txn, Pages: 1} 
 
 // MemSize is the memory the node holds, for cache accounting.
 func (n *Node) MemSize() int64 {
-	return int64(cap(n.base)+cap(n.own)) + int64(cap(n.ents))*int64(unsafe.Sizeof(ent{})) + int64(cap(n.kids))*24 + 128
+	return memSize(cap(n.base)+cap(n.own), cap(n.ents), cap(n.kids))
+}
+
+func memSize(arena, ents, kids int) int64 {
+	return int64(arena) + int64(ents)*int64(unsafe.Sizeof(ent{})) + int64(kids)*int64(unsafe.Sizeof(page.Ref{})) + 128
 }
