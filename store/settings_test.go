@@ -1,6 +1,14 @@
 package store
 
-import "testing"
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/digby-db/digby/page"
+)
 
 // TestRuntimeSettings: SetDurability and SetCacheSize refuse what they
 // cannot honour, and a smaller cache bound evicts at once.
@@ -35,6 +43,71 @@ func TestRuntimeSettings(t *testing.T) {
 	}
 	if err := db.SetDurability(Always); err != nil {
 		t.Fatal(err)
+	}
+	mustCheck(t, db)
+}
+
+// blockingBackend holds every Sync while armed, until release is closed.
+type blockingBackend struct {
+	*os.File
+	armed   atomic.Bool
+	entered chan struct{} // receives once per held Sync
+	release chan struct{}
+}
+
+func (b *blockingBackend) Sync() error {
+	if b.armed.Load() {
+		b.entered <- struct{}{}
+		<-b.release
+	}
+	return b.File.Sync()
+}
+
+// TestDurabilitySwitchDuringFlush: an Always-mode write waiting for its
+// flush keeps waiting for it after a switch to No (it was promised
+// durability), while writes made under No are acknowledged at once.
+func TestDurabilitySwitchDuringFlush(t *testing.T) {
+	var bb *blockingBackend
+	opts := &Options{Durability: Always, FlushInterval: time.Hour, NoWarmCache: true, OpenFile: func(path string) (page.Backend, error) {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return nil, err
+		}
+		bb = &blockingBackend{File: f, entered: make(chan struct{}, 1), release: make(chan struct{})}
+		return bb, nil
+	}}
+	db, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var once sync.Once
+	unblock := func() { bb.armed.Store(false); once.Do(func() { close(bb.release) }) }
+	defer unblock() // before Close, which waits for the flush
+	bb.armed.Store(true)
+	first := make(chan error, 1)
+	go func() { first <- db.Update(func(tx *Tx) error { return putString(tx, 0, []byte("always"), []byte("1")) }) }()
+	<-bb.entered // its flush is syncing
+	if err := db.SetDurability(No); err != nil {
+		t.Fatal(err)
+	}
+	// Under No a write is acknowledged on commit, beside the held flush.
+	if err := db.Update(func(tx *Tx) error { return putString(tx, 0, []byte("no"), []byte("2")) }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-first:
+		t.Fatalf("the Always-mode write was acknowledged (%v) before its flush landed", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	unblock()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"always": "1", "no": "2"} {
+		if got := getOne(t, db, k); string(got) != v {
+			t.Fatalf("%s = %q, want %q", k, got, v)
+		}
 	}
 	mustCheck(t, db)
 }
