@@ -86,7 +86,9 @@ func TestDurabilitySwitchDuringFlush(t *testing.T) {
 	defer unblock() // before Close, which waits for the flush
 	bb.armed.Store(true)
 	first := make(chan error, 1)
-	go func() { first <- db.Update(func(tx *Tx) error { return putString(tx, 0, []byte("always"), []byte("1")) }) }()
+	go func() {
+		first <- db.Update(func(tx *Tx) error { return putString(tx, 0, []byte("always"), []byte("1")) })
+	}()
 	<-bb.entered // its flush is syncing
 	if err := db.SetDurability(No); err != nil {
 		t.Fatal(err)
