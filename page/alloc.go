@@ -228,7 +228,10 @@ func (a *Allocator) Release(oldest uint64, released func(id uint64)) {
 			break
 		}
 		for _, id := range f.IDs {
-			if id >= a.hwm {
+			if id >= a.hwm { // cut off the file: nothing to hand out
+				if released != nil {
+					released(id)
+				}
 				continue
 			}
 			a.avail.set(id)

@@ -160,6 +160,32 @@ func (c *Cache) Remove(id uint64) {
 	s.mu.Unlock()
 }
 
+// RemoveAll drops every id in ids, taking each shard's lock once.
+func (c *Cache) RemoveAll(ids []uint64) {
+	if len(ids) == 0 {
+		return
+	}
+	for i := range c.shards {
+		s := &c.shards[i]
+		locked := false
+		for _, id := range ids {
+			if c.shard(id) != s {
+				continue
+			}
+			if !locked {
+				s.mu.Lock()
+				locked = true
+			}
+			if e, ok := s.items[id]; ok {
+				s.drop(e)
+			}
+		}
+		if locked {
+			s.mu.Unlock()
+		}
+	}
+}
+
 // CacheStats are the cache's counters.
 type CacheStats struct {
 	Limit, Bytes int64

@@ -74,3 +74,28 @@ func TestCacheConcurrent(t *testing.T) {
 		t.Fatalf("after SetLimit(4096): %d bytes, limit %d", st.Bytes, st.Limit)
 	}
 }
+
+// TestCacheRemoveAll drops exactly the ids asked for, across shards, and
+// keeps the byte count right.
+func TestCacheRemoveAll(t *testing.T) {
+	c := NewCache(1 << 20)
+	for i := uint64(0); i < 200; i++ {
+		c.Put(i, i, 10)
+	}
+	var gone []uint64
+	for i := uint64(0); i < 200; i += 3 {
+		gone = append(gone, i)
+	}
+	gone = append(gone, 999, 3) // absent and repeated ids are harmless
+	c.RemoveAll(gone)
+	c.RemoveAll(nil)
+	for i := uint64(0); i < 200; i++ {
+		_, ok := c.Get(i)
+		if want := i%3 != 0; ok != want {
+			t.Fatalf("id %d cached: %v, want %v", i, ok, want)
+		}
+	}
+	if st := c.Stats(); st.Entries != 133 || st.Bytes != 1330 {
+		t.Fatalf("%d entries, %d bytes after RemoveAll; want 133, 1330", st.Entries, st.Bytes)
+	}
+}

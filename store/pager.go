@@ -121,11 +121,12 @@ func (w *wtx) Node(ref page.Ref) (*btree.Node, error) {
 	return w.db.node(ref)
 }
 
+// allocate hands out n pages. The cache holds nothing under their ids: a
+// page's node leaves the cache when the commit freeing it lands and again
+// when it is released to allocation (writer.go); and a stale entry could
+// not be served anyway, as node() checks the txn a reference expects.
 func (w *wtx) allocate(n int) uint64 {
 	id := w.db.alloc.Alloc(n)
-	for i := id; i < id+uint64(n); i++ {
-		w.db.cache.Remove(i)
-	}
 	w.allocs = append(w.allocs, run{id, n})
 	return id
 }

@@ -255,12 +255,12 @@ func (db *DB) commit(tx *Tx) error {
 			delete(db.flushSet, id)
 			db.dirtyBytes -= int64(db.ps)
 		}
-		// A superseded version leaves the cache now: only readers of
-		// older snapshots can want it, and they read it from the file
-		// (intact until reuse, which waits for them). Those re-reads are
-		// forgotten at release.
-		db.cache.Remove(id)
 	}
+	// Superseded versions leave the cache now: only readers of older
+	// snapshots can want them, and they read them from the file (intact
+	// until reuse, which waits for them). Those re-reads are forgotten at
+	// release.
+	db.cache.RemoveAll(w.freed)
 	db.umu.Lock()
 	for id, n := range w.dirty {
 		db.unflushed[id] = n
@@ -296,9 +296,7 @@ func (db *DB) release() {
 	}
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
-	for _, id := range ids {
-		db.cache.Remove(id)
-	}
+	db.cache.RemoveAll(ids)
 }
 
 // SetDurability changes the durability mode of an open database (Redis's
