@@ -632,6 +632,10 @@ func (a *Allocator) Relocatable(id uint64) bool {
 	return id >= 2 && id < a.hwm && !a.diskFree.has(id) && !a.avail.has(id) && !a.pendBits.has(id)
 }
 
+// IsPending reports whether id was freed and waits for a flush to make it
+// free on disk.
+func (a *Allocator) IsPending(id uint64) bool { return a.pendBits.has(id) }
+
 // IsMetaPage reports whether id holds free-space metadata; RewriteChunkOf
 // makes the chunk page id is (if any) move at the next flush.
 func (a *Allocator) IsMetaPage(id uint64) bool {

@@ -189,7 +189,11 @@ func (db *DB) finishFlush(job *flushJob) error {
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
 	for _, n := range job.cached {
-		db.cache.Put(n.ID, n, n.MemSize())
+		// A page freed by a commit while this flush ran is already
+		// superseded: caching it would only take room until its release.
+		if !db.alloc.IsPending(n.ID) {
+			db.cache.Put(n.ID, n, n.MemSize())
+		}
 	}
 	db.release()
 	var err error

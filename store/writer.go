@@ -259,7 +259,8 @@ func (db *DB) commit(tx *Tx) error {
 	// Superseded versions leave the cache now: only readers of older
 	// snapshots can want them, and they read them from the file (intact
 	// until reuse, which waits for them). Those re-reads are forgotten at
-	// release.
+	// release; a flush in flight does not cache the pages freed meanwhile
+	// (finishFlush).
 	db.cache.RemoveAll(w.freed)
 	db.umu.Lock()
 	for id, n := range w.dirty {
@@ -280,13 +281,18 @@ func (db *DB) commit(tx *Tx) error {
 	return nil
 }
 
+// maxKeptReleased bounds the id list release keeps for reuse.
+const maxKeptReleased = 1 << 16
+
 // release makes held pages no reader can reach allocatable again, and
 // forgets their nodes (an older snapshot's reader may have cached one
 // again since commit dropped it).
 func (db *DB) release() {
 	ids := db.releasedBuf[:0]
 	db.alloc.Release(db.oldestReader(), func(id uint64) { ids = append(ids, id) })
-	db.releasedBuf = ids[:0]
+	if cap(ids) <= maxKeptReleased { // not the list of a huge drop
+		db.releasedBuf = ids[:0]
+	}
 	if len(ids) == 0 {
 		return
 	}
