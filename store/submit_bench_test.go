@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -96,6 +97,31 @@ func benchGet(b *testing.B, key []byte, cache int64) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkGetParallel: point gets as BenchmarkGet, from GOMAXPROCS
+// goroutines at once (what they share shows up here).
+func BenchmarkGetParallel(b *testing.B) {
+	db, keys := loadRandom(b, 200_000, nil, 0)
+	defer db.Close()
+	var seed atomic.Uint64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(seed.Add(1), 2))
+		for pb.Next() {
+			k := keys[r.IntN(len(keys))]
+			if err := db.View(func(tx *Tx) error {
+				_, ok, err := tx.Table(0).Get(k)
+				if !ok {
+					return fmt.Errorf("key %s missing", k)
+				}
+				return err
+			}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // BenchmarkScan: full cursor scans of 200k keys; ns/op is per key.
