@@ -16,4 +16,12 @@
 //   - every child and overflow reference carries the txn id of its target;
 //   - an encoded node never exceeds the page size; splits choose the point
 //     by bytes.
+//
+// Search within a node compares each entry's first 8 key bytes (kept as a
+// number beside the entry) before the whole key. Where those prefixes
+// spread (the server's keys begin with a hash), it guesses the position by
+// interpolation and walks from there, reading neighbouring entries instead
+// of the far-apart ones a binary search starts with; otherwise, and when
+// the walk does not settle in a few steps, it binary-searches, so answers
+// and worst-case cost are a binary search's.
 package btree
