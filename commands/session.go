@@ -295,9 +295,25 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 		s.w.Error(misconf(err))
 		return
 	}
+	if cmd.first > 0 && p.e.db.CacheUnderPressure() {
+		p.prefetch(cmd, args)
+	}
 	s.cmd = cmd
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
 	s.wait = p.e.db.Submit(s.apply)
+}
+
+// prefetch reads the pages of the keys the write cmd will touch into the
+// page cache (store.Prefetch), in this connection's goroutine: when the
+// data outgrows the cache, the one writer goroutine would otherwise stall
+// on each of those reads in turn.
+func (p *pipeline) prefetch(cmd *command, args [][]byte) {
+	table := uint32(p.c.DB())
+	cmd.eachKey(args, func(key []byte) {
+		if len(key) <= MaxKeyLen {
+			p.e.db.Prefetch(table, storedKey(key))
+		}
+	})
 }
 
 // view runs the read command cmd (the pipeline's command i) and the reads

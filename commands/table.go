@@ -42,6 +42,21 @@ type command struct {
 
 func (c *command) has(flag string) bool { return c.flags[flag] }
 
+// eachKey calls fn with each key argument of args, as COMMAND INFO's first
+// key, last key (negative: from the end) and step place them.
+func (c *command) eachKey(args [][]byte, fn func(key []byte)) {
+	if c.first <= 0 {
+		return
+	}
+	last := c.last
+	if last < 0 {
+		last += len(args)
+	}
+	for i := c.first; i <= last && i < len(args); i += max(c.step, 1) {
+		fn(args[i])
+	}
+}
+
 // arityOK reports whether argc arguments (the name included) fit the arity.
 func (c *command) arityOK(argc int) bool {
 	if c.arity >= 0 {

@@ -91,6 +91,8 @@ type DB struct {
 	ovfReads  atomic.Uint64 // overflow runs (chunk tables, chunks) read
 	ovfWrites atomic.Uint64 // overflow runs written
 
+	pressure pressure // recent cache misses, for Prefetch's callers (prefetch.go)
+
 	// Writer-only lz4 state for compressing chunks, and the buffer
 	// overflow runs are sealed in.
 	zc     lz4.Compressor

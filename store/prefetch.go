@@ -1,0 +1,55 @@
+package store
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/digby-db/digby/page"
+)
+
+// The writer is one goroutine: a page its transaction must read from the
+// file (a cache miss: read, verify, decode) stalls every write queued
+// behind it. When the data outgrows the cache, a caller that knows which
+// keys a write will touch can Prefetch them first, in its own goroutine,
+// so that the reads happen in parallel and the writer finds the pages
+// cached. CacheUnderPressure says when that is worth its cost (an extra
+// descent that finds everything cached is wasted work).
+
+// pressureWindow is how often CacheUnderPressure re-reads the cache's
+// counters.
+const pressureWindow = 100 * time.Millisecond
+
+// pressure tracks the cache's recent miss rate.
+type pressure struct {
+	at           atomic.Int64 // unix ns of the last evaluation
+	hits, misses atomic.Uint64
+	high         atomic.Bool
+}
+
+// CacheUnderPressure reports whether lookups over the last ~100 ms missed
+// the page cache often: more than one in 20, and at least 100 misses.
+// It is cheap to call on every write.
+func (db *DB) CacheUnderPressure() bool {
+	p := &db.pressure
+	now := time.Now().UnixNano()
+	if last := p.at.Load(); now-last >= int64(pressureWindow) && p.at.CompareAndSwap(last, now) {
+		p.update(db.cache.Stats())
+	}
+	return p.high.Load()
+}
+
+// update judges the lookups counted since the last update.
+func (p *pressure) update(st page.CacheStats) {
+	h, m := st.Hits-p.hits.Swap(st.Hits), st.Misses-p.misses.Swap(st.Misses)
+	p.high.Store(m >= 100 && m*20 > h+m)
+}
+
+// Prefetch reads the pages on the path to key in table into the cache, as
+// of the newest committed state, so that a write about to touch key finds
+// them there. It changes nothing; errors are left for the write to meet.
+func (db *DB) Prefetch(table uint32, key []byte) {
+	db.View(func(tx *Tx) error {
+		_, _, err := tx.Table(table).GetMeta(key)
+		return err
+	})
+}

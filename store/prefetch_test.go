@@ -1,0 +1,67 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/digby-db/digby/page"
+)
+
+// TestPrefetch: after Prefetch of a key, reading it misses nothing, with a
+// cache far smaller than the data; Prefetch of an absent key or of an
+// unknown table is harmless.
+func TestPrefetch(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, &Options{NoWarmCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000
+	key := func(i int) []byte { return []byte(fmt.Sprintf("key-%08d", i*7919%n)) }
+	updateRange(t, db, 0, n, 1, 2000, func(tx *Tx, i int) error { return putString(tx, 0, key(i), make([]byte, 100)) })
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, &Options{NoWarmCache: true, CacheSize: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, i := range []int{5, 777, 12345, 19999} {
+		db.Prefetch(0, key(i))
+		before := db.Stats().CacheMisses
+		got := getOne(t, db, string(key(i)))
+		if len(got) != 100 {
+			t.Fatalf("key %d: %d bytes", i, len(got))
+		}
+		if m := db.Stats().CacheMisses - before; m != 0 {
+			t.Fatalf("key %d: %d cache misses after Prefetch", i, m)
+		}
+	}
+	db.Prefetch(0, []byte("absent"))
+	db.Prefetch(9, key(1))
+	mustCheck(t, db)
+}
+
+// TestCachePressure: the pressure signal is on when more than one lookup in
+// 20 missed since the last judgement (and at least 100 did), off otherwise.
+func TestCachePressure(t *testing.T) {
+	var p pressure
+	for _, c := range []struct {
+		hits, misses uint64 // since the previous step
+		want         bool
+	}{
+		{1000, 0, false},
+		{1000, 99, false}, // too few misses to judge
+		{1000, 100, true},
+		{10000, 100, false}, // one in 101
+		{100, 5000, true},
+		{0, 0, false},
+	} {
+		st := page.CacheStats{Hits: p.hits.Load() + c.hits, Misses: p.misses.Load() + c.misses}
+		p.update(st)
+		if got := p.high.Load(); got != c.want {
+			t.Fatalf("%d hits, %d misses: pressure %v, want %v", c.hits, c.misses, got, c.want)
+		}
+	}
+}
