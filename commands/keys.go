@@ -266,7 +266,12 @@ func cmdSwapDB(x *Ctx) error {
 
 func cmdObject(x *Ctx) error {
 	sub := lowerName(x.args[1])
-	t, ok, err := x.lookup(x.db, x.args[2])
+	// Only a short value's bytes matter (an integer, an embstr); a long
+	// one is "raw" by its length, and is not read.
+	t, ok, err := x.lookupMeta(x.db, x.args[2])
+	if err == nil && ok && t.Len <= 44 && (sub == "encoding" || sub == "refcount") {
+		t, ok, err = x.lookup(x.db, x.args[2])
+	}
 	if err != nil {
 		return err
 	}
@@ -278,12 +283,13 @@ func cmdObject(x *Ctx) error {
 		return nil
 	}
 	n, isInt := parseInt(t.Value)
+	isInt = isInt && t.Len <= 44
 	switch sub {
 	case "encoding":
 		switch {
 		case isInt:
 			x.w.BulkString("int")
-		case len(t.Value) <= 44:
+		case t.Len <= 44:
 			x.w.BulkString("embstr")
 		default:
 			x.w.BulkString("raw")

@@ -87,6 +87,9 @@ func TestLargeStringRanges(t *testing.T) {
 	pipe.Persist(ctx, "big")
 	pipe.SetNX(ctx, "big", "x", 0)
 	pipe.MSetNX(ctx, "big", "x", "other", "y")
+	enc := pipe.ObjectEncoding(ctx, "big")
+	pipe.ObjectRefCount(ctx, "big")
+	pipe.ObjectIdleTime(ctx, "big")
 	pipe.Set(ctx, "big", "z", 0).Err()
 	pipe.Do(ctx, "SET", "big", "w", "XX", "KEEPTTL")
 	pipe.Scan(ctx, 0, "*", 100)
@@ -96,6 +99,9 @@ func TestLargeStringRanges(t *testing.T) {
 	}
 	if rd := stats().OverflowReads - before.OverflowReads; rd > 1 {
 		t.Fatalf("key-only commands read %d overflow runs (1 allowed: freeing the value on SET)", rd)
+	}
+	if enc.Val() != "raw" {
+		t.Fatalf("OBJECT ENCODING of a large value: %q", enc.Val())
 	}
 	// A raised bulk limit does not let SETRANGE build a value past the
 	// store's 4 GiB limit.
