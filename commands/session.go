@@ -308,12 +308,13 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 // data outgrows the cache, the one writer goroutine would otherwise stall
 // on each of those reads in turn.
 func (p *pipeline) prefetch(cmd *command, args [][]byte) {
-	table := uint32(p.c.DB())
+	var keys [][]byte
 	cmd.eachKey(args, func(key []byte) {
 		if len(key) <= MaxKeyLen {
-			p.e.db.Prefetch(table, storedKey(key))
+			keys = append(keys, storedKey(key))
 		}
 	})
+	p.e.db.Prefetch(uint32(p.c.DB()), keys...)
 }
 
 // view runs the read command cmd (the pipeline's command i) and the reads

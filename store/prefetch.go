@@ -44,12 +44,16 @@ func (p *pressure) update(st page.CacheStats) {
 	p.high.Store(m >= 100 && m*20 > h+m)
 }
 
-// Prefetch reads the pages on the path to key in table into the cache, as
-// of the newest committed state, so that a write about to touch key finds
-// them there. It changes nothing; errors are left for the write to meet.
-func (db *DB) Prefetch(table uint32, key []byte) {
+// Prefetch reads the pages on the paths to keys in table into the cache,
+// as of the newest committed state, so that a write about to touch them
+// finds them there. It changes nothing; errors are left for the write to
+// meet.
+func (db *DB) Prefetch(table uint32, keys ...[]byte) {
 	db.View(func(tx *Tx) error {
-		_, _, err := tx.Table(table).GetMeta(key)
-		return err
+		t := tx.Table(table)
+		for _, k := range keys {
+			t.GetMeta(k)
+		}
+		return nil
 	})
 }

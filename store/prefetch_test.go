@@ -38,7 +38,18 @@ func TestPrefetch(t *testing.T) {
 			t.Fatalf("key %d: %d cache misses after Prefetch", i, m)
 		}
 	}
+	// Several keys in one call.
+	several := [][]byte{key(1), key(9000), key(15000)}
+	db.Prefetch(0, several...)
+	before := db.Stats().CacheMisses
+	for _, k := range several {
+		getOne(t, db, string(k))
+	}
+	if m := db.Stats().CacheMisses - before; m != 0 {
+		t.Fatalf("%d cache misses after a Prefetch of the keys read", m)
+	}
 	db.Prefetch(0, []byte("absent"))
+	db.Prefetch(0)
 	db.Prefetch(9, key(1))
 	mustCheck(t, db)
 }
