@@ -22,7 +22,7 @@ func TestPrefetch(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(dir, &Options{NoWarmCache: true, CacheSize: 256 << 10})
+	db, err = Open(dir, &Options{NoWarmCache: true, CacheSize: 1 << 20}) // 64 KiB a shard; the data is ~3 MB
 	if err != nil {
 		t.Fatal(err)
 	}
