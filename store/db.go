@@ -145,6 +145,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	f := page.NewFile(b, lock, o.PageSize)
 	db := &DB{
+		pressure:  pressure{start: time.Now()},
 		dir:       dir,
 		opts:      o,
 		file:      f,

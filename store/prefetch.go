@@ -21,7 +21,8 @@ const pressureWindow = 100 * time.Millisecond
 
 // pressure tracks the cache's recent miss rate.
 type pressure struct {
-	at           atomic.Int64 // unix ns of the last evaluation
+	start        time.Time    // the clock's origin (monotonic)
+	at           atomic.Int64 // ns since start of the last evaluation
 	hits, misses atomic.Uint64
 	high         atomic.Bool
 }
@@ -31,16 +32,20 @@ type pressure struct {
 // It is cheap to call on every write.
 func (db *DB) CacheUnderPressure() bool {
 	p := &db.pressure
-	now := time.Now().UnixNano()
+	now := int64(time.Since(p.start))
 	if last := p.at.Load(); now-last >= int64(pressureWindow) && p.at.CompareAndSwap(last, now) {
 		p.update(db.cache.Stats())
 	}
 	return p.high.Load()
 }
 
-// update judges the lookups counted since the last update.
+// update judges the lookups counted since the last update (since the
+// counters were reset, if they were: CONFIG RESETSTAT).
 func (p *pressure) update(st page.CacheStats) {
-	h, m := st.Hits-p.hits.Swap(st.Hits), st.Misses-p.misses.Swap(st.Misses)
+	h, m := st.Hits, st.Misses
+	if ph, pm := p.hits.Swap(h), p.misses.Swap(m); ph <= h && pm <= m {
+		h, m = h-ph, m-pm
+	}
 	p.high.Store(m >= 100 && m*20 > h+m)
 }
 

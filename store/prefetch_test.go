@@ -75,4 +75,15 @@ func TestCachePressure(t *testing.T) {
 			t.Fatalf("%d hits, %d misses: pressure %v, want %v", c.hits, c.misses, got, c.want)
 		}
 	}
+	// The counters reset (CONFIG RESETSTAT): what they hold now is the
+	// window, not a difference that wraps around.
+	p.update(page.CacheStats{Hits: 1 << 20, Misses: 1000})
+	p.update(page.CacheStats{Hits: 5000, Misses: 5})
+	if p.high.Load() {
+		t.Fatal("pressure after a reset of the counters with 5 misses in 5005 lookups")
+	}
+	p.update(page.CacheStats{Hits: 100, Misses: 500})
+	if !p.high.Load() {
+		t.Fatal("no pressure with 495 misses in 595 lookups")
+	}
 }
