@@ -264,12 +264,15 @@ func cmdSwapDB(x *Ctx) error {
 	return nil
 }
 
+// embstrMax is the longest string Redis stores as an embstr.
+const embstrMax = 44
+
 func cmdObject(x *Ctx) error {
 	sub := lowerName(x.args[1])
 	// Only a short value's bytes matter (an integer, an embstr); a long
-	// one is "raw" by its length, and is not read.
+	// one is "raw" by its length, and is not read (Value stays nil).
 	t, ok, err := x.lookupMeta(x.db, x.args[2])
-	if err == nil && ok && t.Len <= 44 && (sub == "encoding" || sub == "refcount") {
+	if err == nil && ok && t.Len <= embstrMax && (sub == "encoding" || sub == "refcount") {
 		t, ok, err = x.lookup(x.db, x.args[2])
 	}
 	if err != nil {
@@ -283,13 +286,12 @@ func cmdObject(x *Ctx) error {
 		return nil
 	}
 	n, isInt := parseInt(t.Value)
-	isInt = isInt && t.Len <= 44
 	switch sub {
 	case "encoding":
 		switch {
 		case isInt:
 			x.w.BulkString("int")
-		case t.Len <= 44:
+		case t.Len <= embstrMax:
 			x.w.BulkString("embstr")
 		default:
 			x.w.BulkString("raw")

@@ -228,10 +228,7 @@ func (a *Allocator) Release(oldest uint64, released func(id uint64)) {
 			break
 		}
 		for _, id := range f.IDs {
-			if id >= a.hwm { // cut off the file: nothing to hand out
-				if released != nil {
-					released(id)
-				}
+			if id >= a.hwm {
 				continue
 			}
 			a.avail.set(id)

@@ -13,8 +13,8 @@ const cacheShards = 16
 // Each of its shards (holding at most 1/16 of the bound) evicts with the
 // CLOCK algorithm: a hit only sets a reference bit, under a read lock, so
 // concurrent readers do not serialize on hits. Committed pages are
-// immutable, so an entry is invalidated only when its page id is handed
-// out again (Remove). It is safe for concurrent use.
+// immutable: the caller drops an entry (RemoveAll) once its page is no
+// longer current. It is safe for concurrent use.
 type Cache struct {
 	limit  atomic.Int64
 	shards [cacheShards]cacheShard
@@ -148,16 +148,6 @@ func (s *cacheShard) drop(e *cacheEntry) {
 	s.ring = s.ring[:last]
 	delete(s.items, e.id)
 	s.bytes -= e.size
-}
-
-// Remove drops id (its page id is being reused).
-func (c *Cache) Remove(id uint64) {
-	s := c.shard(id)
-	s.mu.Lock()
-	if e, ok := s.items[id]; ok {
-		s.drop(e)
-	}
-	s.mu.Unlock()
 }
 
 // RemoveAll drops every id in ids, taking each shard's lock once.

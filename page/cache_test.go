@@ -25,7 +25,7 @@ func TestCacheBound(t *testing.T) {
 	if v, ok := c.Get(5000); !ok || v != "hot" {
 		t.Fatalf("hot entry evicted")
 	}
-	c.Remove(5000)
+	c.RemoveAll([]uint64{5000})
 	if _, ok := c.Get(5000); ok {
 		t.Fatal("removed entry still cached")
 	}
@@ -56,7 +56,7 @@ func TestCacheConcurrent(t *testing.T) {
 					return
 				}
 				if i%97 == 0 {
-					c.Remove(id)
+					c.RemoveAll([]uint64{id})
 				}
 				if g == 0 && i%1000 == 0 { // bounds change under the others
 					c.SetLimit(int64(1+i%3) << 15)
