@@ -32,7 +32,9 @@ type param struct {
 	check   func(v string) error // validates (and may reject) a value
 	alias   string               // canonical name when this is an alias
 	noList  bool                 // hidden from CONFIG GET * (aliases, secrets kept out)
-	enum    bool                 // one of fixed words, matched in any case, kept lower-case
+	// choices, if set, are the words the value must be one of, matched in
+	// any case and kept as listed (lower-case, as Redis reports them).
+	choices []string
 }
 
 func isInt(v string) error {
@@ -57,15 +59,14 @@ func isPositiveSize(v string) error {
 	return err
 }
 
-func oneOf(opts ...string) func(string) error {
-	return func(v string) error {
-		for _, o := range opts {
-			if strings.EqualFold(o, v) {
-				return nil
-			}
+// choose returns the word of choices that v names, in any case.
+func choose(choices []string, v string) (string, error) {
+	for _, o := range choices {
+		if strings.EqualFold(o, v) {
+			return o, nil
 		}
-		return fmt.Errorf("argument(s) must be one of the following: %s", strings.Join(opts, ", "))
 	}
+	return "", fmt.Errorf("argument(s) must be one of the following: %s", strings.Join(choices, ", "))
 }
 
 func rangeInt(lo, hi int64) func(string) error {
@@ -98,7 +99,7 @@ var params = map[string]param{
 	"port":                        {def: "6379", check: rangeInt(0, 65535)},
 	"bind":                        {def: "127.0.0.1"},
 	"dir":                         {def: "./data"},
-	"appendfsync":                 {def: "everysec", mutable: true, enum: true, check: oneOf("always", "everysec", "no")},
+	"appendfsync":                 {def: "everysec", mutable: true, choices: []string{"always", "everysec", "no"}},
 	"databases":                   {def: "16", check: rangeInt(1, 1<<20)},
 	"page-size":                   {def: "4096", check: pageSize},
 	"cache-size":                  {def: "256mb", mutable: true, check: isPositiveSize},
@@ -108,23 +109,23 @@ var params = map[string]param{
 	"requirepass":                 {def: "", mutable: true, noList: true},
 	"proto-max-bulk-len":          {def: "512mb", mutable: true, check: isSize},
 	"save":                        {def: "", mutable: true},
-	"appendonly":                  {def: "no", mutable: true, enum: true, check: oneOf("yes", "no")},
+	"appendonly":                  {def: "no", mutable: true, choices: []string{"yes", "no"}},
 	"maxmemory":                   {def: "0", mutable: true, check: isSize},
 	"maxmemory-policy":            {def: "noeviction", mutable: true},
 	"timeout":                     {def: "0", mutable: true, check: isInt},
 	"tcp-keepalive":               {def: "300", mutable: true, check: isInt},
-	"loglevel":                    {def: "notice", mutable: true, enum: true, check: oneOf("debug", "verbose", "notice", "warning", "nothing")},
+	"loglevel":                    {def: "notice", mutable: true, choices: []string{"debug", "verbose", "notice", "warning", "nothing"}},
 	"logfile":                     {def: ""},
 	"hz":                          {def: "10", mutable: true, check: rangeInt(1, 500)},
-	"daemonize":                   {def: "no", enum: true, check: oneOf("yes", "no")},
-	"protected-mode":              {def: "yes", mutable: true, enum: true, check: oneOf("yes", "no")},
-	"cluster-enabled":             {def: "no", enum: true, check: oneOf("yes", "no")},
+	"daemonize":                   {def: "no", choices: []string{"yes", "no"}},
+	"protected-mode":              {def: "yes", mutable: true, choices: []string{"yes", "no"}},
+	"cluster-enabled":             {def: "no", choices: []string{"yes", "no"}},
 	"notify-keyspace-events":      {def: "", mutable: true},
 	"slowlog-log-slower-than":     {def: "10000", mutable: true, check: isInt},
 	"slowlog-max-len":             {def: "128", mutable: true, check: isInt},
 	"lua-time-limit":              {def: "5000", mutable: true, check: isInt},
 	"busy-reply-threshold":        {def: "5000", mutable: true, check: isInt},
-	"stop-writes-on-bgsave-error": {def: "yes", mutable: true, enum: true, check: oneOf("yes", "no")},
+	"stop-writes-on-bgsave-error": {def: "yes", mutable: true, choices: []string{"yes", "no"}},
 	"dbfilename":                  {def: "dump.digby", mutable: true},
 }
 
@@ -189,8 +190,11 @@ func (c *Config) set(name, value string, runtime bool) error {
 			return err
 		}
 	}
-	if p.enum {
-		value = strings.ToLower(value) // as Redis reports enum parameters
+	if p.choices != nil {
+		var err error
+		if value, err = choose(p.choices, value); err != nil {
+			return err
+		}
 	}
 	c.mu.Lock()
 	c.vals[name] = value
