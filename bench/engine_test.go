@@ -139,8 +139,7 @@ func (e *digbyEngine) Scan(fn func(k, v []byte)) error {
 	return e.db.View(func(tx *store.Tx) error {
 		c := tx.Table(0).Cursor()
 		for ok := c.First(); ok; ok = c.Next() {
-			t := c.Tuple()
-			fn(t.Key, t.Value)
+			fn(c.KeyValue())
 		}
 		return c.Err()
 	})

@@ -115,6 +115,15 @@ func (n *Node) Val(i int) Value {
 	return v
 }
 
+// inlineData is the value of leaf entry i when it is stored in the leaf.
+func (n *Node) inlineData(i int) ([]byte, bool) {
+	e := &n.ents[i]
+	if e.flags&FlagOverflow != 0 {
+		return nil, false
+	}
+	return n.bytes(e.voff, e.vlen), true
+}
+
 // Kid returns the child reference of branch entry i.
 func (n *Node) Kid(i int) page.Ref { return n.kids[i] }
 

@@ -6,7 +6,7 @@
 # always), each on its own free port with a fresh data directory, and runs
 # the same redis-benchmark workloads against each, interleaved (workload by
 # workload, alternating which server goes first) and repeated. It prints one
-# line per run (with each server's RSS and on-disk size after the run) and a
+# line per run (with each server's anonymous RSS and on-disk size after the run) and a
 # table of medians.
 #
 # Needs go, redis-server and redis-benchmark
@@ -117,7 +117,10 @@ start() {
 	exit 1
 }
 
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Anonymous resident memory (RssAnon): digby reads its data file through a
+# mapping, and the page-cache pages it has read count in VmRSS as RssFile
+# (shared, reclaimable); Redis's memory is all anonymous.
+rss_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 disk_kb() { du -sk "$1" 2>/dev/null | awk '{print $1}'; }
 
 for mode in $MODES; do

@@ -137,7 +137,12 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if o.OpenFile != nil {
 		b, err = o.OpenFile(path)
 	} else {
-		b, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		var f *os.File
+		if f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644); err == nil {
+			if b, err = page.MapReads(f); err != nil {
+				f.Close()
+			}
+		}
 	}
 	if err != nil {
 		lock.Close()

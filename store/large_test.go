@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/digby-db/digby/page"
@@ -659,5 +660,39 @@ func TestCursorTupleLongKeyReadsOnce(t *testing.T) {
 	}
 	if reads := db.Stats().OverflowReads - before; reads != n {
 		t.Fatalf("%d overflow reads for %d long-key tuples, want one each", reads, n)
+	}
+}
+
+// TestCursorKeyValue: KeyValue gives what Tuple gives for every shape of
+// tuple: short and long keys, empty, inline and overflow values.
+func TestCursorKeyValue(t *testing.T) {
+	db := openTemp(t, nil)
+	want := map[string]string{}
+	for i, kl := range []int{1, 16, KeyPrefixSize, KeyPrefixSize + 1, 600} {
+		for j, vl := range []int{0, 10, 1000, 5000} {
+			k := fmt.Sprintf("%d-%d-", i, j)
+			k += strings.Repeat("k", max(kl-len(k), 0))
+			v := strings.Repeat(string(rune('a'+j)), vl)
+			putOne(t, db, k, []byte(v))
+			want[k] = v
+		}
+	}
+	n := 0
+	if err := db.View(func(tx *Tx) error {
+		c := tx.Table(0).Cursor()
+		for ok := c.First(); ok; ok = c.Next() {
+			k, v := c.KeyValue()
+			tu := c.Tuple()
+			if !bytes.Equal(k, tu.Key) || !bytes.Equal(v, tu.Value) || want[string(k)] != string(v) {
+				t.Fatalf("KeyValue %.30q (%d bytes), Tuple %.30q (%d bytes)", k, len(v), tu.Key, len(tu.Value))
+			}
+			n++
+		}
+		return c.Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) {
+		t.Fatalf("scanned %d, want %d", n, len(want))
 	}
 }

@@ -403,3 +403,15 @@ func (c *Cursor) Err() error {
 	}
 	return c.c.Err()
 }
+
+// KeyValue is the current key and value, as Tuple gives them, without the
+// rest of the tuple: for a short key and a value stored in the leaf (the
+// common case) it only slices the leaf, which makes a scan cheaper.
+func (c *Cursor) KeyValue() (k, v []byte) {
+	tk, d, inline := c.c.KeyData()
+	if inline && !isLong(tk) {
+		return tk, d
+	}
+	t := c.Tuple()
+	return t.Key, t.Value
+}

@@ -1,0 +1,151 @@
+//go:build linux
+
+package page
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// mapChunk is the granularity of a read mapping's length: a mapping
+// reserves address space only, so it is made well past the file's end and
+// replaced by a larger one only when the file outgrows it.
+const mapChunk = 1 << 30
+
+// mappedFile is a Backend over an *os.File whose reads copy from a
+// read-only shared mapping of the file instead of making a pread system
+// call each: on a virtual machine a pread of one page costs about 2 µs,
+// several times the copy. Writes, syncs and truncation go to the file; the
+// kernel keeps the mapping coherent with them (one page cache).
+//
+// Invariants: a read copies from the mapping only the bytes below size,
+// the file's length as this backend's own writes and truncations have made
+// it, so it never touches a page past the end of the file; and should it
+// fault all the same (the file shrunk under a read by a goroutine holding
+// no snapshot, or changed by another process), the fault is recovered and
+// the read falls back to pread, which reports the short file. Mappings are
+// only unmapped at Close: a read that loaded the old mapping while a new
+// one was made still copies valid bytes.
+type mappedFile struct {
+	*os.File
+	size atomic.Int64
+	m    atomic.Pointer[[]byte]
+	mu   sync.Mutex // making a mapping; Close
+	all  [][]byte   // every mapping made, unmapped at Close
+	// failed is set when mapping failed (a file system without mmap):
+	// reads then use pread without trying again.
+	failed atomic.Bool
+}
+
+// MapReads wraps f so that reads copy from a mapping of it (see
+// mappedFile). If f cannot be mapped, reads use pread as before.
+func MapReads(f *os.File) (Backend, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat: %w", err)
+	}
+	b := &mappedFile{File: f}
+	b.size.Store(st.Size())
+	return b, nil
+}
+
+// mapping returns a mapping covering [0,end), making one if needed; nil
+// if mapping fails.
+func (b *mappedFile) mapping(end int64) []byte {
+	if p := b.m.Load(); p != nil && int64(len(*p)) >= end {
+		return *p
+	}
+	if b.failed.Load() {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p := b.m.Load(); p != nil && int64(len(*p)) >= end {
+		return *p
+	}
+	n := (2*end + mapChunk - 1) / mapChunk * mapChunk
+	if int64(int(n)) != n {
+		b.failed.Store(true)
+		return nil
+	}
+	m, err := syscall.Mmap(int(b.File.Fd()), 0, int(n), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		b.failed.Store(true)
+		return nil
+	}
+	b.all = append(b.all, m)
+	b.m.Store(&m)
+	return m
+}
+
+// ReadAt copies from the mapping when [off, off+len(p)) lies within the
+// file, else (or on a fault) reads with pread.
+func (b *mappedFile) ReadAt(p []byte, off int64) (int, error) {
+	end := off + int64(len(p))
+	if off >= 0 && end <= b.size.Load() {
+		if m := b.mapping(end); m != nil && copyMapped(p, m[off:end]) {
+			return len(p), nil
+		}
+	}
+	return b.File.ReadAt(p, off)
+}
+
+// copyMapped copies src, a part of a mapping, to dst; false if that
+// faulted.
+func copyMapped(dst, src []byte) (ok bool) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	copy(dst, src)
+	return true
+}
+
+// WriteAt writes to the file and extends the known size.
+func (b *mappedFile) WriteAt(p []byte, off int64) (int, error) {
+	n, err := b.File.WriteAt(p, off)
+	for end := off + int64(n); ; {
+		cur := b.size.Load()
+		if end <= cur || b.size.CompareAndSwap(cur, end) {
+			break
+		}
+	}
+	return n, err
+}
+
+// Truncate sets the file's length; a shrink lowers the known size first,
+// so that reads stop copying from the part being cut off.
+func (b *mappedFile) Truncate(size int64) error {
+	if size < b.size.Load() {
+		b.size.Store(size)
+	}
+	err := b.File.Truncate(size)
+	if err == nil {
+		b.size.Store(size)
+	} else if st, serr := b.File.Stat(); serr == nil {
+		b.size.Store(st.Size())
+	}
+	return err
+}
+
+func (b *mappedFile) osFile() *os.File { return b.File }
+
+// Close unmaps every mapping and closes the file.
+func (b *mappedFile) Close() error {
+	b.mu.Lock()
+	b.m.Store(nil)
+	b.failed.Store(true) // no new mapping of a closed file
+	for _, m := range b.all {
+		syscall.Munmap(m)
+	}
+	b.all = nil
+	b.mu.Unlock()
+	return b.File.Close()
+}

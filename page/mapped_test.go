@@ -1,0 +1,81 @@
+package page
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestMapReads: reads through MapReads see every write at once, follow the
+// file past the first mapping, and a read of a part cut off behind the
+// backend's back (its known size stale) reports the short file instead of
+// crashing on the fault.
+func TestMapReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := MapReads(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	page := func(c byte) []byte { return bytes.Repeat([]byte{c}, 4096) }
+	read := func(off int64) ([]byte, error) {
+		p := make([]byte, 4096)
+		n, err := b.ReadAt(p, off)
+		return p[:n], err
+	}
+	for i, c := range []byte("abc") {
+		if _, err := b.WriteAt(page(c), int64(i)*4096); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := read(4096); err != nil || !bytes.Equal(p, page('b')) {
+		t.Fatalf("read page 1: %v", err)
+	}
+	// Overwrite: the mapping shows the new bytes.
+	if _, err := b.WriteAt(page('x'), 4096); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := read(4096); err != nil || !bytes.Equal(p, page('x')) {
+		t.Fatalf("read page 1 after overwrite: %v", err)
+	}
+	// Past the end: pread's answer.
+	if _, err := read(3 * 4096); !errors.Is(err, io.EOF) {
+		t.Fatalf("read past the end: %v, want EOF", err)
+	}
+	// Grow (sparsely) past the first mapping.
+	far := int64(3 << 30)
+	if _, err := b.WriteAt(page('z'), far); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := read(far); err != nil || !bytes.Equal(p, page('z')) {
+		t.Fatalf("read past the first mapping: %v", err)
+	}
+	if p, err := read(2 * 4096); err != nil || !bytes.Equal(p, page('c')) {
+		t.Fatalf("read page 2 through the new mapping: %v", err)
+	}
+	// Cut the file behind the backend's back: the mapped read faults, the
+	// fault is recovered and pread reports the end of the file.
+	if err := os.Truncate(path, 4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := read(2 * 4096); !errors.Is(err, io.EOF) {
+		t.Fatalf("read of a cut-off page: %v, want EOF", err)
+	}
+	if p, err := read(0); err != nil || !bytes.Equal(p, page('a')) {
+		t.Fatalf("read page 0 after the cut: %v", err)
+	}
+	// Truncate through the backend: reads past the new end go to pread.
+	if err := b.Truncate(2 * 4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := read(2 * 4096); !errors.Is(err, io.EOF) {
+		t.Fatalf("read past a truncation: %v, want EOF", err)
+	}
+}
