@@ -319,14 +319,19 @@ func (a *Allocator) PendingBeyondMeta() bool {
 func (a *Allocator) AvailCount() uint64 { return a.avail.count() }
 
 // WriteFreespace allocates and encodes the persistent free-space state for
-// a flush of txn, calling write for each sealed run, and returns the
-// directory ref and the high-water mark to store in the meta. The pages it
+// a flush of txn: it writes the changed free-map chunks through write,
+// allocates the directory run and fills it but for its list of written
+// runs, and returns that directory (complete it with FreeDir.Seal, then
+// write it) and the high-water mark to store in the meta. The pages it
 // replaces are freed at txn.
 //
-// runs, called after the chunks are written, lists every run written since
-// the last flush (chunks included) with its checksum; the directory records
-// them so that open can verify the flush was complete (see RunSum).
-func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte) error, runs func() []RunSum) (Ref, uint64, error) {
+// runs, called after the chunks are written, is the number of runs the
+// flush will list (every run written since the last flush, chunks
+// included), which sizes the directory; open verifies each listed run's
+// checksum before it trusts the flush (see RunSum). The list itself comes
+// at Seal, so that the tree pages can be encoded (and their checksums
+// known) beside the writer.
+func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte) error, runs func() int) (*FreeDir, uint64, error) {
 	cb := a.chunkBits()
 	need := (a.hwm + cb - 1) / cb
 	for uint64(len(a.chunks)) < need {
@@ -379,18 +384,18 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 			binary.LittleEndian.PutUint64(body[w*8:], a.diskFree[lo+w])
 		}
 		if err := a.codec.Seal(buf); err != nil {
-			return Ref{}, 0, err
+			return nil, 0, err
 		}
 		if err := write(a.chunks[c].ID, buf); err != nil {
-			return Ref{}, 0, err
+			return nil, 0, err
 		}
 	}
 	var pend []uint64
 	for _, f := range a.pending {
 		pend = append(pend, f.IDs...)
 	}
-	list := runs()
-	size := HeaderSize + 16 + len(a.chunks)*20 + 8 + len(pend)*8 + 8 + len(list)*runSumSize + a.codec.Overhead()
+	nruns := runs()
+	size := HeaderSize + 16 + len(a.chunks)*20 + 8 + len(pend)*8 + 8 + nruns*runSumSize + a.codec.Overhead()
 	pages := (size + a.pageSize - 1) / a.pageSize
 	dirID := a.allocMeta(pages)
 	a.dir = Ref{ID: dirID, Txn: txn, Pages: uint32(pages)}
@@ -400,7 +405,7 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 	for i := uint64(0); i < uint64(pages); i++ {
 		newMeta[dirID+i] = struct{}{}
 	}
-	// Directory run.
+	// Directory run, but for the list of runs.
 	buf := make([]byte, pages*a.pageSize)
 	PutHeader(buf, Header{ID: dirID, Txn: txn, Type: TypeFreedir, Overflow: uint32(pages - 1)})
 	b := buf[HeaderSize:]
@@ -417,20 +422,6 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 		binary.LittleEndian.PutUint64(b[off:], id)
 		off += 8
 	}
-	binary.LittleEndian.PutUint64(b[off:], uint64(len(list)))
-	off += 8
-	for _, r := range list {
-		binary.LittleEndian.PutUint64(b[off:], r.ID)
-		binary.LittleEndian.PutUint32(b[off+8:], r.Pages)
-		binary.LittleEndian.PutUint64(b[off+12:], r.Sum)
-		off += runSumSize
-	}
-	if err := a.codec.Seal(buf); err != nil {
-		return Ref{}, 0, err
-	}
-	if err := write(dirID, buf); err != nil {
-		return Ref{}, 0, err
-	}
 	for id := range newMeta {
 		a.metaPages[id] = struct{}{}
 	}
@@ -439,7 +430,40 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 			a.metaPages[r.ID] = struct{}{}
 		}
 	}
-	return a.dir, a.usedHWM(), nil
+	return &FreeDir{Ref: a.dir, buf: buf, off: HeaderSize + off, max: nruns, codec: a.codec}, a.usedHWM(), nil
+}
+
+// FreeDir is a flush's free-space directory run, allocated and filled but
+// for its list of written runs. It owns its bytes (nothing of the
+// allocator), so Seal may run in another goroutine while the allocator
+// changes.
+type FreeDir struct {
+	Ref   Ref // where the run goes
+	buf   []byte
+	off   int // where the list of runs goes
+	max   int // the runs the directory was sized for
+	codec *Codec
+}
+
+// Seal writes list (at most the number of runs WriteFreespace was told)
+// into the directory and seals it; it returns the run to write at Ref.
+func (d *FreeDir) Seal(list []RunSum) ([]byte, error) {
+	if len(list) > d.max {
+		return nil, fmt.Errorf("page %d: free-space directory sized for %d runs, given %d", d.Ref.ID, d.max, len(list))
+	}
+	b, off := d.buf, d.off
+	binary.LittleEndian.PutUint64(b[off:], uint64(len(list)))
+	off += 8
+	for _, r := range list {
+		binary.LittleEndian.PutUint64(b[off:], r.ID)
+		binary.LittleEndian.PutUint32(b[off+8:], r.Pages)
+		binary.LittleEndian.PutUint64(b[off+12:], r.Sum)
+		off += runSumSize
+	}
+	if err := d.codec.Seal(b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // allocMeta allocates pages for free-space metadata without dirtying the

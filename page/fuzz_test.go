@@ -73,13 +73,18 @@ func seedFreespace(f *testing.F) map[uint64][]byte {
 	a.Free(4, 50, 3)
 	a.PrepareFlush(3)
 	pages := map[uint64][]byte{}
-	_, _, err := a.WriteFreespace(5, func(id uint64, buf []byte) error {
+	dir, _, err := a.WriteFreespace(5, func(id uint64, buf []byte) error {
 		pages[id] = append([]byte(nil), buf...)
 		return nil
-	}, func() []RunSum { return []RunSum{{ID: 7, Pages: 1, Sum: 42}} })
+	}, func() int { return 1 })
 	if err != nil {
 		f.Fatal(err)
 	}
+	buf, err := dir.Seal([]RunSum{{ID: 7, Pages: 1, Sum: 42}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	pages[dir.Ref.ID] = buf
 	return pages
 }
 
