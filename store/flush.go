@@ -26,7 +26,7 @@ type flushJob struct {
 	dir     *page.FreeDir          // the free-space directory, sealed in run
 	bufs    []pendingWrite         // sealed runs: free-map chunks, then (run) tree pages and the directory
 	meta    *page.Meta             // written last, then the one sync
-	split   bool                   // encode on two goroutines (the writer waits for this flush)
+	split   bool                   // encode on two goroutines: someone waits for this flush
 	cached  []*btree.Node          // compacted copies of nodes, for the cache (run)
 	pages   []byte                 // the backing array of the tree pages' runs
 	waiters []*Pending             // Always-mode submitters acknowledged when it lands
@@ -72,6 +72,9 @@ func (db *DB) kickFlush() {
 		return
 	}
 	db.inflight = job
+	// Always-mode submitters wait for this flush: finishing it sooner
+	// comes first. Otherwise one goroutine leaves a core to the writer.
+	job.split = len(job.waiters) > 0
 	go func() { job.run(db); close(job.done) }()
 }
 
@@ -300,8 +303,8 @@ func (job *flushJob) encodeNodes(db *DB) ([]pendingWrite, []page.RunSum, error) 
 	}
 	job.pages = all
 	// Encoding (copy, checksum or seal) is the costly part and each page
-	// is independent: a large flush the writer waits for uses a second
-	// goroutine for half the pages (beside the writer, one is enough).
+	// is independent: a large flush that someone waits for uses a second
+	// goroutine for half the pages.
 	// Committed nodes never change, so they are read safely.
 	encode := func(lo, hi int) error {
 		for i := lo; i < hi; i++ {
