@@ -11,6 +11,11 @@ import (
 	"syscall"
 )
 
+// mapMaxRead is the largest read served from the mapping: a longer one
+// (cache warming's spans, large values) pays one pread for many pages,
+// cheaper than the page faults of a first copy out of a fresh mapping.
+const mapMaxRead = 64 << 10
+
 // mapChunk is the granularity of a read mapping's length: a mapping
 // reserves address space only, so it is made well past the file's end and
 // replaced by a larger one only when the file outgrows it.
@@ -83,10 +88,11 @@ func (b *mappedFile) mapping(end int64) []byte {
 }
 
 // ReadAt copies from the mapping when [off, off+len(p)) lies within the
-// file, else (or on a fault) reads with pread.
+// file and is at most mapMaxRead long, else (or on a fault) reads with
+// pread.
 func (b *mappedFile) ReadAt(p []byte, off int64) (int, error) {
 	end := off + int64(len(p))
-	if off >= 0 && end <= b.size.Load() {
+	if off >= 0 && end <= b.size.Load() && len(p) <= mapMaxRead {
 		if m := b.mapping(end); m != nil && copyMapped(p, m[off:end]) {
 			return len(p), nil
 		}

@@ -702,3 +702,71 @@ func TestCorruptNewestMeta(t *testing.T) {
 		t.Fatalf("both metas damaged: %v", err)
 	}
 }
+
+// TestCorruptForgedLongKey: a long key's chunk table rewritten to name
+// another whole key, with a valid checksum (a forgery, or damage the
+// checksum misses): Check, a get and a cursor each report the chunk
+// table's page; none answers with the other key.
+func TestCorruptForgedLongKey(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, &Options{PageSize: corruptPS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := bytes.Repeat([]byte("long-key/"), 70) // 630 bytes: longer than KeyPrefixSize
+	if err := db.Update(func(tx *Tx) error { _, err := tx.Table(0).Put(key, []byte("v"), TypeString, 0); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := DataPath(dir)
+	l := readLayout(t, path, nil)
+	if len(l.kinds[page.TypeChunkTable]) != 1 {
+		t.Fatalf("%d chunk tables, want 1", len(l.kinds[page.TypeChunkTable]))
+	}
+	id := l.kinds[page.TypeChunkTable][0]
+	run := readPageBytes(t, path, id, l.runs[id])
+	at := bytes.Index(run, key)
+	if at < 0 {
+		t.Fatal("the chunk table does not hold the whole key")
+	}
+	for _, pos := range []int{10, len(key) - 1} { // in the tree key's prefix, then only in its hash
+		forged := slices.Clone(run)
+		forged[at+pos] ^= 0x20
+		if err := l.codec.Seal(forged); err != nil {
+			t.Fatal(err)
+		}
+		d := copyDB(t, path)
+		patchFile(t, DataPath(d), int64(id)*corruptPS, forged)
+		db, err := Open(d, &Options{PageSize: corruptPS})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := func(what string, err error) {
+			t.Helper()
+			if !errors.Is(err, ErrCorrupt) || !namesPage(err, false, id) {
+				t.Fatalf("forged byte %d: %s: %v, want corruption of page %d", pos, what, err, id)
+			}
+		}
+		_, err = db.Check()
+		want("check", err)
+		want("get", db.View(func(tx *Tx) error {
+			_, ok, err := tx.Table(0).Get(key)
+			if err == nil && !ok {
+				return errors.New("absent")
+			}
+			return err
+		}))
+		want("cursor", db.View(func(tx *Tx) error {
+			c := tx.Table(0).Cursor()
+			for ok := c.First(); ok; ok = c.Next() {
+				if k, _ := c.KeyValue(); c.Err() == nil {
+					return fmt.Errorf("cursor returned key %.20q… without an error", k)
+				}
+			}
+			return c.Err()
+		}))
+		db.Close()
+	}
+}

@@ -63,7 +63,9 @@ type found struct {
 }
 
 // find looks key up, confirming a long key's whole key against its chunk
-// table: a tuple with the same tree key but another whole key is absent.
+// table. The tree key holds the whole key's SHA-256, so a chunk table
+// naming another whole key is corrupt (or forged with a valid checksum):
+// an error naming its page, not an answer about another key.
 func (t *Table) find(key []byte) (found, bool, error) {
 	tk := treeKey(key)
 	v, ok, err := t.getRaw(tk)
@@ -81,7 +83,10 @@ func (t *Table) find(key []byte) (found, bool, error) {
 		return found{}, false, err
 	}
 	if string(f.ct.fullKey) != string(key) {
-		return found{}, false, nil
+		if err := checkFullKey(v.Ovf.ID, tk, f.ct); err != nil {
+			return found{}, false, t.wrap(err)
+		}
+		return found{}, false, nil // a SHA-256 collision: another key
 	}
 	return f, true, nil
 }
@@ -106,6 +111,11 @@ func (t *Table) fullKeyOf(f *found) ([]byte, error) {
 			return nil, err
 		}
 		f.ct = ct
+	}
+	// A cursor met the tuple by its tree key: the whole key it returns
+	// must be the one that tree key names.
+	if err := checkFullKey(f.v.Ovf.ID, f.tk, f.ct); err != nil {
+		return nil, t.wrap(err)
 	}
 	return f.ct.fullKey, nil
 }
