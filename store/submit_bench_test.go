@@ -187,7 +187,13 @@ func BenchmarkScanCold(b *testing.B) {
 // clients, without submission: 800 random puts per transaction into a
 // table of 1M keys shaped like the server's (8-byte hash, then the key),
 // 3-byte values. ns/op is per put.
-func BenchmarkBatchPutHashed(b *testing.B) {
+func BenchmarkBatchPutHashed(b *testing.B) { benchBatchHashed(b, false) }
+
+// BenchmarkBatchIncrHashed: the same with a get of each key before its put,
+// as INCR does (the put starts from the get's path). ns/op is per get+put.
+func BenchmarkBatchIncrHashed(b *testing.B) { benchBatchHashed(b, true) }
+
+func benchBatchHashed(b *testing.B, read bool) {
 	db, err := Open(b.TempDir(), &Options{Durability: Everysec, NoWarmCache: true})
 	if err != nil {
 		b.Fatal(err)
@@ -214,7 +220,13 @@ func BenchmarkBatchPutHashed(b *testing.B) {
 	for done := 0; done < b.N; done += 800 {
 		if err := db.Update(func(tx *Tx) error {
 			for i := done; i < min(done+800, b.N); i++ {
-				if err := putString(tx, 0, keys[r.IntN(space)], val); err != nil {
+				k := keys[r.IntN(space)]
+				if read {
+					if _, _, err := tx.Table(0).Get(k); err != nil {
+						return err
+					}
+				}
+				if err := putString(tx, 0, k, val); err != nil {
 					return err
 				}
 			}
