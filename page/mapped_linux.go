@@ -34,7 +34,10 @@ const mapChunk = 1 << 30
 // no snapshot, or changed by another process), the fault is recovered and
 // the read falls back to pread, which reports the short file. Mappings are
 // only unmapped at Close: a read that loaded the old mapping while a new
-// one was made still copies valid bytes.
+// one was made still copies valid bytes. Close does not wait for readers:
+// one still reading then faults (recovered; pread on the closed file
+// fails) or, should the address range be mapped again meanwhile, copies
+// bytes that fail verification. Reading after Close is an error either way.
 type mappedFile struct {
 	*os.File
 	size atomic.Int64
@@ -91,9 +94,10 @@ func (b *mappedFile) mapping(end int64) []byte {
 // file and is at most mapMaxRead long, else (or on a fault) reads with
 // pread.
 func (b *mappedFile) ReadAt(p []byte, off int64) (int, error) {
-	end := off + int64(len(p))
-	if off >= 0 && end <= b.size.Load() && len(p) <= mapMaxRead {
-		if m := b.mapping(end); m != nil && copyMapped(p, m[off:end]) {
+	// off <= size-len(p), not off+len(p) <= size: a corrupt reference's
+	// huge offset must not wrap around into a slice out of range.
+	if n := int64(len(p)); off >= 0 && n <= mapMaxRead && off <= b.size.Load()-n {
+		if m := b.mapping(off + n); m != nil && copyMapped(p, m[off:off+n]) {
 			return len(p), nil
 		}
 	}

@@ -1,9 +1,12 @@
+//go:build linux
+
 package page
 
 import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,6 +62,18 @@ func TestMapReads(t *testing.T) {
 	}
 	if p, err := read(2 * 4096); err != nil || !bytes.Equal(p, page('c')) {
 		t.Fatalf("read page 2 through the new mapping: %v", err)
+	}
+	// The reads above came from a mapping (not pread): one covers far.
+	mf, ok := b.(*mappedFile)
+	if !ok {
+		t.Fatalf("MapReads returned %T", b)
+	}
+	if m := mf.m.Load(); m == nil || int64(len(*m)) <= far || mf.failed.Load() {
+		t.Fatal("reads did not go through a mapping covering the file")
+	}
+	// A reference's huge offset (corrupt data) is an error, not a crash.
+	if _, err := b.ReadAt(make([]byte, 4096), math.MaxInt64-4095); err == nil {
+		t.Fatal("read at a huge offset succeeded")
 	}
 	// Cut the file behind the backend's back: the mapped read faults, the
 	// fault is recovered and pread reports the end of the file.
