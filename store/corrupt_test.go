@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/digby-db/digby/btree"
@@ -768,5 +770,45 @@ func TestCorruptForgedLongKey(t *testing.T) {
 			return c.Err()
 		}))
 		db.Close()
+	}
+}
+
+// TestCorruptHugeReference: metas (with valid checksums) naming a catalog
+// root far past the end of the file, at an offset near the largest file
+// offset: a read reports the page, it does not crash (a mapped read's
+// bounds check once wrapped around there).
+func TestCorruptHugeReference(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *Tx) error { _, err := tx.Table(0).Put([]byte("a"), []byte("b"), TypeString, 0); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := DataPath(dir)
+	huge := uint64(math.MaxInt64 / page.MinPageSize)
+	for slot := uint64(0); slot < 2; slot++ {
+		buf := readPageBytes(t, path, slot, 1)
+		m, err := page.PlainCodec().DecodeMeta(buf, slot, page.MinPageSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Catalog.ID = huge
+		if err := page.PlainCodec().EncodeMeta(m, buf); err != nil {
+			t.Fatal(err)
+		}
+		patchFile(t, path, int64(slot)*page.MinPageSize, buf)
+	}
+	db, err = Open(dir, nil)
+	if err == nil {
+		err = db.View(func(tx *Tx) error { _, _, err := tx.Table(0).Get([]byte("a")); return err })
+		db.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("page %d", huge)) {
+		t.Fatalf("got %v, want an error naming page %d", err, huge)
 	}
 }
