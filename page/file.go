@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -83,6 +84,10 @@ func (f *File) Backend() Backend { return f.b }
 
 // ReadRaw reads len(buf) bytes at page id without verification.
 func (f *File) ReadRaw(id uint64, buf []byte) error {
+	if id > uint64(math.MaxInt64-len(buf))/uint64(f.pageSize) {
+		// A corrupt reference: no file reaches this far.
+		return corrupt(id, "page id past the largest possible file offset")
+	}
 	n, err := f.b.ReadAt(buf, int64(id)*int64(f.pageSize))
 	if n == len(buf) {
 		return nil

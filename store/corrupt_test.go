@@ -808,7 +808,7 @@ func TestCorruptHugeReference(t *testing.T) {
 		err = db.View(func(tx *Tx) error { _, _, err := tx.Table(0).Get([]byte("a")); return err })
 		db.Close()
 	}
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("page %d", huge)) {
-		t.Fatalf("got %v, want an error naming page %d", err, huge)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("page %d", huge)) {
+		t.Fatalf("got %v, want corruption of page %d", err, huge)
 	}
 }
