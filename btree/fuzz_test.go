@@ -90,11 +90,13 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// exercise reads every entry of n and checks that encoding it again and
+// exercise checks that n's keys ascend strictly, reads every entry of n and checks that encoding it again and
 // decoding the result gives the same entries.
 func exercise(t *testing.T, n *Node) {
 	for i := 0; i < n.Len(); i++ {
-		_ = n.Key(i)
+		if i > 0 && bytes.Compare(n.Key(i-1), n.Key(i)) >= 0 {
+			t.Fatalf("decoded keys out of order at entry %d", i)
+		}
 		if n.Leaf {
 			_ = n.Val(i)
 		} else {
