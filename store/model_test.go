@@ -2,12 +2,15 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"sort"
 	"testing"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // long reports whether the long test forms run (DIGBY_LONG=1).
@@ -198,9 +201,18 @@ func testKey(n int, enc bool) ([]byte, string) {
 }
 
 func runModel(t *testing.T, ps int, seed uint64, ops int, key []byte) {
+	runModelWith(t, &Options{PageSize: ps, CacheSize: int64(ps) * 64, Durability: Everysec, EncryptionKey: key}, ps, seed, ops)
+}
+
+// runModelWith runs the random workload of (wps, seed, ops) on a database
+// opened with opts, verifying it against the model along the way, and
+// returns a digest of the final contents (every tuple of tables 0-3 with
+// its type, expiry and version). The workload depends only on wps, seed and
+// ops, never on opts.
+func runModelWith(t *testing.T, opts *Options, wps int, seed uint64, ops int) uint64 {
+	ps := wps
 	r := rand.New(rand.NewPCG(seed, uint64(ps)))
 	dir := t.TempDir()
-	opts := &Options{PageSize: ps, CacheSize: int64(ps) * 64, Durability: Everysec, EncryptionKey: key}
 	db, err := Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -336,4 +348,40 @@ func runModel(t *testing.T, ps int, seed uint64, ops int, key []byte) {
 	}
 	verify(t, db, m)
 	mustCheck(t, db)
+	return digest(t, db)
+}
+
+// digest hashes every tuple of tables 0-3 in order.
+func digest(t *testing.T, db *DB) uint64 {
+	t.Helper()
+	h := xxhash.New()
+	var b [8]byte
+	num := func(v uint64) {
+		binary.LittleEndian.PutUint64(b[:], v)
+		h.Write(b[:])
+	}
+	err := db.View(func(tx *Tx) error {
+		for n := uint32(0); n < 4; n++ {
+			c := tx.Table(n).Cursor()
+			for ok := c.First(); ok; ok = c.Next() {
+				tu := c.Tuple()
+				num(uint64(n))
+				num(uint64(len(tu.Key)))
+				h.Write(tu.Key)
+				num(uint64(len(tu.Value)))
+				h.Write(tu.Value)
+				num(uint64(tu.Type))
+				num(uint64(tu.ExpireAt))
+				num(tu.Version)
+			}
+			if err := c.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.Sum64()
 }
