@@ -83,6 +83,37 @@ type movedValue struct {
 	key   []byte
 	v     btree.Value // the leaf value, still referring to the old table
 	ct    *chunkTable // with the moved chunks' new references
+	// at indexes ct's chunks by their run as the step began (id, txn).
+	at map[[2]uint64]int
+}
+
+// index is the index in mv.ct of the chunk stored in run id written by
+// txn, or -1; a map built once, so that moving many chunks of one value
+// does not search the table for each.
+func (mv *movedValue) index(id, txn uint64) int {
+	if mv.at == nil {
+		mv.at = make(map[[2]uint64]int, len(mv.ct.chunks))
+		for i, c := range mv.ct.chunks {
+			mv.at[[2]uint64{c.ID, c.Txn}] = i
+		}
+	}
+	if i, ok := mv.at[[2]uint64{id, txn}]; ok {
+		return i
+	}
+	return -1
+}
+
+// holding is the value with tree key key whose chunk table, as this step
+// found it, lists the chunk stored in run id written by txn; nil if none.
+// It looks past the owner table the run records: after SWAPDB the tuple
+// lives in another table.
+func (pend movedChunks) holding(key []byte, id, txn uint64) *movedValue {
+	for _, mv := range pend {
+		if string(mv.key) == string(key) && mv.index(id, txn) >= 0 {
+			return mv
+		}
+	}
+	return nil
 }
 
 func movedKey(table uint32, key []byte) string {
@@ -163,11 +194,23 @@ func (tx *Tx) relocateOverflow(id uint64, h page.Header, pend movedChunks) (bool
 		return false, nil
 	}
 	key = append([]byte(nil), key...)
-	table, s, v, ct, err := tx.runOwner(owner, key, ref, h.Type)
-	if err != nil || s == nil {
-		return false, err
+	// A chunk of a value another chunk of which moved in this step: its
+	// chunk table is in pend already (read once per step, not per chunk).
+	var table uint32
+	var s *tableState
+	var v btree.Value
+	var ct *chunkTable
+	var mk string
+	if mv := pend.holding(key, id, h.Txn); mv != nil && h.Type != page.TypeChunkTable {
+		table, mk = mv.table, movedKey(mv.table, key)
+		s = &tableState{} // found: the tuple still holds the run (pend's copy is its table)
+	} else {
+		table, s, v, ct, err = tx.runOwner(owner, key, ref, h.Type)
+		if err != nil || s == nil {
+			return false, err
+		}
+		mk = movedKey(table, key)
 	}
-	mk := movedKey(table, key)
 	if h.Type == page.TypeChunkTable && pend[mk] != nil {
 		return false, nil // finishMoved writes it anew, low
 	}
@@ -186,7 +229,7 @@ func (tx *Tx) relocateOverflow(id uint64, h page.Header, pend movedChunks) (bool
 			mv = &movedValue{table: table, key: key, v: v, ct: ct}
 			pend[mk] = mv
 		}
-		i := mv.ct.indexOf(id, h.Txn)
+		i := mv.index(id, h.Txn)
 		mv.ct.chunks[i].ID, mv.ct.chunks[i].Txn = nref.ID, nref.Txn
 		return true, nil
 	}
