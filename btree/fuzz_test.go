@@ -90,8 +90,9 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// exercise checks that n's keys ascend strictly, reads every entry of n and checks that encoding it again and
-// decoding the result gives the same entries.
+// exercise checks that n's keys ascend strictly, reads every entry of n,
+// and checks that encoding it again and decoding the result gives the same
+// entries.
 func exercise(t *testing.T, n *Node) {
 	for i := 0; i < n.Len(); i++ {
 		if i > 0 && bytes.Compare(n.Key(i-1), n.Key(i)) >= 0 {

@@ -1,7 +1,6 @@
 package btree
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -163,12 +162,9 @@ func decodeBody(buf []byte, h page.Header) (*Node, error) {
 		e.koff, e.klen = uint32(off), uint16(klen)
 		e.pfx = prefix(buf[off : off+klen])
 		off += klen
-		// Keys ascend: a smaller (zero-padded) prefix already says so;
-		// equal prefixes need the whole keys.
-		if i > 0 {
-			if p := n.ents[i-1].pfx; p > e.pfx || (p == e.pfx && bytes.Compare(n.Key(i-1), n.Key(i)) >= 0) {
-				return nil, bad("keys out of order at entry %d", i)
-			}
+		// Keys ascend (cmp compares prefixes first, whole keys if equal).
+		if i > 0 && n.cmp(i-1, n.Key(i), e.pfx) >= 0 {
+			return nil, bad("keys out of order at entry %d", i)
 		}
 	}
 	n.base = buf[:off:off] // every entry lies within; the rest is padding

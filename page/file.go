@@ -136,8 +136,6 @@ func (f *File) Sync() error {
 	var err error
 	if of, ok := f.b.(*os.File); ok {
 		err = fdatasync(of)
-	} else if mf, ok := f.b.(interface{ osFile() *os.File }); ok {
-		err = fdatasync(mf.osFile())
 	} else {
 		err = f.b.Sync()
 	}

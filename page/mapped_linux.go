@@ -145,7 +145,9 @@ func (b *mappedFile) Truncate(size int64) error {
 	return err
 }
 
-func (b *mappedFile) osFile() *os.File { return b.File }
+// Sync makes the file's written data durable (fdatasync, as File.Sync
+// does for a plain *os.File).
+func (b *mappedFile) Sync() error { return fdatasync(b.File) }
 
 // Close unmaps every mapping and closes the file.
 func (b *mappedFile) Close() error {

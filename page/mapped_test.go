@@ -71,6 +71,17 @@ func TestMapReads(t *testing.T) {
 	if m := mf.m.Load(); m == nil || int64(len(*m)) <= far || mf.failed.Load() {
 		t.Fatal("reads did not go through a mapping covering the file")
 	}
+	// Where mapping failed (a file system without mmap), reads are
+	// preads, and still right.
+	pb, err := MapReads(mf.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb.(*mappedFile).failed.Store(true)
+	q := make([]byte, 4096)
+	if _, err := pb.ReadAt(q, 0); err != nil || !bytes.Equal(q, page('a')) || pb.(*mappedFile).m.Load() != nil {
+		t.Fatalf("read without a mapping: %v", err)
+	}
 	// A reference's huge offset (corrupt data) is an error, not a crash.
 	if _, err := b.ReadAt(make([]byte, 4096), math.MaxInt64-4095); err == nil {
 		t.Fatal("read at a huge offset succeeded")

@@ -304,8 +304,8 @@ func (job *flushJob) encodeNodes(db *DB) ([]pendingWrite, []page.RunSum, error) 
 	job.pages = all
 	// Encoding (copy, checksum or seal) is the costly part and each page
 	// is independent: a large flush that someone waits for uses a second
-	// goroutine for half the pages.
-	// Committed nodes never change, so they are read safely.
+	// goroutine for half the pages. Committed nodes never change, so they
+	// are read safely.
 	encode := func(lo, hi int) error {
 		for i := lo; i < hi; i++ {
 			if err := nodes[ids[i]].Encode(all[i*ps:(i+1)*ps], codec); err != nil {

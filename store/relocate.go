@@ -194,25 +194,33 @@ func (tx *Tx) relocateOverflow(id uint64, h page.Header, pend movedChunks) (bool
 		return false, nil
 	}
 	key = append([]byte(nil), key...)
-	// A chunk of a value another chunk of which moved in this step: its
-	// chunk table is in pend already (read once per step, not per chunk).
+	// A chunk belongs to a value in pend: one this step already moved
+	// chunks of (its chunk table is read once per step, not once per
+	// chunk), else one its owner names, added now.
+	var mv *movedValue
+	if h.Type != page.TypeChunkTable {
+		mv = pend.holding(key, id, h.Txn)
+	}
 	var table uint32
 	var s *tableState
 	var v btree.Value
-	var ct *chunkTable
-	var mk string
-	if mv := pend.holding(key, id, h.Txn); mv != nil && h.Type != page.TypeChunkTable {
-		table, mk = mv.table, movedKey(mv.table, key)
-		s = &tableState{} // found: the tuple still holds the run (pend's copy is its table)
+	if mv != nil {
+		table = mv.table
 	} else {
+		var ct *chunkTable
 		table, s, v, ct, err = tx.runOwner(owner, key, ref, h.Type)
 		if err != nil || s == nil {
 			return false, err
 		}
-		mk = movedKey(table, key)
-	}
-	if h.Type == page.TypeChunkTable && pend[mk] != nil {
-		return false, nil // finishMoved writes it anew, low
+		mk := movedKey(table, key)
+		if h.Type == page.TypeChunkTable {
+			if pend[mk] != nil {
+				return false, nil // finishMoved writes it anew, low
+			}
+		} else if mv = pend[mk]; mv == nil {
+			mv = &movedValue{table: table, key: key, v: v, ct: ct}
+			pend[mk] = mv
+		}
 	}
 	tx.w.ownerTable, tx.w.ownerKey = table, key
 	defer func() { tx.w.ownerTable, tx.w.ownerKey = noOwner, nil }()
@@ -223,12 +231,7 @@ func (tx *Tx) relocateOverflow(id uint64, h page.Header, pend movedChunks) (bool
 		return false, err
 	}
 	tx.w.free(ref.ID, int(ref.Pages))
-	if h.Type != page.TypeChunkTable {
-		mv := pend[mk]
-		if mv == nil {
-			mv = &movedValue{table: table, key: key, v: v, ct: ct}
-			pend[mk] = mv
-		}
+	if mv != nil {
 		i := mv.index(id, h.Txn)
 		mv.ct.chunks[i].ID, mv.ct.chunks[i].Txn = nref.ID, nref.Txn
 		return true, nil
