@@ -43,18 +43,27 @@ import (
 //
 // An Allocator belongs to the single writer; it is not safe for concurrent use.
 type Allocator struct {
-	codec     *Codec // seals the chunks and the directory
-	pageSize  int
-	hwm       uint64 // pages [0,hwm) exist as far as allocation knows
-	diskFree  bitset
-	avail     bitset
-	dirty     map[uint64]struct{} // chunk numbers changed since the last flush
-	chunks    []Ref               // persisted chunk pages by chunk number
-	dir       Ref                 // persisted directory run
-	pending   []Freed             // freed, not yet free on disk; ascending Txn
-	pendBits  bitset              // the ids in pending, for O(1) membership
-	held      []Freed             // free on disk, waiting for readers; ascending Txn
-	lowHint   uint64
+	codec    *Codec // seals the chunks and the directory
+	pageSize int
+	hwm      uint64 // pages [0,hwm) exist as far as allocation knows
+	diskFree bitset
+	avail    bitset
+	dirty    map[uint64]struct{} // chunk numbers changed since the last flush
+	chunks   []Ref               // persisted chunk pages by chunk number
+	dir      Ref                 // persisted directory run
+	pending  []Freed             // freed, not yet free on disk; ascending Txn
+	pendBits bitset              // the ids in pending, for O(1) membership
+	held     []Freed             // free on disk, waiting for readers; ascending Txn
+	lowHint  uint64
+	// Dense allocation (dense.go): the 64-page group single pages are
+	// taken from, the lowest group that may be dense, and whether
+	// allocation is lowest-first instead (relocation).
+	cur       uint64
+	denseHint [len(denseLevels)]uint64
+	lowFirst  bool
+	availN    uint64 // pages in avail
+	waitN     uint64 // freed pages not yet in avail (pending, staged, held, freshFree)
+	slack     int    // percent of the file kept free for dense placement; 0 = off
 	fresh     bitset // allocated since the last flush: no meta on disk reaches them
 	freshIDs  []uint64
 	freshFree []Freed             // fresh pages freed again: need only rule (a)
@@ -87,7 +96,9 @@ func (a *Allocator) markDirty(id uint64) { a.dirty[id/a.chunkBits()] = struct{}{
 // HWM is the number of pages the file spans for allocation.
 func (a *Allocator) HWM() uint64 { return a.hwm }
 
-// Alloc hands out the lowest run of n free pages, extending the file if none.
+// Alloc hands out a run of n free pages, extending the file if none: the
+// lowest run, but for single pages outside SetLowFirst, which come from a
+// mostly free group of 64 pages where there is one (dense.go).
 func (a *Allocator) Alloc(n int) uint64 {
 	id := a.alloc(n)
 	for i := id; i < id+uint64(n); i++ {
@@ -98,9 +109,12 @@ func (a *Allocator) Alloc(n int) uint64 {
 }
 
 func (a *Allocator) alloc(n int) uint64 {
+	if n == 1 && a.slack > 0 && !a.lowFirst {
+		return a.allocSingle()
+	}
 	if id, ok := a.avail.run(a.lowHint, n, a.hwm); ok {
 		for i := id; i < id+uint64(n); i++ {
-			a.avail.clear(i)
+			a.takeAvail(i)
 			a.diskFree.clear(i)
 			a.markDirty(i)
 		}
@@ -121,9 +135,10 @@ func (a *Allocator) alloc(n int) uint64 {
 func (a *Allocator) Unalloc(id uint64, n int) {
 	for i := id; i < id+uint64(n); i++ {
 		a.fresh.clear(i)
-		a.avail.set(i)
+		a.giveAvail(i)
 		a.diskFree.set(i)
 		a.markDirty(i)
+		a.noteAvail(i)
 	}
 	if id < a.lowHint {
 		a.lowHint = id
@@ -141,8 +156,10 @@ func (a *Allocator) Free(txn, id uint64, n int) {
 			p.IDs = append(p.IDs, i)
 			a.fresh.clear(i)
 		}
+		a.waitN += uint64(n)
 		return
 	}
+	a.waitN += uint64(n)
 	if len(a.pending) == 0 || a.pending[len(a.pending)-1].Txn != txn {
 		a.pending = append(a.pending, Freed{Txn: txn})
 	}
@@ -174,6 +191,7 @@ func (a *Allocator) Unfree(m Mark) {
 		for _, id := range a.pending[i].IDs {
 			a.pendBits.clear(id)
 		}
+		a.waitN -= uint64(len(a.pending[i].IDs))
 	}
 	a.pending = a.pending[:m.entries]
 	if m.entries > 0 {
@@ -181,12 +199,14 @@ func (a *Allocator) Unfree(m Mark) {
 		for _, id := range p.IDs[m.ids:] {
 			a.pendBits.clear(id)
 		}
+		a.waitN -= uint64(len(p.IDs) - m.ids)
 		p.IDs = p.IDs[:m.ids]
 	}
 	refresh := func(ids []uint64) {
 		for _, id := range ids {
 			a.fresh.set(id)
 		}
+		a.waitN -= uint64(len(ids))
 	}
 	for i := m.fentries; i < len(a.freshFree); i++ {
 		refresh(a.freshFree[i].IDs)
@@ -208,10 +228,12 @@ func (a *Allocator) Release(oldest uint64, released func(id uint64)) {
 		if f.Txn > oldest {
 			break
 		}
+		a.waitN -= uint64(len(f.IDs))
 		for _, id := range f.IDs {
-			a.avail.set(id)
+			a.giveAvail(id)
 			a.diskFree.set(id)
 			a.markDirty(id)
+			a.noteAvail(id)
 			if id < a.lowHint {
 				a.lowHint = id
 			}
@@ -227,11 +249,13 @@ func (a *Allocator) Release(oldest uint64, released func(id uint64)) {
 		if f.Txn > oldest {
 			break
 		}
+		a.waitN -= uint64(len(f.IDs))
 		for _, id := range f.IDs {
 			if id >= a.hwm {
 				continue
 			}
-			a.avail.set(id)
+			a.giveAvail(id)
+			a.noteAvail(id)
 			if id < a.lowHint {
 				a.lowHint = id
 			}
@@ -316,7 +340,7 @@ func (a *Allocator) PendingBeyondMeta() bool {
 }
 
 // AvailCount is the number of pages allocation can draw from now.
-func (a *Allocator) AvailCount() uint64 { return a.avail.count() }
+func (a *Allocator) AvailCount() uint64 { return a.availN }
 
 // WriteFreespace allocates and encodes the persistent free-space state for
 // a flush of txn: it writes the changed free-map chunks through write,
@@ -368,6 +392,7 @@ func (a *Allocator) WriteFreespace(txn uint64, write func(id uint64, buf []byte)
 		a.Free(txn, oldMeta[0], 0) // make sure the txn entry exists
 		p := &a.pending[len(a.pending)-1]
 		p.IDs = append(p.IDs, oldMeta...)
+		a.waitN += uint64(len(oldMeta))
 	}
 	// The chunk table may have grown with allocMeta extending the file.
 	need = (a.hwm + cb - 1) / cb
@@ -471,7 +496,7 @@ func (d *FreeDir) Seal(list []RunSum) ([]byte, error) {
 func (a *Allocator) allocMeta(n int) uint64 {
 	if id, ok := a.avail.run(a.lowHint, n, a.hwm); ok {
 		for i := id; i < id+uint64(n); i++ {
-			a.avail.clear(i)
+			a.takeAvail(i)
 			a.diskFree.clear(i)
 		}
 		return id
@@ -503,6 +528,7 @@ func (a *Allocator) Shrink(minPages uint64) (uint64, bool) {
 		return a.hwm, false
 	}
 	a.avail.clearFrom(h)
+	a.availN = a.avail.count()
 	a.diskFree.clearFrom(h)
 	for i := h; i < a.hwm; i += a.chunkBits() {
 		a.markDirty(i)
@@ -547,8 +573,10 @@ func Load(c *Codec, pageSize int, dir Ref, hwm, txn uint64, read ReadRun) (*Allo
 	a.diskFree.clear(0)
 	a.diskFree.clear(1)
 	a.avail = slices.Clone(a.diskFree)
+	a.availN = a.avail.count()
 	if len(st.Pending) > 0 {
 		a.pending = []Freed{{Txn: txn, IDs: st.Pending}}
+		a.waitN = uint64(len(st.Pending))
 		for _, id := range st.Pending {
 			a.pendBits.set(id)
 		}

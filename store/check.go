@@ -31,6 +31,9 @@ func (db *DB) Check() (CheckReport, error) {
 		if err := db.flush(); err != nil {
 			return err
 		}
+		if err := db.alloc.CheckCounts(); err != nil {
+			return fmt.Errorf("allocator: %w", err)
+		}
 		var err error
 		r, err = checkFile(db.file, db.newestMeta())
 		return err

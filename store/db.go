@@ -260,6 +260,7 @@ func (db *DB) load() error {
 	if err != nil {
 		return fmt.Errorf("free space: %w", err)
 	}
+	a.SetSlack(db.opts.FileSlack)
 	db.alloc = a
 	db.nextTxn = m.Txn + 1
 	db.publish(&state{txn: m.Txn, catalog: m.Catalog, nextVersion: m.NextVersion})

@@ -12,7 +12,8 @@ import (
 // and expects the same final contents, versions included: page size,
 // durability mode, a cache of a few pages (every read a miss, through the
 // file mapping) or a large one, a dirty cap that forces a flush after
-// nearly every batch, a 1 ms flush interval, encryption, no cache warming.
+// nearly every batch, a 1 ms flush interval, encryption, no cache warming,
+// pages placed lowest-first (no file slack) or with much slack.
 // Each run is also verified against the model and checked (Check) on the
 // way; the digests compare the runs with each other.
 func TestMetamorphic(t *testing.T) {
@@ -28,7 +29,8 @@ func TestMetamorphic(t *testing.T) {
 		{"base", Options{}},
 		{"ps16k-always", Options{PageSize: 16384, Durability: Always}},
 		{"ps64k-no", Options{PageSize: 65536, Durability: No}},
-		{"tinycache", Options{CacheSize: 8 * 4096, NoWarmCache: true}},
+		{"tinycache-noslack", Options{CacheSize: 8 * 4096, NoWarmCache: true, FileSlack: -1}},
+		{"slack60", Options{FileSlack: 60}},
 		{"tinydirty-1ms", Options{DirtyCap: 4096, FlushInterval: time.Millisecond}},
 		{"aes256-always-tinycache", Options{EncryptionKey: aes, Durability: Always, CacheSize: 16 * 4096}},
 	}

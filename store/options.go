@@ -66,6 +66,15 @@ type Options struct {
 	// levels first, until the cache is 90% full) so that reads after a restart
 	// do not each pay a disk read.
 	NoWarmCache bool
+	// FileSlack is the share of the file, in percent, that may be kept
+	// free so that each flush's pages land close together on disk: a
+	// flush's one sync costs by how spread its pages are, several times
+	// more for pages scattered over the file than for the same pages
+	// within a few 256 KiB windows (docs/format.md, "Where pages go").
+	// The file grows only while less than this share of it is
+	// allocatable. 0 = 15; negative = none: pages take the lowest free
+	// ids, the file stays smallest and syncs cost most.
+	FileSlack int
 	// OpenFile, if set, opens the data file (tests use it to inject faults).
 	OpenFile func(path string) (page.Backend, error)
 }
@@ -82,6 +91,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FlushInterval == 0 {
 		o.FlushInterval = time.Second
+	}
+	if o.FileSlack == 0 {
+		o.FileSlack = 15
 	}
 	return o
 }

@@ -30,6 +30,9 @@ func (db *DB) relocateStep() (bool, error) {
 	hwm := db.alloc.HWM()
 	floor := hwm - min(hwm, db.alloc.AvailCount())
 	floor = max(floor, low+1)
+	// Moved pages must land low, not in the densest free group.
+	db.alloc.SetLowFirst(true)
+	defer db.alloc.SetLowFirst(false)
 	tx := db.beginWrite()
 	pend := movedChunks{}
 	moved := 0

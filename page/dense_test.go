@@ -1,0 +1,158 @@
+package page
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// freeNow frees ids at txn and makes them allocatable: a flush that moves
+// them out of pending lands and no reader holds them.
+func freeNow(a *Allocator, txn uint64, ids []uint64) {
+	for _, id := range ids {
+		a.Free(txn, id, 1)
+	}
+	a.PrepareFlush(txn)
+	a.Landed()
+	a.Release(^uint64(0), nil)
+}
+
+// checkAvailCount: the allocatable-page counter matches the bitmap.
+func checkAvailCount(t *testing.T, a *Allocator) {
+	t.Helper()
+	if got, want := a.AvailCount(), a.avail.count(); got != want {
+		t.Fatalf("AvailCount = %d, bitmap holds %d", got, want)
+	}
+	var wait uint64
+	for _, l := range [][]Freed{a.pending, a.staged, a.held, a.freshFree} {
+		for _, f := range l {
+			wait += uint64(len(f.IDs))
+		}
+	}
+	if a.waitN != wait {
+		t.Fatalf("waiting count %d, lists hold %d", a.waitN, wait)
+	}
+}
+
+// TestDenseAllocation: with slack, single pages fill the lowest group of 64
+// that is at least half free, in ascending order, before taking scattered
+// free pages below it; without slack, and under SetLowFirst, they take the
+// lowest free page.
+func TestDenseAllocation(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		slack    int
+		lowFirst bool
+		dense    bool
+	}{{"slack", 15, false, true}, {"no slack", 0, false, false}, {"low first", 15, true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := NewAllocator(PlainCodec(), MinPageSize)
+			a.SetSlack(tc.slack)
+			first := a.Alloc(640) // groups 0..9 (pages 0 and 1 are metas)
+			a.Flushed()
+			// Scattered frees in groups 1 and 2, and 40 of group 5's pages.
+			var ids []uint64
+			for _, id := range []uint64{70, 90, 140, 150} {
+				ids = append(ids, id)
+			}
+			var group5 []uint64
+			for id := uint64(5*64 + 10); id < 5*64+50; id++ {
+				group5 = append(group5, id)
+			}
+			ids = append(ids, group5...)
+			for _, id := range ids {
+				if id < first {
+					t.Fatalf("page %d was not allocated", id)
+				}
+			}
+			freeNow(a, 5, ids)
+			checkAvailCount(t, a)
+			a.SetLowFirst(tc.lowFirst)
+			var got []uint64
+			for range 4 {
+				got = append(got, a.Alloc(1))
+			}
+			checkAvailCount(t, a)
+			if tc.dense {
+				for i, id := range got {
+					if id != group5[i] {
+						t.Fatalf("dense allocation gave %v, want the start of group 5: %v", got, group5[:4])
+					}
+				}
+				return
+			}
+			want := []uint64{70, 90, 140, 150}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("lowest-first allocation gave %v, want %v", got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestDenseAllocationBound: under random single-page overwrites (free one
+// live page, allocate its replacement, each flush cycle), dense placement
+// keeps the file within its slack of the pages in use, keeps most of a
+// cycle's pages in a few groups, and keeps its counts right (rollbacks
+// included).
+func TestDenseAllocationBound(t *testing.T) {
+	const live = 20000
+	const perCycle = 200
+	rng := rand.New(rand.NewPCG(7, 7))
+	spread := func(slack int) (hwm uint64, groups float64) {
+		a := NewAllocator(PlainCodec(), MinPageSize)
+		a.SetSlack(slack)
+		pages := make([]uint64, live)
+		for i := range pages {
+			pages[i] = a.Alloc(1)
+		}
+		a.Flushed()
+		var touched, cycles int
+		var peak uint64
+		for txn := uint64(3); txn < 400; txn++ {
+			var freed []uint64
+			seen := map[uint64]bool{}
+			for range perCycle {
+				i := rng.IntN(live)
+				freed = append(freed, pages[i])
+				pages[i] = a.Alloc(1)
+				seen[pages[i]/64] = true
+			}
+			// The file grows only while under slack percent of it is
+			// free or freed: within the most live pages over 1-slack.
+			peak = max(peak, a.HWM()-a.AvailCount()-a.waitN)
+			if slack > 0 && a.HWM() > peak*100/uint64(100-slack)+1 {
+				t.Fatalf("slack %d: file of %d pages for at most %d live", slack, a.HWM(), peak)
+			}
+			for _, id := range freed {
+				a.Free(txn, id, 1)
+			}
+			// A savepoint rolled back: a fresh page and a live one freed
+			// and then not.
+			m := a.Mark()
+			spare := a.Alloc(1)
+			a.Free(txn, spare, 1)
+			a.Free(txn, pages[rng.IntN(live)], 1)
+			a.Unfree(m)
+			a.Unalloc(spare, 1)
+			// A flush: pages freed up to the previous meta become free.
+			a.PrepareFlush(txn - 1)
+			a.Flushed()
+			a.Landed()
+			a.Release(^uint64(0), nil)
+			checkAvailCount(t, a)
+			if txn > 200 { // steady state
+				touched += len(seen)
+				cycles++
+			}
+		}
+		return a.HWM(), float64(touched) / float64(cycles)
+	}
+	lowHWM, lowGroups := spread(0)
+	denseHWM, denseGroups := spread(15)
+	t.Logf("lowest-first: file %d pages, a cycle's %d pages in %.1f groups of 64; dense: %d pages, %.1f groups",
+		lowHWM, perCycle, lowGroups, denseHWM, denseGroups)
+	if denseGroups*3 > lowGroups {
+		t.Fatalf("dense placement spread a cycle's pages over %.1f groups, lowest-first over %.1f", denseGroups, lowGroups)
+	}
+}
