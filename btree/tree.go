@@ -192,9 +192,21 @@ func removeAt[T any](s []T, i int) []T {
 }
 
 // propagate splits cur (the writable replacement of path's last node) as
-// needed and updates the ancestors bottom-up, shadowing each.
+// needed, or shares an overfull leaf's entries with a sibling
+// (redistribute.go), and updates the ancestors bottom-up, shadowing each.
 func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 	for level := len(path) - 1; ; level-- {
+		if level > 0 && cur.Leaf && !appending && cur.Size() > t.P.PageSize() {
+			w, err := t.share(path[level-1], cur)
+			if err != nil {
+				return err
+			}
+			if w != nil {
+				w.compact(t.P.PageSize())
+				cur = w
+				continue
+			}
+		}
 		orig := path[level].n
 		pieces, err := t.split(cur, appending)
 		if err != nil {

@@ -576,8 +576,9 @@ func TestCorruptStalePage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// More commits and flushes: pages are freed and their ids reused.
-	db, err := Open(src, &Options{PageSize: corruptPS, Durability: No})
+	// More commits and flushes: pages are freed and their ids reused
+	// (lowest-first placement reuses the most).
+	db, err := Open(src, &Options{PageSize: corruptPS, Durability: No, FileSlack: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
