@@ -56,11 +56,16 @@ func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hook
 	if err != nil {
 		return nil, err
 	}
+	slack := int(cfg.Int("file-slack"))
+	if slack == 0 {
+		slack = -1 // no slack: lowest-first placement
+	}
 	db, err := store.Open(dir, &store.Options{
 		PageSize:      int(cfg.Size("page-size")),
 		CacheSize:     cfg.Size("cache-size"),
 		Durability:    dur,
 		EncryptionKey: key,
+		FileSlack:     slack,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database in %s: %w", dir, err)

@@ -31,6 +31,8 @@ Options (also accepted as "name value" lines in the config file):
   --databases N                number of tables for SELECT (default 16)
   --page-size SIZE             page size of a new database, 4096..65536 (default 4096)
   --cache-size SIZE            page cache bound, e.g. 256mb (default 256mb)
+  --file-slack PERCENT         share of the data file that may be kept free so that
+                               flushes write close together, 0..90 (default 15)
   --maxclients N               connection cap (default 10000)
   --requirepass-file FILE      require AUTH with the password on the file's first line
   --proto-max-bulk-len SIZE    longest accepted bulk string (default 512mb)

@@ -45,6 +45,8 @@ func TestParseErrors(t *testing.T) {
 		{"--appendfsync", "sometimes"},
 		{"--page-size", "5000"},
 		{"--cache-size", "0"},
+		{"--file-slack", "91"},
+		{"--file-slack", "-1"},
 		{"-p", "1"},
 		{"/does/not/exist.conf"},
 	} {
