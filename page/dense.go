@@ -154,3 +154,18 @@ func (a *Allocator) CheckCounts() error {
 	}
 	return nil
 }
+
+// Surplus is how many pages at the end of the file relocation should empty:
+// those beyond what the file needs to hold its live pages with its slack
+// share free (all allocatable pages without slack), and never more than
+// are allocatable. Compacting below the slack would only make the next
+// writes grow the file again.
+func (a *Allocator) Surplus() uint64 {
+	free := a.availN + a.waitN
+	used := a.hwm - min(a.hwm, free)
+	target := used * 100 / uint64(100-a.slack)
+	if target >= a.hwm {
+		return 0
+	}
+	return min(a.hwm-target, a.availN)
+}

@@ -156,3 +156,26 @@ func TestDenseAllocationBound(t *testing.T) {
 		t.Fatalf("dense placement spread a cycle's pages over %.1f groups, lowest-first over %.1f", denseGroups, lowGroups)
 	}
 }
+
+// TestSurplus: relocation empties the end of the file down to what its live
+// pages need with the slack share free, and without slack down to the live
+// pages; never more than is allocatable.
+func TestSurplus(t *testing.T) {
+	for _, tc := range []struct {
+		slack int
+		want  uint64
+	}{{0, 900}, {15, 1000 - 100*100/85}, {90, 0}} {
+		a := NewAllocator(PlainCodec(), MinPageSize)
+		a.SetSlack(tc.slack)
+		first := a.Alloc(998) // with the two metas, 1000 pages
+		a.Flushed()
+		var ids []uint64
+		for id := first; id < first+900; id++ {
+			ids = append(ids, id)
+		}
+		freeNow(a, 5, ids)
+		if got := a.Surplus(); got != tc.want {
+			t.Errorf("slack %d: surplus %d pages, want %d", tc.slack, got, tc.want)
+		}
+	}
+}

@@ -25,10 +25,11 @@ func (db *DB) relocateStep() (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	// Only pages past the end of a perfectly compacted file need to move;
-	// this also stops the step from churning when the tail is unmovable.
+	// Only pages past the end of a compacted file need to move (one that
+	// keeps its slack free: page/dense.go); this also stops the step from
+	// churning when the tail is unmovable.
 	hwm := db.alloc.HWM()
-	floor := hwm - min(hwm, db.alloc.AvailCount())
+	floor := hwm - db.alloc.Surplus()
 	floor = max(floor, low+1)
 	// Moved pages must land low, not in the densest free group.
 	db.alloc.SetLowFirst(true)
