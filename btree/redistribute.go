@@ -15,7 +15,9 @@ import "github.com/digby-db/digby/page"
 //
 // Separators stay valid: entries moved right are the largest of cur, so the
 // right sibling's separator becomes its new first key, which is above all
-// that stay in cur; entries moved left are the smallest of cur, so cur's
+// that stay in cur (and when cur is the first child, whose separator, key
+// 0, is only a lower bound and may lie above the moved entries, key 0
+// becomes cur's first key, as after a split); entries moved left are the smallest of cur, so cur's
 // separator becomes its new first key, above all the left sibling holds.
 // Both nodes are changed through the Pager's Writable and the recording
 // node edits, so a savepoint rollback reverts them.
@@ -81,6 +83,11 @@ func (t *Tree) share(pf frame, cur *Node) (*Node, error) {
 				cur.remove(last)
 			}
 			w.setKey(j, sib.Key(0))
+			if pf.i == 0 {
+				// Key 0 may lie above the entries just moved (it is
+				// only a lower bound): bring it down to cur's first.
+				w.setKey(0, cur.Key(0))
+			}
 		} else {
 			for range moved {
 				sib.insertLeaf(sib.Len(), cur.Key(0), cur.Val(0))
