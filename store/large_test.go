@@ -194,7 +194,14 @@ func TestOverwriteLargeRandom(t *testing.T) {
 	sz := fileSize(t, db)
 	t.Logf("%d overwrites of %d bytes: file %d bytes, %d after one", times, size, sz, one)
 	if sz > one*3/2 {
-		t.Fatalf("after %d overwrites the file is %d bytes, %d after one", times, sz, one)
+		var diag string
+		db.control(func() error {
+			a := db.alloc
+			diag = fmt.Sprintf("hwm %d, allocatable %d, surplus %d, free run of 16 below the end: %v, lowest free: %v",
+				a.HWM(), a.AvailCount(), a.Surplus(), a.HasRunBelow(16, a.HWM()), fmt.Sprint(a.LowestFree()))
+			return nil
+		})
+		t.Fatalf("after %d overwrites the file is %d bytes, %d after one (%s)", times, sz, one, diag)
 	}
 	if got := getOne(t, db, "big"); !bytes.Equal(got, v) {
 		t.Fatal("value read back wrong")
