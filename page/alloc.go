@@ -110,14 +110,12 @@ func (a *Allocator) Alloc(n int) uint64 {
 
 func (a *Allocator) alloc(n int) uint64 {
 	if n == 1 && a.slack > 0 && !a.lowFirst {
-		return a.allocSingle()
+		if id, ok := a.placeSingle(); ok {
+			return id
+		}
 	}
 	if id, ok := a.avail.run(a.lowHint, n, a.hwm); ok {
-		for i := id; i < id+uint64(n); i++ {
-			a.takeAvail(i)
-			a.diskFree.clear(i)
-			a.markDirty(i)
-		}
+		a.take(id, n)
 		if n == 1 {
 			a.lowHint = id + 1
 		}
@@ -131,6 +129,15 @@ func (a *Allocator) alloc(n int) uint64 {
 	return id
 }
 
+// take makes the n allocatable pages at id allocated.
+func (a *Allocator) take(id uint64, n int) {
+	for i := id; i < id+uint64(n); i++ {
+		a.takeAvail(i)
+		a.diskFree.clear(i)
+		a.markDirty(i)
+	}
+}
+
 // Unalloc returns pages handed out by Alloc in the current txn (a rollback).
 func (a *Allocator) Unalloc(id uint64, n int) {
 	for i := id; i < id+uint64(n); i++ {
@@ -138,7 +145,6 @@ func (a *Allocator) Unalloc(id uint64, n int) {
 		a.giveAvail(i)
 		a.diskFree.set(i)
 		a.markDirty(i)
-		a.noteAvail(i)
 	}
 	if id < a.lowHint {
 		a.lowHint = id
@@ -233,7 +239,6 @@ func (a *Allocator) Release(oldest uint64, released func(id uint64)) {
 			a.giveAvail(id)
 			a.diskFree.set(id)
 			a.markDirty(id)
-			a.noteAvail(id)
 			if id < a.lowHint {
 				a.lowHint = id
 			}
@@ -255,7 +260,6 @@ func (a *Allocator) Release(oldest uint64, released func(id uint64)) {
 				continue
 			}
 			a.giveAvail(id)
-			a.noteAvail(id)
 			if id < a.lowHint {
 				a.lowHint = id
 			}

@@ -26,26 +26,50 @@ import (
 //
 // The invariant each level's hint keeps: no group below hint[k] other than
 // cur has denseLevels[k] or more allocatable pages. Making a page
-// allocatable (noteAvail) lowers the hints its group now qualifies for; a
+// allocatable (giveAvail) lowers the hints its group now qualifies for; a
 // search only passes groups that do not.
 
 // denseLevels are the allocatable-page counts, freest first, that qualify
 // a 64-page group at each level of the search.
 var denseLevels = [...]int{32, 16, 8, 4, 2}
 
-// allocDense returns an allocatable page of the group being filled, or of
-// the lowest group at level from or below, without taking it; false when
-// there is none.
-func (a *Allocator) allocDense(from int) (uint64, bool) {
-	words := uint64(len(a.avail))
-	if a.cur < words {
-		if w := a.avail[a.cur]; w != 0 {
-			if id := a.cur*64 + uint64(bits.TrailingZeros64(w)); id < a.hwm {
-				return id, true
-			}
-		}
+// placeSingle places one page densely (see above): it returns the page,
+// taken from the group being filled or a qualifying group, or added at the
+// end of the file; false when only the lowest free page is left to take.
+func (a *Allocator) placeSingle() (uint64, bool) {
+	id, ok := a.curPage()
+	if !ok {
+		id, ok = a.denseGroup(0, 1)
 	}
-	for k := from; k < len(denseLevels); k++ {
+	if !ok && a.mayGrow() {
+		id = a.hwm
+		a.hwm++
+		return id, true
+	}
+	if !ok {
+		id, ok = a.denseGroup(1, len(denseLevels))
+	}
+	if ok {
+		a.take(id, 1)
+	}
+	return id, ok
+}
+
+// curPage is the lowest allocatable page of the group being filled.
+func (a *Allocator) curPage() (uint64, bool) {
+	if a.cur >= uint64(len(a.avail)) || a.avail[a.cur] == 0 {
+		return 0, false
+	}
+	id := a.cur*64 + uint64(bits.TrailingZeros64(a.avail[a.cur]))
+	return id, id < a.hwm
+}
+
+// denseGroup makes the lowest group qualifying at levels [from, to),
+// freest level first, the group being filled and returns its lowest
+// allocatable page; false when there is none.
+func (a *Allocator) denseGroup(from, to int) (uint64, bool) {
+	words := uint64(len(a.avail))
+	for k := from; k < to; k++ {
 		for g := a.denseHint[k]; g < words; g++ {
 			w := a.avail[g]
 			if bits.OnesCount64(w) < denseLevels[k] {
@@ -57,49 +81,8 @@ func (a *Allocator) allocDense(from int) (uint64, bool) {
 			}
 		}
 		a.denseHint[k] = words
-		if from == 0 {
-			// Below half free, growing the file comes first.
-			return 0, false
-		}
 	}
 	return 0, false
-}
-
-// allocSingle allocates one page densely: see above.
-func (a *Allocator) allocSingle() uint64 {
-	id, ok := a.allocDense(0)
-	if !ok && a.mayGrow() {
-		id = a.hwm
-		a.hwm++
-		return id
-	}
-	if !ok {
-		id, ok = a.allocDense(1)
-	}
-	if !ok {
-		var found bool
-		if id, found = a.avail.next(a.lowHint); !found || id >= a.hwm {
-			id = a.hwm
-			a.hwm++
-			return id
-		}
-		a.lowHint = id + 1
-	}
-	a.takeAvail(id)
-	a.diskFree.clear(id)
-	a.markDirty(id)
-	return id
-}
-
-// noteAvail keeps the dense hints after page id became allocatable.
-func (a *Allocator) noteAvail(id uint64) {
-	g := id / 64
-	n := bits.OnesCount64(a.avail[g])
-	for k, min := range denseLevels {
-		if n >= min && g < a.denseHint[k] {
-			a.denseHint[k] = g
-		}
-	}
 }
 
 // SetLowFirst makes single-page allocation take the lowest free page
@@ -114,7 +97,10 @@ func (a *Allocator) SetLowFirst(on bool) { a.lowFirst = on }
 // 100/(100-slack) times the live pages; as lowest-first allocation, the
 // file still grows when nothing at all is allocatable. With slack <= 0 (the
 // default) single pages take the lowest free page, as runs always do.
-func (a *Allocator) SetSlack(slack int) { a.slack = max(slack, 0) }
+func (a *Allocator) SetSlack(slack int) {
+	a.slack = max(slack, 0)
+	a.denseHint = [len(denseLevels)]uint64{} // no group was searched while off
+}
 
 // mayGrow reports whether a single page with no half-free group for it
 // may extend the file rather than take a page of a sparser group.
@@ -130,11 +116,23 @@ func (a *Allocator) takeAvail(id uint64) {
 	}
 }
 
-// giveAvail makes id allocatable.
+// giveAvail makes id allocatable, and keeps the dense hints: it lowers
+// those its group now qualifies for.
 func (a *Allocator) giveAvail(id uint64) {
-	if !a.avail.has(id) {
-		a.avail.set(id)
-		a.availN++
+	if a.avail.has(id) {
+		return
+	}
+	a.avail.set(id)
+	a.availN++
+	if a.slack == 0 {
+		return
+	}
+	g := id / 64
+	n := bits.OnesCount64(a.avail[g])
+	for k, min := range denseLevels {
+		if n >= min && g < a.denseHint[k] {
+			a.denseHint[k] = g
+		}
 	}
 }
 
