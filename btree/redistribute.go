@@ -28,10 +28,11 @@ import "github.com/digby-db/digby/page"
 const shareLimit = 7
 
 // share tries to make the overfull leaf cur (the writable replacement of the
-// child at pf.i of pf.n) fit by moving entries to a sibling. On success it
-// returns the writable parent, which references cur and the sibling and
-// holds the new separator; nil when neither sibling has room.
-func (t *Tree) share(pf frame, cur *Node) (*Node, error) {
+// child at pf.i of pf.n, size bytes encoded) fit by moving entries to a
+// sibling. On success it returns the writable parent, which references cur
+// and the sibling and holds the new separator; nil when neither sibling has
+// room.
+func (t *Tree) share(pf frame, cur *Node, size int) (*Node, error) {
 	limit := t.P.PageSize()
 	parent := pf.n
 	for _, j := range [2]int{pf.i + 1, pf.i - 1} {
@@ -45,15 +46,15 @@ func (t *Tree) share(pf frame, cur *Node) (*Node, error) {
 		if !sib.Leaf {
 			return nil, nil // a malformed tree; let split handle cur
 		}
-		total := cur.Size() + sib.Size() - page.HeaderSize
-		if total+page.HeaderSize > 2*limit*shareLimit/8 {
+		sibSize := sib.Size()
+		if size+sibSize > 2*limit*shareLimit/8 {
 			continue
 		}
-		// Move entries from cur's far end (toward sib) until cur holds
-		// about half.
-		target := (total+1)/2 + page.HeaderSize
-		size, sibSize, moved := cur.Size(), sib.Size(), 0
-		for size > target && moved < cur.Len()-1 {
+		// Move entries from cur's end toward sib until cur holds about
+		// half of both's entries, sib staying within the page.
+		target := (size+sibSize-page.HeaderSize+1)/2 + page.HeaderSize
+		curSize, moved := size, 0
+		for curSize > target && moved < cur.Len()-1 {
 			i := cur.Len() - 1 - moved
 			if j < pf.i {
 				i = moved
@@ -62,11 +63,11 @@ func (t *Tree) share(pf frame, cur *Node) (*Node, error) {
 			if sibSize+es > limit {
 				break
 			}
-			size -= es
+			curSize -= es
 			sibSize += es
 			moved++
 		}
-		if moved == 0 || size > limit {
+		if moved == 0 || curSize > limit {
 			continue
 		}
 		if sib, err = t.P.Writable(sib); err != nil {

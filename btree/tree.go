@@ -196,8 +196,9 @@ func removeAt[T any](s []T, i int) []T {
 // (redistribute.go), and updates the ancestors bottom-up, shadowing each.
 func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 	for level := len(path) - 1; ; level-- {
-		if level > 0 && cur.Leaf && !appending && cur.Size() > t.P.PageSize() {
-			w, err := t.share(path[level-1], cur)
+		size := cur.Size()
+		if level > 0 && cur.Leaf && !appending && size > t.P.PageSize() {
+			w, err := t.share(path[level-1], cur, size)
 			if err != nil {
 				return err
 			}
@@ -208,7 +209,7 @@ func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 			}
 		}
 		orig := path[level].n
-		pieces, err := t.split(cur, appending)
+		pieces, err := t.split(cur, size, appending)
 		if err != nil {
 			return err
 		}
@@ -252,12 +253,12 @@ func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 	}
 }
 
-// split cuts n into pieces that each fit a page, choosing points by bytes:
-// halves in general, the left piece full when appending at the end (so
-// sequential loads fill pages). n stays the first piece.
-func (t *Tree) split(n *Node, appending bool) ([]*Node, error) {
+// split cuts n (of size bytes encoded) into pieces that each fit a page,
+// choosing points by bytes: halves in general, the left piece full when
+// appending at the end (so sequential loads fill pages). n stays the first
+// piece.
+func (t *Tree) split(n *Node, size int, appending bool) ([]*Node, error) {
 	limit := t.P.PageSize()
-	size := n.Size()
 	if size <= limit {
 		return []*Node{n}, nil
 	}
