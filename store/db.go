@@ -118,6 +118,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if !page.ValidPageSize(o.PageSize) {
 		return nil, fmt.Errorf("page size %d: want a power of two from %d to %d", o.PageSize, page.MinPageSize, page.MaxPageSize)
 	}
+	if o.FileSlack > MaxFileSlack {
+		return nil, fmt.Errorf("file slack %d%%: want at most %d", o.FileSlack, MaxFileSlack)
+	}
 	lock, err := page.Lock(dir)
 	if err != nil {
 		return nil, err

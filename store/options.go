@@ -71,9 +71,10 @@ type Options struct {
 	// flush's one sync costs by how spread its pages are, several times
 	// more for pages scattered over the file than for the same pages
 	// within a few 256 KiB windows (docs/format.md, "Where pages go").
-	// The file grows only while less than this share of it is
-	// allocatable. 0 = 15; negative = none: pages take the lowest free
-	// ids, the file stays smallest and syncs cost most.
+	// The file grows for it only while less than this share of it is free
+	// or freed. 0 = 15; negative = none: pages take the lowest free
+	// ids, the file stays smallest and syncs cost most. At most
+	// MaxFileSlack.
 	FileSlack int
 	// OpenFile, if set, opens the data file (tests use it to inject faults).
 	OpenFile func(path string) (page.Backend, error)
@@ -97,6 +98,10 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
+
+// MaxFileSlack is the largest Options.FileSlack: a file kept more than 90%
+// free would be over ten times its live pages.
+const MaxFileSlack = 90
 
 // TypeString is the type tag of a plain string value.
 const TypeString uint8 = 1

@@ -36,40 +36,9 @@ func TestShrinkAfterRandomDeletes(t *testing.T) {
 	}
 	defer db.Close()
 	r := rand.New(rand.NewPCG(1, 2))
-	keys := make([][]byte, n)
-	val := make([]byte, 100)
-	for i := range keys {
-		keys[i] = []byte(fmt.Sprintf("%016x", r.Uint64()))
-	}
-	for i := 0; i < n; i += 1000 {
-		err := db.Update(func(tx *Tx) error {
-			for _, k := range keys[i:min(i+1000, n)] {
-				if _, err := tx.Table(0).Put(k, val, TypeString, 0); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	full := mustCheck(t, db)
-	r.Shuffle(n, func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	keys, full := loadThenDelete(t, db, r, n)
 	del := keys[:n*9/10]
-	for i := 0; i < len(del); i += 1000 {
-		err := db.Update(func(tx *Tx) error {
-			for _, k := range del[i:min(i+1000, len(del))] {
-				if _, err := tx.Table(0).Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	val := make([]byte, 100)
 	// Keep writing (overwrites of survivors) with idle cycles between.
 	live := keys[n*9/10:]
 	var rep CheckReport
@@ -105,6 +74,81 @@ func TestShrinkAfterRandomDeletes(t *testing.T) {
 		t.Fatalf("file is %d bytes, past its %d pages", st.FileSize, rep.Pages)
 	}
 	verifyKeys(t, db, live, del)
+}
+
+// loadThenDelete puts n random keys with 100-byte values in 1,000-put
+// transactions, checks the file, and deletes a random 90% of them: keys,
+// shuffled, holds the deleted keys first. full is the check before the
+// deletes.
+func loadThenDelete(t *testing.T, db *DB, r *rand.Rand, n int) (keys [][]byte, full CheckReport) {
+	t.Helper()
+	keys = make([][]byte, n)
+	val := make([]byte, 100)
+	for i := range keys {
+		keys[i] = []byte(fmt.Sprintf("%016x", r.Uint64()))
+	}
+	apply := func(batch [][]byte, del bool) {
+		err := db.Update(func(tx *Tx) error {
+			for _, k := range batch {
+				var err error
+				if del {
+					_, err = tx.Table(0).Delete(k)
+				} else {
+					_, err = tx.Table(0).Put(k, val, TypeString, 0)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < n; i += 1000 {
+		apply(keys[i:min(i+1000, n)], false)
+	}
+	full = mustCheck(t, db)
+	r.Shuffle(n, func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	del := keys[:n*9/10]
+	for i := 0; i < len(del); i += 1000 {
+		apply(del[i:min(i+1000, len(del))], true)
+	}
+	return keys, full
+}
+
+// TestRelocationStopsAtSlack: after random deletes, idle relocation
+// compacts the file down to its live pages with the FileSlack share free,
+// not further (the next writes would grow it again); with no slack, down
+// to about the live pages. A FileSlack past MaxFileSlack is refused.
+func TestRelocationStopsAtSlack(t *testing.T) {
+	if _, err := Open(t.TempDir(), &Options{FileSlack: MaxFileSlack + 1}); err == nil {
+		t.Fatalf("FileSlack %d accepted", MaxFileSlack+1)
+	}
+	for _, slack := range []int{-1, 50} {
+		t.Run(fmt.Sprint(slack), func(t *testing.T) {
+			db, err := Open(t.TempDir(), &Options{Durability: Everysec, FlushInterval: 1, FileSlack: slack})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			loadThenDelete(t, db, rand.New(rand.NewPCG(3, 4)), 20_000)
+			for range 40 {
+				idle(t, db)
+			}
+			rep := mustCheck(t, db)
+			t.Logf("slack %d: %d pages, %d reachable", slack, rep.Pages, rep.Reachable)
+			ratio := float64(rep.Pages) / float64(rep.Reachable)
+			if slack < 0 && ratio > 1.25 {
+				t.Fatalf("no slack: %d pages for %d live, want within 1.25x", rep.Pages, rep.Reachable)
+			}
+			// 50% slack: about 2x; compacted past it, below 1.5x.
+			if slack == 50 && (ratio < 1.5 || ratio > 2.25) {
+				t.Fatalf("50%% slack: %d pages for %d live, want about 2x", rep.Pages, rep.Reachable)
+			}
+		})
+	}
 }
 
 func verifyKeys(t *testing.T, db *DB, present, absent [][]byte) {
