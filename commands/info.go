@@ -141,6 +141,7 @@ func (e *Engine) infoSection(b *strings.Builder, sec string, st store.Stats) err
 		line(b, "page_size", st.PageSize)
 		line(b, "encryption", st.Encryption)
 		line(b, "file_size", st.FileSize)
+		line(b, "file_slack", st.FileSlack)
 		line(b, "cache_size", st.CacheSize)
 		line(b, "cache_bytes", st.CacheBytes)
 		line(b, "cache_hits", st.CacheHits)

@@ -234,3 +234,22 @@ func TestConfigSetCacheSize(t *testing.T) {
 		t.Fatalf("cache_size %d after a refused CONFIG SET", got)
 	}
 }
+
+// TestFileSlackServer: --file-slack reaches the store (INFO digby reports
+// the share in force: 15 by default, 0 for lowest-first placement).
+func TestFileSlackServer(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{{nil, "file_slack:15"}, {[]string{"--file-slack", "0"}, "file_slack:0"}, {[]string{"--file-slack", "40"}, "file_slack:40"}} {
+		s := startDigby(t, tc.args...)
+		c := client(t, s, 2)
+		info, err := c.Info(ctx, "digby").Result()
+		must(t, err)
+		if !strings.Contains(info, tc.want+"\r\n") {
+			t.Fatalf("%v: INFO digby lacks %s:\n%s", tc.args, tc.want, info)
+		}
+		c.Close()
+		s.stop()
+	}
+}
