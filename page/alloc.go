@@ -343,6 +343,20 @@ func (a *Allocator) PendingBeyondMeta() bool {
 	return n > a.metaFreed
 }
 
+// PendingAtTail reports whether the page that keeps the free tail from
+// being cut is pending (typically free-space metadata the last flush
+// replaced) while a lower page is allocatable: one more flush frees it and
+// lets the tail go, and the metadata that flush writes goes lower, so an
+// idle writer asking again after it gets false.
+func (a *Allocator) PendingAtTail() bool {
+	h := a.avail.highestClearBelow(a.hwm)
+	if h < 3 || h >= a.hwm || !a.pendBits.has(h-1) {
+		return false
+	}
+	low, ok := a.LowestFree()
+	return ok && low < h-1
+}
+
 // AvailCount is the number of pages allocation can draw from now.
 func (a *Allocator) AvailCount() uint64 { return a.availN }
 

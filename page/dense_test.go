@@ -190,3 +190,52 @@ func TestSurplus(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingAtTail: a pending page at the top of the file, with every
+// page above it allocatable and a lower page free, asks for a flush; once
+// a flush has freed it, the tail can be cut and the question is answered
+// no. A live top page, or no lower free page, answers no.
+func TestPendingAtTail(t *testing.T) {
+	setup := func() *Allocator {
+		a := NewAllocator(PlainCodec(), MinPageSize)
+		a.Alloc(98) // pages 2..99
+		a.Flushed()
+		return a
+	}
+	ids := func(lo, hi uint64) (s []uint64) {
+		for id := lo; id < hi; id++ {
+			s = append(s, id)
+		}
+		return s
+	}
+
+	a := setup()
+	freeNow(a, 5, ids(10, 90))
+	freeNow(a, 6, ids(96, 100))
+	a.Free(7, 95, 1)
+	if !a.PendingAtTail() {
+		t.Fatal("pending page 95 below a free tail: want a flush")
+	}
+	a.PrepareFlush(7)
+	a.Landed()
+	a.Release(^uint64(0), nil)
+	if a.PendingAtTail() {
+		t.Fatal("after the flush nothing is pending: want no flush")
+	}
+	if h, ok := a.Shrink(1); !ok || h != 95 {
+		t.Fatalf("shrink: %d %v, want 95", h, ok)
+	}
+	checkAvailCount(t, a)
+
+	a = setup()
+	a.Free(7, 50, 1)
+	if a.PendingAtTail() {
+		t.Fatal("top page live: want no flush")
+	}
+
+	a = setup()
+	a.Free(7, 99, 1)
+	if a.PendingAtTail() {
+		t.Fatal("no free page below: want no flush")
+	}
+}

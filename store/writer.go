@@ -167,7 +167,7 @@ func (db *DB) background(force bool) {
 	// Freed pages wait for flushes; with no commits there would be none,
 	// and they would never become reusable (nor the tail cut): after a
 	// pause, flush an empty commit.
-	if (force || time.Since(db.lastApply) >= relocateIdle) && db.cur.Load().txn == db.newestMeta().Txn && db.alloc.PendingBeyondMeta() {
+	if (force || time.Since(db.lastApply) >= relocateIdle) && db.cur.Load().txn == db.newestMeta().Txn && (db.alloc.PendingBeyondMeta() || db.alloc.PendingAtTail()) {
 		db.publish(&state{txn: db.nextTxn, catalog: db.cur.Load().catalog, nextVersion: db.cur.Load().nextVersion})
 		db.nextTxn++
 		db.idleShrink = true
