@@ -135,9 +135,11 @@ func (e *digbyEngine) Get(key []byte, fn func([]byte)) (found bool, err error) {
 	return found, err
 }
 
+// Scan uses ScanCursor: like bbolt's cursor, it hands out the file's
+// bytes, valid until the transaction ends (fn copies what it keeps).
 func (e *digbyEngine) Scan(fn func(k, v []byte)) error {
 	return e.db.View(func(tx *store.Tx) error {
-		c := tx.Table(0).Cursor()
+		c := tx.Table(0).ScanCursor()
 		for ok := c.First(); ok; ok = c.Next() {
 			fn(c.KeyValue())
 		}

@@ -170,3 +170,31 @@ func (f *File) Close() error {
 	}
 	return err
 }
+
+// viewer is a backend that can lend its bytes without copying them
+// (mappedFile).
+type viewer interface {
+	View(off, n int64) ([]byte, bool)
+	guardedOpen(c *Codec, buf []byte, id uint64, want Type, txn uint64, pageSize int) ([]byte, Header, error)
+}
+
+// ViewRun is Read without the copy: the verified run at id, pages long,
+// as the file mapping's own bytes. ok is false where that cannot be done
+// (no mapping, an encrypted file: its pages must be decrypted into a
+// buffer, or a run past the end of the file): use Read.
+//
+// The bytes are the file's, not a copy: the caller must use them only
+// while nothing may rewrite or cut the run (a snapshot holding the page
+// keeps the writer off it) and never after Close.
+func (f *File) ViewRun(id uint64, pages int, want Type, txn uint64) (buf []byte, h Header, ok bool, err error) {
+	v, isViewer := f.b.(viewer)
+	if !isViewer || f.codec.Encrypted() || id > uint64(math.MaxInt64/int64(f.pageSize))-uint64(pages) {
+		return nil, Header{}, false, nil
+	}
+	raw, ok := v.View(int64(id)*int64(f.pageSize), int64(pages*f.pageSize))
+	if !ok {
+		return nil, Header{}, false, nil
+	}
+	buf, h, err = v.guardedOpen(f.codec, raw, id, want, txn, f.pageSize)
+	return buf, h, true, err
+}

@@ -106,16 +106,8 @@ func (b *mappedFile) ReadAt(p []byte, off int64) (int, error) {
 
 // copyMapped copies src, a part of a mapping, to dst; false if that
 // faulted.
-func copyMapped(dst, src []byte) (ok bool) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	copy(dst, src)
-	return true
+func copyMapped(dst, src []byte) bool {
+	return guarded(func() { copy(dst, src) })
 }
 
 // WriteAt writes to the file and extends the known size.
@@ -160,4 +152,44 @@ func (b *mappedFile) Close() error {
 	b.all = nil
 	b.mu.Unlock()
 	return b.File.Close()
+}
+
+// View returns the file's bytes [off, off+n) as a slice of the mapping,
+// without copying, when they lie within the file (else false). The slice
+// stays addressable until Close, but the bytes are the file's: they change
+// when the file is written there, and touching them faults if the file is
+// cut below them. Callers lend them only for pages nothing rewrites or
+// cuts while they are used (see File.ViewRun).
+func (b *mappedFile) View(off, n int64) ([]byte, bool) {
+	if off < 0 || n <= 0 || n > mapMaxRead || off > b.size.Load()-n {
+		return nil, false
+	}
+	m := b.mapping(off + n)
+	if m == nil {
+		return nil, false
+	}
+	return m[off : off+n : off+n], true
+}
+
+// guarded runs fn, which reads mapped bytes, and reports false if that
+// faulted (the file was cut under it) instead of crashing.
+func guarded(fn func()) (ok bool) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	fn()
+	return true
+}
+
+// guardedOpen verifies mapped bytes with c.Open; a fault (the file cut
+// under the read) is reported as an error naming the page.
+func (b *mappedFile) guardedOpen(c *Codec, buf []byte, id uint64, want Type, txn uint64, pageSize int) (out []byte, h Header, err error) {
+	if !guarded(func() { out, h, err = c.Open(buf, id, want, txn, pageSize) }) {
+		return nil, Header{}, fmt.Errorf("page %d: mapped read faulted (the file was cut or closed under it)", id)
+	}
+	return out, h, err
 }

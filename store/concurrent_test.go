@@ -204,7 +204,7 @@ func checkSelfValue(k, v []byte) error {
 func checkSnapshot(tx *Tx, r *rand.Rand, accounts int) error {
 	var sum int64
 	seen := map[string]int64{}
-	c := tx.Table(0).Cursor()
+	c := tx.Table(0).ScanCursor() // pages used in the mapping while the writer writes
 	for ok := c.First(); ok; ok = c.Next() {
 		tu := c.Tuple()
 		n, err := strconv.ParseInt(string(tu.Value), 10, 64)

@@ -80,6 +80,14 @@ type DB struct {
 	done    chan struct{}
 	closed  atomic.Bool
 	closeMu sync.RWMutex
+	// lendMu is read-locked by every read transaction whose ScanCursor
+	// uses the file mapping's bytes in place (scan.go), from its first
+	// such cursor until View returns; Close write-locks it before closing
+	// the file (which unmaps it).
+	lendMu sync.RWMutex
+	// scanners counts those transactions; cache warming waits while
+	// there are any (warm.go).
+	scanners atomic.Int32
 
 	recovered string // set by open when it fell back past an incomplete flush
 
@@ -522,6 +530,12 @@ func (db *DB) View(fn func(*Tx) error) error {
 	st := db.register()
 	defer db.unregister(st)
 	tx := &Tx{db: db, st: st}
+	defer func() {
+		if tx.lending {
+			db.scanners.Add(-1)
+			db.lendMu.RUnlock()
+		}
+	}()
 	return fn(tx)
 }
 
@@ -545,7 +559,11 @@ func (db *DB) Close() error {
 	if db.Failed() != nil && err == nil {
 		err = db.Failed()
 	}
-	if cerr := db.file.Close(); err == nil {
+	// Transactions using the mapping's bytes in place finish first.
+	db.lendMu.Lock()
+	cerr := db.file.Close()
+	db.lendMu.Unlock()
+	if err == nil {
 		err = cerr
 	}
 	return err

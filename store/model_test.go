@@ -128,23 +128,29 @@ func verify(t *testing.T, db *DB, m model) {
 					return fmt.Errorf("table %d: Get(%.40q, %d bytes): %v %v", n, k, len(k), ok, err)
 				}
 			}
-			c := tb.Cursor()
-			i := 0
-			for ok := c.First(); ok; ok = c.Next() {
-				tu := c.Tuple()
-				if i >= len(keys) || string(tu.Key) != keys[i] {
-					return fmt.Errorf("table %d: cursor key %q at %d", n, tu.Key, i)
+			// Both cursors: Cursor, and ScanCursor (pages used in the
+			// file's mapping).
+			for _, c := range []*Cursor{tb.Cursor(), tb.ScanCursor()} {
+				i := 0
+				for ok := c.First(); ok; ok = c.Next() {
+					tu := c.Tuple()
+					if i >= len(keys) || string(tu.Key) != keys[i] {
+						return fmt.Errorf("table %d: cursor key %q at %d", n, tu.Key, i)
+					}
+					if !bytes.Equal(tu.Value, want[keys[i]].val) || tu.ExpireAt != want[keys[i]].exp {
+						return fmt.Errorf("table %d: key %q value mismatch", n, keys[i])
+					}
+					if k, v := c.KeyValue(); string(k) != keys[i] || !bytes.Equal(v, tu.Value) {
+						return fmt.Errorf("table %d: KeyValue of %q disagrees with Tuple", n, keys[i])
+					}
+					i++
 				}
-				if !bytes.Equal(tu.Value, want[keys[i]].val) || tu.ExpireAt != want[keys[i]].exp {
-					return fmt.Errorf("table %d: key %q value mismatch", n, keys[i])
+				if c.Err() != nil {
+					return c.Err()
 				}
-				i++
-			}
-			if c.Err() != nil {
-				return c.Err()
-			}
-			if i != len(keys) {
-				return fmt.Errorf("table %d: cursor saw %d of %d", n, i, len(keys))
+				if i != len(keys) {
+					return fmt.Errorf("table %d: cursor saw %d of %d", n, i, len(keys))
+				}
 			}
 		}
 		return nil

@@ -10,17 +10,31 @@ import (
 // node returns the committed node ref points at: from the unflushed set,
 // the cache, or the file (verified against ref, then cached).
 func (db *DB) node(ref page.Ref) (*btree.Node, error) {
+	if n, ok, err := db.memNode(ref); ok || err != nil {
+		return n, err
+	}
+	return db.readNode(ref)
+}
+
+// memNode is the node ref points at when it is in memory: not yet
+// flushed, or cached.
+func (db *DB) memNode(ref page.Ref) (*btree.Node, bool, error) {
 	if n, ok := db.unflushedNode(ref.ID); ok {
 		if n.Txn != ref.Txn {
-			return nil, &page.CorruptError{ID: ref.ID, Reason: fmt.Sprintf("in-memory page of txn %d, reference expects txn %d", n.Txn, ref.Txn)}
+			return nil, false, &page.CorruptError{ID: ref.ID, Reason: fmt.Sprintf("in-memory page of txn %d, reference expects txn %d", n.Txn, ref.Txn)}
 		}
-		return n, nil
+		return n, true, nil
 	}
 	if v, ok := db.cache.Get(ref.ID); ok {
 		if n := v.(*btree.Node); n.Txn == ref.Txn {
-			return n, nil
+			return n, true, nil
 		}
 	}
+	return nil, false, nil
+}
+
+// readNode reads, verifies, decodes and caches the tree page ref points at.
+func (db *DB) readNode(ref page.Ref) (*btree.Node, error) {
 	bp := db.pageBufs.Get().(*[]byte)
 	defer db.pageBufs.Put(bp)
 	buf, h, err := db.file.ReadInto(*bp, ref.ID, 1, 0, ref.Txn)

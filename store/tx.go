@@ -67,6 +67,10 @@ type Tx struct {
 	tables      map[uint32]tableState
 	nextVersion uint64
 	dropSeq     uint64 // next pending-drop sequence (0 = not loaded)
+
+	// lending is set once a ScanCursor of this read transaction holds
+	// db.lendMu (read-locked until View returns).
+	lending bool
 }
 
 // Writable reports whether tx may write.

@@ -1,0 +1,66 @@
+package store
+
+import (
+	"github.com/digby-db/digby/btree"
+	"github.com/digby-db/digby/page"
+)
+
+// A scan reads many pages once each. Through the page cache every one is
+// copied out of the file, verified, decoded into a copy and cached, which
+// costs more than the scan's own work and evicts the working set of point
+// reads for pages the scan will not come back to. ScanCursor instead
+// verifies each page it reads from the file in the file's read-only
+// mapping and decodes it in place: no copy, nothing cached (pages already
+// cached or not yet flushed are used as they are). This is what bbolt's
+// cursors do, with the checksum kept.
+//
+// Lending the mapping's bytes is safe because of two rules kept elsewhere:
+// a page reachable from a snapshot is neither rewritten nor cut off the
+// file while a reader holds that snapshot (the page release rule, DESIGN
+// §2), and the mapping is only unmapped at Close, which waits for every
+// transaction that lent bytes (lendMu).
+
+// ScanCursor is Cursor for one pass over many keys in a read transaction:
+// pages it has to read from the file are verified and used in place in
+// the file's mapping instead of being copied and cached. The keys and
+// values it returns (Key, KeyValue, Tuple's slices) are valid only until
+// the transaction ends, as with bbolt; copy what you keep. In a write
+// transaction, for an encrypted file or where the file is not mapped, it
+// is Cursor.
+func (t *Table) ScanCursor() *Cursor {
+	tx := t.tx
+	if tx.w != nil {
+		return t.Cursor()
+	}
+	if !tx.lending {
+		tx.db.lendMu.RLock() // released when the View returns
+		tx.db.scanners.Add(1)
+		tx.lending = true
+	}
+	s, err := t.state()
+	m := btree.Tree{P: lendPager{readPager{tx.db}}, Root: s.root}
+	return &Cursor{t: t, c: m.Cursor(), err: err}
+}
+
+// lendPager is readPager, but its nodes read from the file are decoded in
+// place in the mapping (lendNode).
+type lendPager struct{ readPager }
+
+func (p lendPager) Node(ref page.Ref) (*btree.Node, error) { return p.db.lendNode(ref) }
+
+// lendNode is node, but a page read from the file is verified and decoded
+// in the file's mapping, not copied and not cached; where that cannot be
+// done, it is node.
+func (db *DB) lendNode(ref page.Ref) (*btree.Node, error) {
+	if n, ok, err := db.memNode(ref); ok || err != nil {
+		return n, err
+	}
+	buf, h, ok, err := db.file.ViewRun(ref.ID, 1, 0, ref.Txn)
+	if !ok {
+		return db.readNode(ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return btree.Decode(buf, h)
+}

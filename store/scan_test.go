@@ -1,0 +1,164 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"testing"
+)
+
+// loadScanKeys fills table 0 of a new store in dir with n keys
+// ("key-000000" = 40-byte values naming the key) and closes it.
+func loadScanKeys(t *testing.T, dir string, opts *Options, n int) {
+	t.Helper()
+	db, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	updateRange(t, db, 0, n, 1, 1000, func(tx *Tx, i int) error {
+		k := fmt.Sprintf("key-%06d", i)
+		return putString(tx, 0, []byte(k), []byte(fmt.Sprintf("%-40s", k)))
+	})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scanAll reads every key and value of table 0 with the cursor c makes,
+// checking order and values.
+func scanAll(t *testing.T, tx *Tx, c *Cursor, n int) {
+	t.Helper()
+	i := 0
+	for ok := c.First(); ok; ok = c.Next() {
+		k, v := c.KeyValue()
+		want := fmt.Sprintf("key-%06d", i)
+		if string(k) != want || string(bytes.TrimRight(v, " ")) != want {
+			t.Fatalf("key %d: %q = %q", i, k, v)
+		}
+		i++
+	}
+	if err := c.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if i != n {
+		t.Fatalf("scan saw %d of %d keys", i, n)
+	}
+}
+
+// TestScanCursorCachesNothing: after a reopen, a ScanCursor pass reads
+// every leaf from the file and caches none of them (a Cursor pass caches
+// them all); both see the same keys and values. Encrypted, ScanCursor is
+// Cursor.
+func TestScanCursorCachesNothing(t *testing.T) {
+	for _, key := range [][]byte{nil, encKey256} {
+		dir := t.TempDir()
+		opts := &Options{EncryptionKey: key, NoWarmCache: true}
+		const n = 20_000
+		loadScanKeys(t, dir, opts, n)
+		cached := func(scan bool) int64 {
+			db, err := Open(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			before := db.Stats().CacheBytes
+			db.View(func(tx *Tx) error {
+				c := tx.Table(0).Cursor()
+				if scan {
+					c = tx.Table(0).ScanCursor()
+				}
+				scanAll(t, tx, c, n)
+				return nil
+			})
+			return db.Stats().CacheBytes - before
+		}
+		full, lent := cached(false), cached(true)
+		if key == nil && (full < 20*4096 || lent > full/20) {
+			t.Fatalf("cache grew by %d bytes with Cursor, %d with ScanCursor", full, lent)
+		}
+		if key != nil && lent < full/2 {
+			t.Fatalf("encrypted: cache grew by %d bytes with Cursor, %d with ScanCursor (should fall back)", full, lent)
+		}
+	}
+}
+
+// TestScanCursorUnflushedAndWrite: ScanCursor sees commits not yet
+// flushed (in memory) and, in a write transaction, the transaction's own
+// writes.
+func TestScanCursorUnflushedAndWrite(t *testing.T) {
+	dir := t.TempDir()
+	loadScanKeys(t, dir, nil, 5000)
+	db, err := Open(dir, &Options{Durability: No, NoWarmCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	updateRange(t, db, 5000, 6000, 1, 1000, func(tx *Tx, i int) error {
+		k := fmt.Sprintf("key-%06d", i)
+		return putString(tx, 0, []byte(k), []byte(k))
+	})
+	db.View(func(tx *Tx) error { scanAll(t, tx, tx.Table(0).ScanCursor(), 6000); return nil })
+	err = db.Update(func(tx *Tx) error {
+		k := fmt.Sprintf("key-%06d", 6000)
+		if err := putString(tx, 0, []byte(k), []byte(k)); err != nil {
+			return err
+		}
+		scanAll(t, tx, tx.Table(0).ScanCursor(), 6001)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestScanCursorCloseWaits: Close waits for a read transaction whose
+// ScanCursor uses the file's mapping: the reader, still scanning after
+// Close began, reads every key right (were the mapping gone, it would
+// fault), and Close returns only after it.
+func TestScanCursorCloseWaits(t *testing.T) {
+	dir := t.TempDir()
+	const n = 20_000
+	loadScanKeys(t, dir, nil, n)
+	db, err := Open(dir, &Options{NoWarmCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scanned := make(chan error, 1)
+	started := make(chan struct{})
+	var ended bool
+	go func() {
+		scanned <- db.View(func(tx *Tx) error {
+			c := tx.Table(0).ScanCursor()
+			if !c.First() {
+				return fmt.Errorf("empty: %v", c.Err())
+			}
+			close(started)
+			for !db.closed.Load() {
+				runtime.Gosched()
+			}
+			i := 0
+			for ok := true; ok; ok = c.Next() {
+				k, v := c.KeyValue()
+				if want := fmt.Sprintf("key-%06d", i); string(k) != want || string(bytes.TrimRight(v, " ")) != want {
+					return fmt.Errorf("key %d after Close began: %q = %q", i, k, v)
+				}
+				i++
+			}
+			if i != n {
+				return fmt.Errorf("saw %d of %d keys: %v", i, n, c.Err())
+			}
+			ended = true
+			return c.Err()
+		})
+	}()
+	<-started
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !ended {
+		t.Fatal("Close returned before the scanning reader finished")
+	}
+	if err := <-scanned; err != nil {
+		t.Fatal(err)
+	}
+}
