@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/digby-db/digby/page"
@@ -41,6 +42,10 @@ type Node struct {
 	entsShared bool
 
 	undo *UndoLog // non-nil while a savepoint records this node's changes
+
+	// slots: the children descents of Published trees remembered
+	// (swizzle.go); nil until the first.
+	slots atomic.Pointer[kidSlots]
 }
 
 // ent is one entry. Offsets with ownBit set point into own, else into base.

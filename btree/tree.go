@@ -39,9 +39,14 @@ type Pager interface {
 func InlineMax(pageSize int) int { return pageSize / 4 }
 
 // Tree is a B+ tree rooted at Root. A zero Root is the empty tree.
+// Published marks a tree whose every node is published (a read snapshot):
+// its descents remember children in branches (swizzle.go). A tree that is
+// written, or whose pager lends nodes valid only for a while, must not set
+// it.
 type Tree struct {
-	P    Pager
-	Root page.Ref
+	P         Pager
+	Root      page.Ref
+	Published bool
 }
 
 type frame struct {
@@ -52,14 +57,13 @@ type frame struct {
 // descend walks from the root to the leaf for key, returning the path
 // (branches with the chosen child index, then the leaf with the search index).
 func (t *Tree) descend(key []byte, path []frame) ([]frame, bool, error) {
-	ref := t.Root
+	n, err := t.P.Node(t.Root)
+	if err != nil {
+		return nil, false, err
+	}
 	for depth := 0; ; depth++ {
 		if depth > 64 {
-			return nil, false, fmt.Errorf("page %d: tree deeper than 64 levels: %w", ref.ID, page.ErrCorrupt)
-		}
-		n, err := t.P.Node(ref)
-		if err != nil {
-			return nil, false, err
+			return nil, false, fmt.Errorf("page %d: tree deeper than 64 levels: %w", n.ID, page.ErrCorrupt)
 		}
 		if n.Leaf {
 			i, found := n.search(key)
@@ -67,7 +71,19 @@ func (t *Tree) descend(key []byte, path []frame) ([]frame, bool, error) {
 		}
 		i := n.child(key)
 		path = append(path, frame{n, i})
-		ref = n.kids[i]
+		var c *Node
+		if t.Published {
+			c = n.kidNode(i)
+		}
+		if c == nil {
+			if c, err = t.P.Node(n.kids[i]); err != nil {
+				return nil, false, err
+			}
+			if t.Published {
+				n.rememberKid(i, c)
+			}
+		}
+		n = c
 	}
 }
 

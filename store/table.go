@@ -40,8 +40,8 @@ func (t *Table) Number() uint32 { return t.n }
 func (t *Table) state() (tableState, error) { return t.tx.tableState(t.n) }
 
 func (t *Table) trees(s tableState) (main, exp btree.Tree) {
-	p := t.tx.pager()
-	return btree.Tree{P: p, Root: s.root}, btree.Tree{P: p, Root: s.exp}
+	p, pub := t.tx.pager(), t.tx.w == nil // a snapshot's nodes are all published
+	return btree.Tree{P: p, Root: s.root, Published: pub}, btree.Tree{P: p, Root: s.exp, Published: pub}
 }
 
 // Get returns the tuple under key (a long key's whole key confirmed).

@@ -95,7 +95,7 @@ func (tx *Tx) catalogTree() *btree.Tree {
 	if tx.w != nil {
 		return &tx.catalog
 	}
-	return &btree.Tree{P: readPager{tx.db}, Root: tx.st.catalog}
+	return &btree.Tree{P: readPager{tx.db}, Root: tx.st.catalog, Published: true}
 }
 
 // tableState returns table n's state (zero for a table never written).

@@ -1,0 +1,70 @@
+package btree
+
+import (
+	"sync/atomic"
+	"weak"
+)
+
+// Remembered children. A descent asks the pager for the node of every
+// level: for a reader that is a look-up in the set of unflushed nodes and
+// one in the page cache (a lock and a map each), a fifth of a point read.
+// A tree marked Published remembers, in each branch a descent passed
+// through, the child node the pager gave for the child taken, as a weak
+// pointer, and the next descent through that branch and child follows it.
+//
+// Invariants that make this safe:
+//   - Only trees whose every node is published use it (a reader's
+//     snapshot): a published node never changes (the writer copies before
+//     changing), so the child of entry i of a branch is one node forever,
+//     and a remembered pointer stays right. The writer's trees never do
+//     (their dirty nodes change, and an aborted node's page id and txn
+//     can come back with other contents). Nodes lent from the file mapping
+//     (ScanCursor) are never remembered: their bytes are only valid during
+//     their transaction; their trees are not marked.
+//   - The pointer is weak: the page cache stays in charge of what stays in
+//     memory. A child the cache dropped is used until the garbage collector
+//     frees it (it is still verified and unchanged), then asked for again.
+//   - A remembered child whose page id or txn differs from the entry's
+//     reference is ignored (it cannot happen by the rules above; checked
+//     all the same, it costs two compares).
+//
+// Slots are allocated on a branch's first remembered child: one pointer
+// per entry, not counted in the cache's byte bound (branches are about one
+// page in a hundred).
+
+// kidSlots holds a branch's remembered children, by entry.
+type kidSlots []atomic.Pointer[weak.Pointer[Node]]
+
+// kidNode returns the remembered child of branch entry i, or nil.
+func (n *Node) kidNode(i int) *Node {
+	s := n.slots.Load()
+	if s == nil || i >= len(*s) {
+		return nil
+	}
+	w := (*s)[i].Load()
+	if w == nil {
+		return nil
+	}
+	c := w.Value()
+	if c == nil || c.ID != n.kids[i].ID || c.Txn != n.kids[i].Txn {
+		return nil
+	}
+	return c
+}
+
+// rememberKid records c as the child of branch entry i.
+func (n *Node) rememberKid(i int, c *Node) {
+	s := n.slots.Load()
+	if s == nil {
+		ns := make(kidSlots, len(n.kids))
+		if n.slots.CompareAndSwap(nil, &ns) {
+			s = &ns
+		} else {
+			s = n.slots.Load()
+		}
+	}
+	if i < len(*s) {
+		w := weak.Make(c)
+		(*s)[i].Store(&w)
+	}
+}

@@ -1,0 +1,130 @@
+package btree
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/digby-db/digby/page"
+)
+
+// countPager is memPager for reading, keeping every node it decoded (as a
+// cache would) and counting the calls.
+type countPager struct {
+	*memPager
+	calls int
+	nodes map[page.Ref]*Node
+}
+
+func (p *countPager) Node(r page.Ref) (*Node, error) {
+	p.calls++
+	if n, ok := p.nodes[r]; ok {
+		return n, nil
+	}
+	n, err := p.memPager.Node(r)
+	if err == nil {
+		p.nodes[r] = n
+	}
+	return n, err
+}
+
+// TestPublishedRemembersChildren: descents of a Published tree ask the
+// pager only for the root once they have passed a path before, and give
+// the answers an unmarked tree gives; a snapshot taken before the writer
+// changed the tree keeps answering as of then, the new one as of now.
+func TestPublishedRemembersChildren(t *testing.T) {
+	mp := newMemPager(4096)
+	w := &Tree{P: mp}
+	const n = 5000
+	for i := 0; i < n; i++ {
+		if _, _, err := w.Put([]byte(fmt.Sprintf("key-%05d", i)), Value{Data: []byte(fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mp.commit(t)
+	cp := &countPager{memPager: mp, nodes: map[page.Ref]*Node{}}
+	old := &Tree{P: cp, Root: w.Root, Published: true}
+	get := func(tr *Tree, i int) string {
+		t.Helper()
+		v, ok, err := tr.Get([]byte(fmt.Sprintf("key-%05d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return "-"
+		}
+		return string(v.Data)
+	}
+	for i := 0; i < n; i++ {
+		if got := get(old, i); got != fmt.Sprint(i) {
+			t.Fatalf("key %d = %q", i, got)
+		}
+	}
+	if cp.calls <= n {
+		t.Fatalf("first pass: %d pager calls for %d gets of a multi-level tree", cp.calls, n)
+	}
+	cp.calls = 0
+	for i := 0; i < n; i++ {
+		if got := get(old, i); got != fmt.Sprint(i) {
+			t.Fatalf("second pass: key %d = %q", i, got)
+		}
+	}
+	if cp.calls != n {
+		t.Fatalf("second pass: %d pager calls for %d gets, want one (the root) each", cp.calls, n)
+	}
+
+	// The writer changes the tree; the old snapshot's nodes stay (cp
+	// holds them) and its remembered children with them.
+	for i := 0; i < n; i += 3 {
+		if _, _, err := w.Delete([]byte(fmt.Sprintf("key-%05d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i < n; i += 3 {
+		if _, _, err := w.Put([]byte(fmt.Sprintf("key-%05d", i)), Value{Data: []byte("new")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mp.commit(t)
+	cur := &Tree{P: cp, Root: w.Root, Published: true}
+	for round := 0; round < 2; round++ {
+		for i := 0; i < n; i++ {
+			want := fmt.Sprint(i)
+			if got := get(old, i); got != want {
+				t.Fatalf("old snapshot: key %d = %q, want %q", i, got, want)
+			}
+			switch i % 3 {
+			case 0:
+				want = "-"
+			case 1:
+				want = "new"
+			}
+			if got := get(cur, i); got != want {
+				t.Fatalf("new snapshot: key %d = %q, want %q", i, got, want)
+			}
+		}
+	}
+}
+
+// TestRememberedChildChecked: a remembered node that is not the entry's
+// child (another page id or txn) is not used; one the collector freed is
+// asked for again.
+func TestRememberedChildChecked(t *testing.T) {
+	b := &Node{ID: 10, Txn: 5, kids: []page.Ref{{ID: 11, Txn: 5, Pages: 1}, {ID: 12, Txn: 4, Pages: 1}}, ents: make([]ent, 2)}
+	right := &Node{ID: 11, Txn: 5, Leaf: true}
+	b.rememberKid(0, right)
+	b.rememberKid(1, &Node{ID: 12, Txn: 5, Leaf: true}) // txn differs
+	if b.kidNode(0) != right {
+		t.Fatal("remembered child not returned")
+	}
+	if b.kidNode(1) != nil {
+		t.Fatal("child of another txn used")
+	}
+	b.rememberKid(1, &Node{ID: 12, Txn: 4, Leaf: true}) // only weakly held
+	runtime.GC()
+	runtime.GC()
+	if b.kidNode(1) != nil {
+		t.Fatal("a child nothing else holds was kept alive")
+	}
+	runtime.KeepAlive(right)
+}
