@@ -76,7 +76,7 @@ func (c *Cursor) descendEdge(n *Node, last bool) bool {
 			return c.fail(fmt.Errorf("page %d: tree too deep", n.ID))
 		}
 		var err error
-		if n, err = c.t.P.Node(n.kids[i]); err != nil {
+		if n, err = c.t.child(n, i); err != nil {
 			return c.fail(err)
 		}
 	}
@@ -128,7 +128,7 @@ func (c *Cursor) Seek(key []byte) bool {
 			return c.fail(fmt.Errorf("page %d: tree too deep", n.ID))
 		}
 		var err error
-		if n, err = c.t.P.Node(n.kids[i]); err != nil {
+		if n, err = c.t.child(n, i); err != nil {
 			return c.fail(err)
 		}
 	}
@@ -158,7 +158,7 @@ func (c *Cursor) step(d int) bool {
 		f := &c.stack[len(c.stack)-1]
 		f.i += d
 		if f.i >= 0 && f.i < f.n.Len() {
-			n, err := c.t.P.Node(f.n.kids[f.i])
+			n, err := c.t.child(f.n, f.i)
 			if err != nil {
 				return c.fail(err)
 			}

@@ -8,9 +8,10 @@ import (
 // Remembered children. A descent asks the pager for the node of every
 // level: for a reader that is a look-up in the set of unflushed nodes and
 // one in the page cache (a lock and a map each), a fifth of a point read.
-// A tree marked Published remembers, in each branch a descent passed
-// through, the child node the pager gave for the child taken, as a weak
-// pointer, and the next descent through that branch and child follows it.
+// A tree marked Published remembers, in each branch a descent or a cursor
+// passed through, the child node the pager gave for the child taken, as a
+// weak pointer, and the next pass through that branch and child follows
+// it.
 //
 // Invariants that make this safe:
 //   - Only trees whose every node is published use it (a reader's
@@ -67,4 +68,20 @@ func (n *Node) rememberKid(i int, c *Node) {
 		w := weak.Make(c)
 		(*s)[i].Store(&w)
 	}
+}
+
+// child returns the node of branch n's entry i: in a Published tree the
+// remembered one, else from the pager (then remembered).
+func (t *Tree) child(n *Node, i int) (*Node, error) {
+	if !t.Published {
+		return t.P.Node(n.kids[i])
+	}
+	if c := n.kidNode(i); c != nil {
+		return c, nil
+	}
+	c, err := t.P.Node(n.kids[i])
+	if err == nil {
+		n.rememberKid(i, c)
+	}
+	return c, err
 }

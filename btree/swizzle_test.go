@@ -73,6 +73,24 @@ func TestPublishedRemembersChildren(t *testing.T) {
 		t.Fatalf("second pass: %d pager calls for %d gets, want one (the root) each", cp.calls, n)
 	}
 
+	// A cursor pass after a first one asks only for the root.
+	for pass := 0; pass < 2; pass++ {
+		cp.calls = 0
+		c, i := old.Cursor(), 0
+		for ok := c.First(); ok; ok = c.Next() {
+			if string(c.Key()) != fmt.Sprintf("key-%05d", i) {
+				t.Fatalf("cursor pass %d: key %d is %q", pass, i, c.Key())
+			}
+			i++
+		}
+		if c.Err() != nil || i != n {
+			t.Fatalf("cursor pass %d: %d keys, %v", pass, i, c.Err())
+		}
+	}
+	if cp.calls != 1 {
+		t.Fatalf("second cursor pass: %d pager calls, want 1 (the root)", cp.calls)
+	}
+
 	// The writer changes the tree; the old snapshot's nodes stay (cp
 	// holds them) and its remembered children with them.
 	for i := 0; i < n; i += 3 {

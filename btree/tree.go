@@ -71,19 +71,9 @@ func (t *Tree) descend(key []byte, path []frame) ([]frame, bool, error) {
 		}
 		i := n.child(key)
 		path = append(path, frame{n, i})
-		var c *Node
-		if t.Published {
-			c = n.kidNode(i)
+		if n, err = t.child(n, i); err != nil {
+			return nil, false, err
 		}
-		if c == nil {
-			if c, err = t.P.Node(n.kids[i]); err != nil {
-				return nil, false, err
-			}
-			if t.Published {
-				n.rememberKid(i, c)
-			}
-		}
-		n = c
 	}
 }
 

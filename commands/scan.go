@@ -94,7 +94,10 @@ func cmdScan(x *Ctx) error {
 func cmdKeys(x *Ctx) error {
 	pattern := x.args[1]
 	all := string(pattern) == "*"
-	cur := x.table(x.db).Cursor()
+	// One pass over the whole table: ScanCursor reads the pages in place
+	// in the file's mapping without caching them (KEYS on a large table
+	// would otherwise evict the working set); keys are copied below.
+	cur := x.table(x.db).ScanCursor()
 	var keys [][]byte
 	for ok := cur.First(); ok; ok = cur.Next() {
 		t := cur.Meta()
