@@ -46,6 +46,9 @@ type Node struct {
 	// slots: the children descents of Published trees remembered
 	// (swizzle.go); nil until the first.
 	slots atomic.Pointer[kidSlots]
+	// used is set when a descent reaches the node through a remembered
+	// pointer, and taken by the page cache's eviction (TakeRef).
+	used atomic.Bool
 }
 
 // ent is one entry. Offsets with ownBit set point into own, else into base.

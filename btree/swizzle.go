@@ -25,6 +25,9 @@ import (
 //   - The pointer is weak: the page cache stays in charge of what stays in
 //     memory. A child the cache dropped is used until the garbage collector
 //     frees it (it is still verified and unchanged), then asked for again.
+//     Following a pointer marks the child used (TakeRef), which the cache's
+//     eviction counts as a hit, so that nodes read only this way are not
+//     evicted as cold. (The cache's hit counter does not see these uses.)
 //   - A remembered child whose page id or txn differs from the entry's
 //     reference is ignored (it cannot happen by the rules above; checked
 //     all the same, it costs two compares).
@@ -50,7 +53,21 @@ func (n *Node) kidNode(i int) *Node {
 	if c == nil || c.ID != n.kids[i].ID || c.Txn != n.kids[i].Txn {
 		return nil
 	}
+	if !c.used.Load() {
+		c.used.Store(true) // written only when it changes: readers share c
+	}
 	return c
+}
+
+// TakeRef reports whether a descent reached n through a remembered pointer
+// since the last call, and clears that (page.Referenced: the page cache
+// counts it as a use of n's entry when it picks what to evict).
+func (n *Node) TakeRef() bool {
+	if n.used.Load() {
+		n.used.Store(false)
+		return true
+	}
+	return false
 }
 
 // rememberKid records c as the child of branch entry i.

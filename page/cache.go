@@ -121,6 +121,26 @@ func (c *Cache) Put(id uint64, val any, size int64) {
 	s.bytes += size
 }
 
+// Referenced is implemented by cached values that their users can reach
+// without a Get (btree nodes a read descent finds through a pointer it
+// remembered): TakeRef reports whether the value was used since the last
+// call, and clears that. Eviction counts it as the entry's reference bit,
+// so that values used that way are not taken for cold ones.
+type Referenced interface{ TakeRef() bool }
+
+// referenced reports (and clears) whether e was used since the hand last
+// passed it.
+func (e *cacheEntry) referenced() bool {
+	used := e.ref.Load()
+	if used {
+		e.ref.Store(false)
+	}
+	if r, ok := e.val.(Referenced); ok && r.TakeRef() {
+		used = true
+	}
+	return used
+}
+
 // evict drops entries by the CLOCK rule (a referenced entry gets a second
 // chance) until size more bytes fit the shard's limit or it is empty.
 // The shard's lock is held.
@@ -130,8 +150,7 @@ func (s *cacheShard) evict(size int64) {
 			s.hand = 0
 		}
 		v := s.ring[s.hand]
-		if v.ref.Load() {
-			v.ref.Store(false)
+		if v.referenced() {
 			s.hand++
 			continue
 		}

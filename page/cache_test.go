@@ -99,3 +99,42 @@ func TestCacheRemoveAll(t *testing.T) {
 		t.Fatalf("%d entries, %d bytes after RemoveAll; want 133, 1330", st.Entries, st.Bytes)
 	}
 }
+
+// usedVal is a cached value used without Get while used is set.
+type usedVal struct{ used bool }
+
+func (v *usedVal) TakeRef() bool { u := v.used; v.used = false; return u }
+
+// TestCacheReferenced: eviction counts a value's own use (Referenced) as
+// a hit: of entries never got again, the one its user marked used stays
+// while the others make room.
+func TestCacheReferenced(t *testing.T) {
+	c := NewCache(cacheShards * 1000) // 10 entries of 100 bytes a shard
+	hot := &usedVal{}
+	var ids []uint64
+	for id := uint64(0); len(ids) < 10; id++ {
+		if c.shard(id) == c.shard(0) {
+			ids = append(ids, id)
+		}
+	}
+	c.Put(ids[0], hot, 100)
+	for _, id := range ids[1:] {
+		c.Put(id, &usedVal{}, 100)
+	}
+	// Let the hand take every reference bit Put set, then add more than
+	// the shard holds, marking the hot value used before each.
+	for k := uint64(1); k <= 30; k++ {
+		hot.used = true
+		id := ids[9] + k*cacheShards*64
+		for c.shard(id) != c.shard(0) {
+			id++
+		}
+		c.Put(id, &usedVal{}, 100)
+	}
+	if _, ok := c.Peek(ids[0]); !ok {
+		t.Fatal("a value marked used was evicted")
+	}
+	if _, ok := c.Peek(ids[1]); ok {
+		t.Fatal("an unused value survived 30 insertions into a shard of 10")
+	}
+}

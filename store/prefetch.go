@@ -52,9 +52,12 @@ func (p *pressure) update(st page.CacheStats) {
 // Prefetch reads the pages on the paths to keys in table into the cache,
 // as of the newest committed state, so that a write about to touch them
 // finds them there. It changes nothing; errors are left for the write to
-// meet.
+// meet. Its descents do not follow remembered children (btree/swizzle.go):
+// a child the cache dropped but the collector has not freed would be found
+// that way, and not put back in the cache where the writer looks.
 func (db *DB) Prefetch(table uint32, keys ...[]byte) {
 	db.View(func(tx *Tx) error {
+		tx.noRemember = true
 		t := tx.Table(table)
 		for _, k := range keys {
 			t.GetMeta(k)

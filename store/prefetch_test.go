@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/digby-db/digby/page"
@@ -86,4 +87,35 @@ func TestCachePressure(t *testing.T) {
 	if !p.high.Load() {
 		t.Fatal("no pressure with 495 misses in 595 lookups")
 	}
+}
+
+// TestPrefetchAfterEviction: a key read once (its path remembered in the
+// branches), then its leaf dropped from the cache: Prefetch puts the leaf
+// back in the cache, where the writer looks, rather than following the
+// remembered node the collector has not freed yet (a cursor on the key
+// holds it).
+func TestPrefetchAfterEviction(t *testing.T) {
+	db := openTemp(t, &Options{NoWarmCache: true})
+	const n = 20000
+	updateRange(t, db, 0, n, 1, 2000, func(tx *Tx, i int) error {
+		return putString(tx, 0, []byte(fmt.Sprintf("key-%08d", i)), make([]byte, 100))
+	})
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	k := []byte("key-00012345")
+	db.View(func(tx *Tx) error {
+		c := tx.Table(0).Cursor()
+		if !c.Seek(k) || string(c.Key()) != string(k) {
+			t.Fatalf("seek: %v", c.Err())
+		}
+		leaf := c.c.Leaf()
+		db.cache.RemoveAll([]uint64{leaf.ID})
+		db.Prefetch(0, k)
+		if _, ok := db.cache.Peek(leaf.ID); !ok {
+			t.Fatalf("leaf %d not cached again by Prefetch", leaf.ID)
+		}
+		runtime.KeepAlive(c)
+		return nil
+	})
 }

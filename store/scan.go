@@ -26,7 +26,8 @@ import (
 // values it returns (Key, KeyValue, Tuple's slices) are valid only until
 // the transaction ends, as with bbolt; copy what you keep. In a write
 // transaction, for an encrypted file or where the file is not mapped, it
-// is Cursor.
+// is Cursor. Close waits for a read transaction that used one to end, so
+// it must not be called inside it.
 func (t *Table) ScanCursor() *Cursor {
 	tx := t.tx
 	if tx.w != nil {

@@ -71,6 +71,9 @@ type Tx struct {
 	// lending is set once a ScanCursor of this read transaction holds
 	// db.lendMu (read-locked until View returns).
 	lending bool
+	// noRemember: this read transaction's trees are not marked Published
+	// (Prefetch), so every level goes through the page cache.
+	noRemember bool
 }
 
 // Writable reports whether tx may write.
@@ -95,7 +98,7 @@ func (tx *Tx) catalogTree() *btree.Tree {
 	if tx.w != nil {
 		return &tx.catalog
 	}
-	return &btree.Tree{P: readPager{tx.db}, Root: tx.st.catalog, Published: true}
+	return &btree.Tree{P: readPager{tx.db}, Root: tx.st.catalog, Published: !tx.noRemember}
 }
 
 // tableState returns table n's state (zero for a table never written).

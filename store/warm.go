@@ -37,6 +37,9 @@ const (
 	// warmPause is how long warming waits before looking again whether
 	// scans still run.
 	warmPause = 10 * time.Millisecond
+	// warmMaxPauses bounds the wait before each span (one second), so
+	// that scans one after the other cannot hold warming off for good.
+	warmMaxPauses = 100
 )
 
 // warm fills the cache; it runs in its own goroutine and closes
@@ -92,7 +95,7 @@ func (db *DB) warmLevel(refs []page.Ref) (nodes []*btree.Node, full bool) {
 		for j < len(refs) && refs[j].ID-refs[j-1].ID <= warmGapPages && refs[j].ID-refs[i].ID < warmSpanPages {
 			j++
 		}
-		for db.scanners.Load() > 0 && !db.closed.Load() {
+		for k := 0; k < warmMaxPauses && db.scanners.Load() > 0 && !db.closed.Load(); k++ {
 			time.Sleep(warmPause)
 		}
 		if db.closed.Load() || db.cache.Stats().Bytes >= limit {
