@@ -172,10 +172,18 @@ func (f *File) Close() error {
 }
 
 // viewer is a backend that can lend its bytes without copying them
-// (mappedFile).
+// (mappedFile): View lends them; guard runs fn, which reads lent bytes,
+// and reports false if that faulted instead of crashing.
 type viewer interface {
 	View(off, n int64) ([]byte, bool)
-	guardedOpen(c *Codec, buf []byte, id uint64, want Type, txn uint64, pageSize int) ([]byte, Header, error)
+	guard(fn func()) bool
+}
+
+// CanView reports whether ViewRun can lend pages: the backend is mapped
+// (as far as known before the first read) and the codec plain.
+func (f *File) CanView() bool {
+	_, ok := f.b.(viewer)
+	return ok && !f.codec.Encrypted()
 }
 
 // ViewRun is Read without the copy: the verified run at id, pages long,
@@ -195,6 +203,10 @@ func (f *File) ViewRun(id uint64, pages int, want Type, txn uint64) (buf []byte,
 	if !ok {
 		return nil, Header{}, false, nil
 	}
-	buf, h, err = v.guardedOpen(f.codec, raw, id, want, txn, f.pageSize)
+	// Verification is the first touch of the lent bytes: a file cut under
+	// it is an error naming the page, not a crash.
+	if !v.guard(func() { buf, h, err = f.codec.Open(raw, id, want, txn, f.pageSize) }) {
+		return nil, Header{}, true, corrupt(id, "mapped read faulted: the file was cut under it")
+	}
 	return buf, h, true, err
 }

@@ -185,11 +185,5 @@ func guarded(fn func()) (ok bool) {
 	return true
 }
 
-// guardedOpen verifies mapped bytes with c.Open; a fault (the file cut
-// under the read) is reported as an error naming the page.
-func (b *mappedFile) guardedOpen(c *Codec, buf []byte, id uint64, want Type, txn uint64, pageSize int) (out []byte, h Header, err error) {
-	if !guarded(func() { out, h, err = c.Open(buf, id, want, txn, pageSize) }) {
-		return nil, Header{}, fmt.Errorf("page %d: mapped read faulted (the file was cut or closed under it)", id)
-	}
-	return out, h, err
-}
+// guard is guarded, for File.ViewRun.
+func (b *mappedFile) guard(fn func()) bool { return guarded(fn) }

@@ -12,11 +12,10 @@ import (
 	"testing"
 )
 
-// TestMapReads: reads through MapReads see every write at once, follow the
-// file past the first mapping, and a read of a part cut off behind the
-// backend's back (its known size stale) reports the short file instead of
-// crashing on the fault.
-func TestMapReads(t *testing.T) {
+// mappedTemp makes an empty file in a temporary directory and its mapped
+// backend (closed at the end of the test).
+func mappedTemp(t *testing.T) (string, *os.File, Backend) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "f")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -26,7 +25,16 @@ func TestMapReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { b.Close() })
+	return path, f, b
+}
+
+// TestMapReads: reads through MapReads see every write at once, follow the
+// file past the first mapping, and a read of a part cut off behind the
+// backend's back (its known size stale) reports the short file instead of
+// crashing on the fault.
+func TestMapReads(t *testing.T) {
+	path, _, b := mappedTemp(t)
 	page := func(c byte) []byte { return bytes.Repeat([]byte{c}, 4096) }
 	read := func(off int64) ([]byte, error) {
 		p := make([]byte, 4096)
@@ -103,5 +111,62 @@ func TestMapReads(t *testing.T) {
 	}
 	if _, err := read(2 * 4096); !errors.Is(err, io.EOF) {
 		t.Fatalf("read past a truncation: %v, want EOF", err)
+	}
+}
+
+// TestViewRun: ViewRun lends the verified page from the mapping (a later
+// write shows through the lent bytes: no copy), reports a stale page as
+// corruption naming it, declines where it cannot lend (past the end, an
+// encrypted file, a backend without a mapping), and a page cut off the
+// file behind the backend's back gives an error naming it, not a crash.
+func TestViewRun(t *testing.T) {
+	path, f, b := mappedTemp(t)
+	file := NewFile(b, nil, fuzzPS)
+	for id := uint64(0); id < 4; id++ {
+		buf, _ := sealedRun(t, PlainCodec(), id, 1)
+		if err := file.Write(id, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, want := sealedRun(t, PlainCodec(), 2, 1)
+	got, h, ok, err := file.ViewRun(2, 1, TypeOverflow, 9)
+	if !ok || err != nil || h.ID != 2 || !bytes.Equal(got[HeaderSize:], want) {
+		t.Fatalf("ViewRun(2): ok %v, %v, header %+v", ok, err, h)
+	}
+	rewritten := bytes.Repeat([]byte{0xee}, fuzzPS)
+	if _, err := b.WriteAt(rewritten, 2*fuzzPS); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, rewritten[:len(got)]) {
+		t.Fatal("the bytes ViewRun returned are a copy, not the mapping's")
+	}
+	var ce *CorruptError
+	if _, _, ok, err := file.ViewRun(1, 1, TypeOverflow, 8); !ok || !errors.As(err, &ce) || ce.ID != 1 {
+		t.Fatalf("stale page: ok %v, %v; want corruption of page 1", ok, err)
+	}
+	if _, _, ok, _ := file.ViewRun(4, 1, 0, 0); ok {
+		t.Fatal("lent a page past the end of the file")
+	}
+	if _, _, ok, _ := NewFile(f, nil, fuzzPS).ViewRun(1, 1, 0, 0); ok {
+		t.Fatal("lent a page from a backend without a mapping")
+	}
+	for name, c := range testCodecs(t) {
+		if c.Encrypted() {
+			enc := NewFile(b, nil, fuzzPS)
+			enc.SetCodec(c)
+			if _, _, ok, _ := enc.ViewRun(1, 1, 0, 0); ok || enc.CanView() {
+				t.Fatalf("%s: lent a page of an encrypted file", name)
+			}
+		}
+	}
+	if !file.CanView() {
+		t.Fatal("CanView false for a mapped plain file")
+	}
+	// Cut the file behind the backend's back (its known size stale).
+	if err := os.Truncate(path, fuzzPS); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := file.ViewRun(3, 1, 0, 0); !ok || !errors.As(err, &ce) || ce.ID != 3 {
+		t.Fatalf("page cut off: ok %v, %v; want corruption of page 3", ok, err)
 	}
 }

@@ -30,8 +30,8 @@ import (
 // it must not be called inside it.
 func (t *Table) ScanCursor() *Cursor {
 	tx := t.tx
-	if tx.w != nil {
-		return t.Cursor()
+	if tx.w != nil || !tx.db.file.CanView() {
+		return t.Cursor() // nothing to lend: no lock, no pause of warming
 	}
 	if !tx.lending {
 		tx.db.lendMu.RLock() // released when the View returns

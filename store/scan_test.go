@@ -48,7 +48,7 @@ func scanAll(t *testing.T, tx *Tx, c *Cursor, n int) {
 // TestScanCursorCachesNothing: after a reopen, a ScanCursor pass reads
 // every leaf from the file and caches none of them (a Cursor pass caches
 // them all); both see the same keys and values. Encrypted, ScanCursor is
-// Cursor.
+// Cursor: it takes no lock and does not pause warming.
 func TestScanCursorCachesNothing(t *testing.T) {
 	for _, key := range [][]byte{nil, encKey256} {
 		dir := t.TempDir()
@@ -66,6 +66,11 @@ func TestScanCursorCachesNothing(t *testing.T) {
 				c := tx.Table(0).Cursor()
 				if scan {
 					c = tx.Table(0).ScanCursor()
+					// Lending holds the close lock and pauses warming;
+					// an encrypted file has nothing to lend.
+					if want := key == nil; tx.lending != want || (db.scanners.Load() == 1) != want {
+						t.Fatalf("encrypted %v: lending %v, scanners %d", key != nil, tx.lending, db.scanners.Load())
+					}
 				}
 				scanAll(t, tx, c, n)
 				return nil

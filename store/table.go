@@ -40,7 +40,7 @@ func (t *Table) Number() uint32 { return t.n }
 func (t *Table) state() (tableState, error) { return t.tx.tableState(t.n) }
 
 func (t *Table) trees(s tableState) (main, exp btree.Tree) {
-	p, pub := t.tx.pager(), t.tx.w == nil && !t.tx.noRemember // a snapshot's nodes are all published
+	p, pub := t.tx.pager(), t.tx.published()
 	return btree.Tree{P: p, Root: s.root, Published: pub}, btree.Tree{P: p, Root: s.exp, Published: pub}
 }
 

@@ -94,11 +94,16 @@ func (tx *Tx) pager() btree.Pager {
 	return readPager{tx.db}
 }
 
+// published reports whether tx's trees may remember children
+// (btree/swizzle.go): a read snapshot's nodes are all published, the
+// writer's are not, and Prefetch must go through the cache.
+func (tx *Tx) published() bool { return tx.w == nil && !tx.noRemember }
+
 func (tx *Tx) catalogTree() *btree.Tree {
 	if tx.w != nil {
 		return &tx.catalog
 	}
-	return &btree.Tree{P: readPager{tx.db}, Root: tx.st.catalog, Published: !tx.noRemember}
+	return &btree.Tree{P: readPager{tx.db}, Root: tx.st.catalog, Published: tx.published()}
 }
 
 // tableState returns table n's state (zero for a table never written).
