@@ -131,14 +131,18 @@ func (f *File) Write(id uint64, buf []byte) error {
 	return nil
 }
 
+// SyncBackend makes b's written data durable: fdatasync for a plain file
+// (where the platform has it), the backend's own Sync otherwise.
+func SyncBackend(b Backend) error {
+	if of, ok := b.(*os.File); ok {
+		return fdatasync(of)
+	}
+	return b.Sync()
+}
+
 // Sync makes written pages durable (fdatasync where the backend is a file).
 func (f *File) Sync() error {
-	var err error
-	if of, ok := f.b.(*os.File); ok {
-		err = fdatasync(of)
-	} else {
-		err = f.b.Sync()
-	}
+	err := SyncBackend(f.b)
 	if err != nil {
 		return fmt.Errorf("fsync: %w", err)
 	}

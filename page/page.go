@@ -32,6 +32,9 @@ const (
 	// its owner, length and the references of its chunk runs (each a
 	// TypeOverflow run), or the value itself when it fits one chunk.
 	TypeChunkTable Type = 7
+	// TypeLog is a block of the commit log (a file of its own beside the
+	// data file; store/commitlog.go): never a page of the data file.
+	TypeLog Type = 8
 )
 
 func (t Type) String() string {
@@ -50,6 +53,8 @@ func (t Type) String() string {
 		return "freedir"
 	case TypeChunkTable:
 		return "chunktable"
+	case TypeLog:
+		return "log"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }

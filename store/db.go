@@ -89,7 +89,8 @@ type DB struct {
 	// there are any (warm.go).
 	scanners atomic.Int32
 
-	recovered string // set by open when it fell back past an incomplete flush
+	recovered string     // set by open when it fell back past an incomplete flush
+	clog      *commitLog // the commit log, when Options.CommitLog is on
 
 	failed    atomic.Pointer[error]
 	lastFlush atomic.Int64 // unix ms
@@ -180,6 +181,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err := db.load(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.openLog(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
 	db.lastFlush.Store(time.Now().UnixMilli())
 	go db.run()
@@ -549,12 +554,20 @@ func (db *DB) Close() error {
 	db.closeMu.Unlock()
 	var err error
 	db.ctl <- func() {
+		db.waitLog()
 		if err = db.flush(); err == nil {
 			err = db.seal()
 		}
 	}
 	close(db.ctl)
 	<-db.done
+	if db.clog != nil {
+		for _, f := range db.clog.files {
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = cerr
+			}
+		}
+	}
 	<-db.warmDone // it sees closed and stops within one span
 	if db.Failed() != nil && err == nil {
 		err = db.Failed()

@@ -101,6 +101,12 @@ func (db *DB) startFlush() *flushJob {
 	if st.txn == newest.Txn {
 		return nil
 	}
+	if db.clog != nil {
+		// Batches committed from here on are past this flush's state:
+		// they start a log generation (commitlog.go).
+		db.clog.gen++
+		db.clog.off[db.clog.gen%2] = 0
+	}
 	job := &flushJob{nodes: db.flushSet, waiters: db.waiters, pages: db.flushBuf, done: make(chan struct{})}
 	db.flushBuf = nil
 	db.waiters = nil

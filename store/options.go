@@ -76,7 +76,17 @@ type Options struct {
 	// ids, the file stays smallest and syncs cost most. At most
 	// MaxFileSlack.
 	FileSlack int
-	// OpenFile, if set, opens the data file (tests use it to inject faults).
+	// CommitLog turns on the commit log (store/commitlog.go): in Always
+	// mode a batch is acknowledged once its redo records are appended to
+	// a log file and synced, and the tree is flushed once a FlushInterval
+	// as in Everysec, instead of flushing every page the batch changed
+	// before acknowledging it. Open then replays the records past the
+	// newest meta (at most about a FlushInterval of writes, and at most
+	// 64 MiB of log). Off, open replays nothing and restarts instantly.
+	// Open replays a log left behind whatever this option says.
+	CommitLog bool
+	// OpenFile, if set, opens the data file and the commit log's files
+	// (tests use it to inject faults).
 	OpenFile func(path string) (page.Backend, error)
 }
 

@@ -103,6 +103,7 @@ type savepoint struct {
 	catalog     page.Ref
 	nextVersion uint64
 	dropSeq     uint64
+	log         logMark
 }
 
 // wtx is the writer's side of a write transaction; it is the tree's Pager.
@@ -119,6 +120,9 @@ type wtx struct {
 	allocs       []run
 	freed        []uint64
 	sp           *savepoint
+	// log collects the batch's redo records while the commit log is on
+	// (commitlog.go); nil otherwise. Every page change reports to it.
+	log *txLog
 }
 
 // PageSize is the usable size of a page: the page less the codec's trailer.
@@ -140,12 +144,14 @@ func (w *wtx) Node(ref page.Ref) (*btree.Node, error) {
 // when it is released to allocation (writer.go); and a stale entry could
 // not be served anyway, as node() checks the txn a reference expects.
 func (w *wtx) allocate(n int) uint64 {
+	w.log.touched()
 	id := w.db.alloc.Alloc(n)
 	w.allocs = append(w.allocs, run{id, n})
 	return id
 }
 
 func (w *wtx) free(id uint64, n int) {
+	w.log.touched()
 	w.db.alloc.Free(w.txn, id, n)
 	delete(w.db.flushed, id) // written since the last flush, no longer reachable
 	for i := id; i < id+uint64(n); i++ {
@@ -177,6 +183,7 @@ func (w *wtx) NewNode(leaf bool) (*btree.Node, error) {
 }
 
 func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
+	w.log.touched() // also a node this txn already copied: it changes
 	// Only a node of this txn can be dirty: others skip the map lookup.
 	if n.Txn == w.txn {
 		if d, ok := w.dirty[n.ID]; ok && d == n {

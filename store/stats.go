@@ -25,6 +25,9 @@ type Stats struct {
 	OverflowWrites  uint64 // overflow runs written
 	TxID            uint64
 	Failed          error
+	// Commit log (Options.CommitLog): blocks written (one per logged
+	// batch), their bytes, and the syncs of the log files.
+	LogBlocks, LogBytes, LogSyncs uint64
 }
 
 // Stats returns the current counters without waiting for the writer (the
@@ -39,6 +42,9 @@ func (db *DB) Stats() Stats {
 	}
 	if sz, err := db.file.Size(); err == nil {
 		s.FileSize = sz
+	}
+	if c := db.clog; c != nil {
+		s.LogBlocks, s.LogBytes, s.LogSyncs = c.blocks.Load(), c.bytes.Load(), c.syncs.Load()
 	}
 	db.lmu.Lock()
 	now := time.Now().UnixNano()

@@ -112,6 +112,8 @@ func (t *Table) put(key []byte, v *btree.Value) error {
 	if tx.w == nil {
 		return ErrReadOnly
 	}
+	tx.w.log.begin()
+	defer tx.w.log.end()
 	s, err := t.state()
 	if err != nil {
 		return err
@@ -149,6 +151,7 @@ func (t *Table) put(key []byte, v *btree.Value) error {
 		return err
 	}
 	tx.tables[t.n] = s
+	tx.w.log.put(t.n, key, v)
 	return nil
 }
 
@@ -202,6 +205,8 @@ func (t *Table) confirmedTK(key []byte) ([]byte, bool, error) {
 
 // deleteTK removes the tuple under tree key key.
 func (t *Table) deleteTK(key []byte) (bool, error) {
+	t.tx.w.log.begin()
+	defer t.tx.w.log.end()
 	s, err := t.state()
 	if err != nil {
 		return false, err
@@ -217,6 +222,7 @@ func (t *Table) deleteTK(key []byte) (bool, error) {
 		return false, err
 	}
 	t.tx.tables[t.n] = s
+	t.tx.w.log.del(t.n, key)
 	return true, nil
 }
 
@@ -231,26 +237,38 @@ func (t *Table) SetExpire(key []byte, expireAt int64) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
+	if ok, err = t.setExpireTK(key, expireAt, tx.nextVersion); ok {
+		tx.nextVersion++
+	}
+	return ok, err
+}
+
+// setExpireTK sets the expiry of the tuple under tree key key and gives
+// it version (the commit log's replay passes the version it recorded).
+func (t *Table) setExpireTK(key []byte, expireAt int64, version uint64) (bool, error) {
+	tx := t.tx
+	tx.w.log.begin()
+	defer tx.w.log.end()
 	s, err := t.state()
 	if err != nil {
 		return false, err
 	}
 	m, e := t.trees(s)
 	var oldAt int64
-	ok, err = m.Update(key, func(v *btree.Value) {
+	ok, err := m.Update(key, func(v *btree.Value) {
 		oldAt = v.ExpireAt
 		v.ExpireAt = expireAt
-		v.Version = tx.nextVersion
+		v.Version = version
 	})
 	if err != nil || !ok {
 		return false, t.wrap(err)
 	}
-	tx.nextVersion++
 	s.root = m.Root
 	if err := t.reindex(&s, &e, key, oldAt, true, expireAt); err != nil {
 		return false, err
 	}
 	tx.tables[t.n] = s
+	tx.w.log.expire(t.n, key, expireAt, version)
 	return true, nil
 }
 
@@ -318,11 +336,16 @@ func (t *Table) ExpireDue(now int64, limit int) ([][]byte, error) {
 			out = append(out, full)
 			continue
 		}
-		// Stale index entry.
+		// Stale index entry: dropping it changes nothing a reader sees,
+		// so the commit log need not carry it (a replay leaves it for a
+		// later pass).
 		_, e := t.trees(s)
-		if _, ok, err := e.Delete(expKey(d.at, d.key)); err != nil {
+		t.tx.w.log.begin()
+		_, dropped, err := e.Delete(expKey(d.at, d.key))
+		t.tx.w.log.end()
+		if err != nil {
 			return out, t.wrap(err)
-		} else if ok {
+		} else if dropped {
 			s.expires--
 			s.exp = e.Root
 			t.tx.tables[t.n] = s

@@ -196,6 +196,7 @@ func (tx *Tx) SwapTables(a, b uint32) error {
 	if err != nil {
 		return err
 	}
+	tx.w.log.touched() // not a page change, nor in the log
 	sb, err := tx.tableState(b)
 	if err != nil {
 		return err
@@ -240,6 +241,7 @@ func (tx *Tx) savepoint() {
 	sp.allocs, sp.freed = len(w.allocs), len(w.freed)
 	sp.mark = tx.db.alloc.Mark()
 	sp.catalog, sp.nextVersion, sp.dropSeq = tx.catalog.Root, tx.nextVersion, tx.dropSeq
+	sp.log = w.log.mark()
 	w.sp = sp
 }
 
@@ -266,6 +268,7 @@ func (tx *Tx) rollback() {
 	tx.catalog.Root = sp.catalog
 	tx.nextVersion = sp.nextVersion
 	tx.dropSeq = sp.dropSeq
+	w.log.rollback(sp.log)
 	w.sp = nil
 }
 

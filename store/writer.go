@@ -77,9 +77,12 @@ func (db *DB) run() {
 	tick := time.NewTicker(max(min(db.opts.FlushInterval/4, 50*time.Millisecond), time.Millisecond))
 	defer tick.Stop()
 	for {
-		var flushDone chan struct{}
+		var flushDone, logDone chan struct{}
 		if db.inflight != nil {
 			flushDone = db.inflight.done
+		}
+		if db.clog != nil && db.clog.inflight != nil {
+			logDone = db.clog.inflight.done
 		}
 		select {
 		case p := <-db.queue:
@@ -102,6 +105,8 @@ func (db *DB) run() {
 			if len(db.waiters) > 0 {
 				db.kickFlush()
 			}
+		case <-logDone:
+			db.finishLog(db.clog.inflight)
 		case fn, ok := <-db.ctl:
 			if !ok {
 				return
@@ -212,6 +217,11 @@ func (db *DB) apply(batch []*Pending) {
 	}
 	db.lastApply = time.Now()
 	tx := db.beginWrite()
+	logging := db.logging()
+	if logging {
+		db.clog.buf.reset()
+		tx.w.log = &db.clog.buf
+	}
 	for _, p := range batch {
 		tx.savepoint()
 		if err := call(p.fn, tx); err != nil {
@@ -221,9 +231,37 @@ func (db *DB) apply(batch []*Pending) {
 			tx.release()
 		}
 	}
+	rec := tx.w.log
+	tx.w.log = nil // the catalog's update at commit is derived, not logged
 	if err := db.commit(tx); err != nil {
 		db.ackWaiters(batch, db.fail(err))
 		return
+	}
+	if db.clog != nil {
+		changed := db.cur.Load().txn == tx.w.txn
+		if logging && (!changed || !rec.unloggable) {
+			// Acknowledged once its block (if it changed anything) and
+			// every block before it are synced.
+			var err error
+			if changed {
+				err = db.logBatch(tx.w.txn, tx.nextVersion, rec, batch)
+			} else {
+				db.logWait(batch)
+			}
+			if err != nil {
+				db.ackWaiters(batch, db.fail(err))
+			}
+			if db.dirtyBytes > db.opts.DirtyCap {
+				db.waitFlush()
+				db.kickFlush()
+			}
+			return
+		}
+		if changed {
+			// Not in the log: logging waits until a landed meta holds it.
+			db.clog.unloggedAt = tx.w.txn
+			db.clog.lastLogical = tx.w.txn
+		}
 	}
 	if db.opts.Durability == Always {
 		db.waiters = append(db.waiters, batch...)

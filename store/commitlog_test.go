@@ -1,0 +1,292 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/digby-db/digby/btree"
+	"github.com/digby-db/digby/page"
+)
+
+// logOpts are Always-mode options with the commit log on and no timed
+// flush, so that what a test writes stays in the log until it says.
+func logOpts(key []byte) *Options {
+	return &Options{Durability: Always, CommitLog: true, FlushInterval: time.Hour, DirtyCap: 1 << 30, EncryptionKey: key, NoWarmCache: true}
+}
+
+// snapshotFiles copies the data file and both log files of db as they
+// are now, from inside the writer goroutine (no flush or log round of
+// its own runs meanwhile), into a new directory: the files a crash at this
+// moment would leave, had the kernel written them out.
+func snapshotFiles(t *testing.T, db *DB) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := db.control(func() error {
+		if err := db.waitFlush(); err != nil {
+			return err
+		}
+		for _, name := range []string{page.DataFile, logBase + ".0", logBase + ".1"} {
+			b, err := os.ReadFile(db.dir + "/" + name)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(dst+"/"+name, b, 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// logWorkload submits rounds of concurrent random batches to db and
+// applies them to m: puts (inline, in overflow, chunked, over the log's
+// value limit), long keys, deletes, expiries, and now and then a
+// ClearTable or SwapTables (which the log cannot carry). Every
+// submission is waited for.
+func logWorkload(t *testing.T, db *DB, m model, r *rand.Rand, rounds int) {
+	t.Helper()
+	var mu sync.Mutex
+	for round := 0; round < rounds; round++ {
+		var subs []*Pending
+		for c := 0; c < 1+r.IntN(6); c++ {
+			tn := uint32(r.IntN(3))
+			var ops []func(tx *Tx, m model) error
+			for i := 0; i < 1+r.IntN(8); i++ {
+				k := randKey(r, 200)
+				switch x := r.IntN(100); {
+				case x < 55:
+					v := randVal(r, 4096)
+					if r.IntN(200) == 0 {
+						v = bytes.Repeat([]byte("big"), (maxLogValue+10)/3) // past the log's limit
+					}
+					exp := int64(0)
+					if r.IntN(10) == 0 {
+						exp = time.Now().Add(time.Hour).UnixMilli()
+					}
+					ops = append(ops, func(tx *Tx, m model) error { return putModel(tx, m, tn, string(k), v, exp) })
+				case x < 80:
+					ops = append(ops, func(tx *Tx, m model) error {
+						ok, err := tx.Table(tn).Delete(k)
+						if ok {
+							delete(m.table(tn), string(k))
+						}
+						return err
+					})
+				case x < 95:
+					at := time.Now().Add(time.Duration(1+r.IntN(100)) * time.Hour).UnixMilli()
+					ops = append(ops, func(tx *Tx, m model) error {
+						ok, err := tx.Table(tn).SetExpire(k, at)
+						if ok {
+							mv := m.table(tn)[string(k)]
+							mv.exp = at
+							m.table(tn)[string(k)] = mv
+						}
+						return err
+					})
+				case x < 97:
+					ops = append(ops, func(tx *Tx, m model) error {
+						delete(m, tn)
+						return tx.ClearTable(tn)
+					})
+				default:
+					other := (tn + 1) % 3
+					ops = append(ops, func(tx *Tx, m model) error {
+						m[tn], m[other] = m[other], m[tn]
+						return tx.SwapTables(tn, other)
+					})
+				}
+			}
+			fail := r.IntN(10) == 0 // rolled back: must leave no record
+			// Submissions run one at a time in the writer, in order: each
+			// takes the model as the ones before it left it, and commits
+			// its copy to it only if it succeeds.
+			p := db.Submit(func(tx *Tx) error {
+				mu.Lock()
+				defer mu.Unlock()
+				staged := m.clone()
+				for _, op := range ops {
+					if err := op(tx, staged); err != nil {
+						return err
+					}
+				}
+				if fail {
+					return fmt.Errorf("planned failure")
+				}
+				for n := range m {
+					delete(m, n)
+				}
+				for n, tb := range staged {
+					m[n] = tb
+				}
+				return nil
+			})
+			subs = append(subs, p)
+		}
+		for _, p := range subs {
+			if err := p.Wait(); err != nil && !strings.Contains(err.Error(), "planned failure") {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestCommitLogReplay writes a random workload in Always mode with the
+// commit log and no timed flush, takes the files as a crash would leave
+// them, and opens the copy: open must replay the log to the exact state
+// acknowledged, pass Check, and say so; opened again it replays nothing.
+// The original went through the log (blocks written, few flushes).
+func TestCommitLogReplay(t *testing.T) {
+	for _, enc := range []bool{false, true} {
+		t.Run(fmt.Sprintf("encrypted=%v", enc), func(t *testing.T) {
+			var key []byte
+			if enc {
+				key = encKey256
+			}
+			db, err := Open(t.TempDir(), logOpts(key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			m := model{}
+			r := rand.New(rand.NewPCG(41, 42))
+			logWorkload(t, db, m, r, 60)
+			st := db.Stats()
+			if st.LogBlocks < 20 || st.LogSyncs == 0 {
+				t.Fatalf("the workload did not go through the log: %d blocks, %d syncs", st.LogBlocks, st.LogSyncs)
+			}
+			if st.Flushes >= st.LogBlocks {
+				t.Fatalf("%d flushes for %d logged batches: batches were acknowledged by flushes", st.Flushes, st.LogBlocks)
+			}
+			t.Logf("%d log blocks (%d bytes), %d log syncs, %d flushes", st.LogBlocks, st.LogBytes, st.LogSyncs, st.Flushes)
+			dir := snapshotFiles(t, db)
+			for i, withLog := range []bool{true, false, true} {
+				opts := logOpts(key)
+				opts.CommitLog = withLog
+				c, err := Open(dir, opts)
+				if err != nil {
+					t.Fatalf("open %d: %v", i, err)
+				}
+				rec := c.Recovered()
+				if i == 0 && !strings.Contains(rec, "replayed") {
+					t.Errorf("open after the crash: Recovered() = %q, want a replay", rec)
+				}
+				if i > 0 && strings.Contains(rec, "replayed") {
+					t.Errorf("open %d replayed again: %q", i, rec)
+				}
+				verify(t, c, m)
+				mustCheck(t, c)
+				if err := c.Close(); err != nil {
+					t.Fatal(err)
+				}
+				_, err = os.Stat(LogPath(dir, 0))
+				if withLog != (err == nil) {
+					t.Errorf("open %d with CommitLog %v: log file exists: %v", i, withLog, err == nil)
+				}
+			}
+		})
+	}
+}
+
+// TestCommitLogAfterFlushes: the log goes on across flushes (generations,
+// file reuse) and acknowledged batches survive whichever generation holds
+// them. Flushes are forced between rounds, and the files are taken at
+// several points.
+func TestCommitLogAfterFlushes(t *testing.T) {
+	db, err := Open(t.TempDir(), logOpts(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m := model{}
+	r := rand.New(rand.NewPCG(43, 44))
+	for step := 0; step < 6; step++ {
+		logWorkload(t, db, m, r, 10)
+		if step%2 == 1 {
+			if err := db.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dir := snapshotFiles(t, db)
+		c, err := Open(dir, logOpts(nil))
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		verify(t, c, m)
+		mustCheck(t, c)
+		c.Close()
+	}
+}
+
+// TestCommitLogDamagedBlock: a block damaged in the log ends the replay
+// there (never wrong data): the state is the one before that block, and
+// Recovered names where the log ended.
+func TestCommitLogDamagedBlock(t *testing.T) {
+	db, err := Open(t.TempDir(), logOpts(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	states := []model{{}}
+	m := model{}
+	for i := 0; i < 10; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if err := db.Update(func(tx *Tx) error { return putModel(tx, m, 0, k, []byte(k), 0) }); err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, m.clone())
+	}
+	dir := snapshotFiles(t, db)
+	// Each one-put batch is a one-page block: damage the sixth.
+	path := LogPath(dir, 0)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[5*4096+page.HeaderSize+3] ^= 0x40
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(dir, logOpts(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	verify(t, c, states[5])
+	mustCheck(t, c)
+	if rec := c.Recovered(); !strings.Contains(rec, "page 5") {
+		t.Errorf("Recovered() = %q: want where the log ended (page 5)", rec)
+	}
+}
+
+// FuzzLogRecords feeds arbitrary record bytes to the replay: errors, never
+// a panic.
+func FuzzLogRecords(f *testing.F) {
+	var l txLog
+	l.put(0, []byte("k"), &btree.Value{Data: []byte("v"), Version: 3})
+	l.del(1, []byte("k"))
+	l.expire(0, []byte("k"), 99, 4)
+	f.Add(l.recs, uint32(3))
+	f.Add([]byte{}, uint32(1))
+	db, err := Open(f.TempDir(), &Options{Durability: No, NoWarmCache: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer db.Close()
+	f.Fuzz(func(t *testing.T, recs []byte, n uint32) {
+		n %= 64
+		db.Update(func(tx *Tx) error {
+			applyLogBlock(tx, logBlock{n: n, recs: recs, nextVersion: 1})
+			return fmt.Errorf("roll back")
+		})
+	})
+}
