@@ -66,6 +66,7 @@ func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hook
 		Durability:    dur,
 		EncryptionKey: key,
 		FileSlack:     slack,
+		CommitLog:     cfg.Get("commit-log") == "yes",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database in %s: %w", dir, err)

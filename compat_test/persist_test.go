@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,10 +41,17 @@ func TestRestartPersistence(t *testing.T) {
 }
 
 // TestAlwaysSurvivesSIGKILL: with appendfsync always every acknowledged
-// write must be there after the server is killed.
+// write must be there after the server is killed, with the commit log
+// (replayed at the restart) and without.
 func TestAlwaysSurvivesSIGKILL(t *testing.T) {
+	for _, commitLog := range []string{"no", "yes"} {
+		t.Run("commit-log="+commitLog, func(t *testing.T) { alwaysSurvivesSIGKILL(t, commitLog) })
+	}
+}
+
+func alwaysSurvivesSIGKILL(t *testing.T, commitLog string) {
 	dir := t.TempDir()
-	s := startDigbyIn(t, dir, "--appendfsync", "always")
+	s := startDigbyIn(t, dir, "--appendfsync", "always", "--commit-log", commitLog)
 	const writers = 4
 	per := 200
 	if long() {
@@ -93,6 +101,13 @@ func TestAlwaysSurvivesSIGKILL(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged writes all present", len(acked))
+	if commitLog == "yes" {
+		// The writes went through the log: the restart replayed it
+		// (and, started without --commit-log, removed the files).
+		if !strings.Contains(s2.log.String(), "replayed") {
+			t.Errorf("restart did not replay the commit log; its log:\n%s", s2.log.String())
+		}
+	}
 }
 
 func TestSaveWritesBackup(t *testing.T) {

@@ -33,6 +33,10 @@ Options (also accepted as "name value" lines in the config file):
   --cache-size SIZE            page cache bound, e.g. 256mb (default 256mb)
   --file-slack PERCENT         share of the data file that may be kept free so that
                                flushes write close together, 0..90 (default 15)
+  --commit-log yes|no          with appendfsync always, acknowledge writes once they
+                               are appended to a commit log and synced; the tree is
+                               flushed once a second and open replays the log
+                               (default no: no log, instant restart)
   --maxclients N               connection cap (default 10000)
   --requirepass-file FILE      require AUTH with the password on the file's first line
   --proto-max-bulk-len SIZE    longest accepted bulk string (default 512mb)

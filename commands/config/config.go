@@ -104,6 +104,7 @@ var params = map[string]param{
 	"page-size":                   {def: "4096", check: pageSize},
 	"cache-size":                  {def: "256mb", mutable: true, check: isPositiveSize},
 	"file-slack":                  {def: "15", check: rangeInt(0, 90)},
+	"commit-log":                  {def: "no", choices: []string{"yes", "no"}},
 	"maxclients":                  {def: "10000", mutable: true, check: rangeInt(1, 1<<30)},
 	"requirepass-file":            {def: ""},
 	"encryption-key-file":         {def: ""},
