@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # digby-server vs redis-server under redis-benchmark (issue 4, "Benchmark").
 #
-# Builds digby-server, starts two digby-servers (--appendfsync everysec and
-# always) and two redis-servers (appendonly yes, appendfsync everysec and
-# always), each on its own free port with a fresh data directory, and runs
+# Builds digby-server, starts a digby-server and a redis-server (appendonly
+# yes) per mode (--appendfsync everysec, always, and always with digby's
+# commit log against Redis's always), each on its own free port with a
+# fresh data directory, and runs
 # the same redis-benchmark workloads against each, interleaved (workload by
 # workload, alternating which server goes first) and repeated. It prints one
 # line per run (with each server's anonymous RSS and on-disk size after the run) and a
@@ -19,7 +20,8 @@
 #   BENCH_REPS     repetitions; the table shows medians (default 3)
 #   BENCH_CLIENTS  redis-benchmark -c (default 50)
 #   BENCH_KEYSPACE redis-benchmark -r (default 1000000)
-#   BENCH_MODES    appendfsync modes to run (default "everysec always")
+#   BENCH_MODES    appendfsync modes to run (default "everysec always always+log";
+#                  always+log: digby with --commit-log yes, Redis with always)
 #   BENCH_TESTS    workloads, space separated, each TEST:PIPELINE[:VALUE_SIZE]
 #                  (default "set:1 get:1 incr:1 mset:1 set:16 get:16 incr:16 mset:16 set:1:1024 set:16:1024")
 #   BENCH_OUT      also write the per-run results (TSV) to this file
@@ -33,7 +35,7 @@ MSET_DIV=${BENCH_MSET_DIV:-5}
 REPS=${BENCH_REPS:-3}
 CLIENTS=${BENCH_CLIENTS:-50}
 KEYSPACE=${BENCH_KEYSPACE:-1000000}
-MODES=${BENCH_MODES:-everysec always}
+MODES=${BENCH_MODES:-everysec always always+log}
 TESTS=${BENCH_TESTS:-set:1 get:1 incr:1 mset:1 set:16 get:16 incr:16 mset:16 set:1:1024 set:16:1024}
 
 for tool in redis-server redis-benchmark redis-cli; do
@@ -88,11 +90,14 @@ start() {
 	for try in 1 2 3 4 5; do
 		port=$(freeport)
 		: >"$dir/log"
+		# MODE always+log: digby with its commit log, Redis with always.
 		if [ "$kind" = digby ]; then
-			"$digby" --port "$port" --dir "$dir/data" --appendfsync "$mode" 2>"$dir/log" &
+			log=no
+			[ "${mode%+log}" != "$mode" ] && log=yes
+			"$digby" --port "$port" --dir "$dir/data" --appendfsync "${mode%+log}" --commit-log "$log" 2>"$dir/log" &
 		else
 			redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/data" --appendonly yes \
-				--appendfsync "$mode" --save "" --daemonize no --logfile "$dir/log" &
+				--appendfsync "${mode%+log}" --save "" --daemonize no --logfile "$dir/log" &
 		fi
 		PID[$name]=$!
 		PORT[$name]=$port
