@@ -599,6 +599,10 @@ func (db *DB) openLog() error {
 		broken = strings.TrimPrefix(broken+"; "+strings.Join(ends, "; "), "; ")
 	}
 	if len(chain) > 0 {
+		// The replay commits past the last block's txn, so that once its
+		// flush lands no block here is past the meta: a crash before the
+		// files are emptied below must not replay them a second time.
+		db.nextTxn = max(db.nextTxn, chain[len(chain)-1].txn+1)
 		tx := db.beginWrite()
 		for _, b := range chain {
 			if err := applyLogBlock(tx, b); err != nil {

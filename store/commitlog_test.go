@@ -290,3 +290,59 @@ func FuzzLogRecords(f *testing.F) {
 		})
 	})
 }
+
+// failTruncate is a log file whose Truncate fails: open stops after the
+// replay's flush landed and before the files are emptied, as a crash there
+// would.
+type failTruncate struct{ *os.File }
+
+func (f failTruncate) Truncate(int64) error { return fmt.Errorf("injected truncate failure") }
+
+// TestCommitLogReplayOnce: a replay whose files were not emptied (a crash
+// right after its flush) is not replayed again: the replay commits past
+// the blocks it applied.
+func TestCommitLogReplayOnce(t *testing.T) {
+	db, err := Open(t.TempDir(), logOpts(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m := model{}
+	for i := 0; i < 20; i++ {
+		k := fmt.Sprintf("k%d", i%7)
+		if err := db.Update(func(tx *Tx) error {
+			if i%5 == 4 {
+				ok, err := tx.Table(0).Delete([]byte(k))
+				if ok {
+					delete(m.table(0), k)
+				}
+				return err
+			}
+			return putModel(tx, m, 0, k, []byte(fmt.Sprint(i)), 0)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := snapshotFiles(t, db)
+	opts := logOpts(nil)
+	opts.OpenFile = func(path string) (page.Backend, error) {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil || !strings.Contains(path, logBase) {
+			return f, err
+		}
+		return failTruncate{f}, nil
+	}
+	if _, err := Open(dir, opts); err == nil || !strings.Contains(err.Error(), "injected truncate failure") {
+		t.Fatalf("open with failing truncate: %v", err)
+	}
+	c, err := Open(dir, logOpts(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if rec := c.Recovered(); strings.Contains(rec, "replayed") {
+		t.Errorf("the log was replayed a second time: %q", rec)
+	}
+	verify(t, c, m)
+	mustCheck(t, c)
+}
