@@ -87,6 +87,14 @@ func alwaysSurvivesSIGKILL(t *testing.T, commitLog string) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	if commitLog == "yes" {
+		// The writes went through the log.
+		info, err := client(t, s, 2).Info(ctx, "digby").Result()
+		must(t, err)
+		if !strings.Contains(info, "commit_log:1\r\n") || strings.Contains(info, "log_blocks:0\r\n") {
+			t.Errorf("INFO digby with --commit-log yes after %d acknowledged writes:\n%s", writers*per/2, info)
+		}
+	}
 	s.kill()
 	wg.Wait()
 

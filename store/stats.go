@@ -25,8 +25,10 @@ type Stats struct {
 	OverflowWrites  uint64 // overflow runs written
 	TxID            uint64
 	Failed          error
-	// Commit log (Options.CommitLog): blocks written (one per logged
-	// batch), their bytes, and the syncs of the log files.
+	// Commit log (Options.CommitLog): whether it is on, the blocks
+	// written (one per logged batch), their bytes, and the syncs of the
+	// log files.
+	CommitLog                     bool
 	LogBlocks, LogBytes, LogSyncs uint64
 }
 
@@ -44,6 +46,7 @@ func (db *DB) Stats() Stats {
 		s.FileSize = sz
 	}
 	if c := db.clog; c != nil {
+		s.CommitLog = true
 		s.LogBlocks, s.LogBytes, s.LogSyncs = c.blocks.Load(), c.bytes.Load(), c.syncs.Load()
 	}
 	db.lmu.Lock()
