@@ -65,7 +65,10 @@ import (
 // acknowledged by the flush that holds it, as without the log. Logging
 // resumes only once a landed meta holds every change the log lacks
 // (unloggedAt <= the newest meta's txn), so no logged block ever builds on
-// a change that is neither in the log nor on disk.
+// a change that is neither in the log nor on disk. Meanwhile loggable
+// batches are still written to the log (and acknowledged by their flush):
+// the log stays whole from the missing change on, so logging resumes as
+// soon as the flush holding it lands, however busy the writer.
 
 // Redo record kinds.
 const (
@@ -397,7 +400,8 @@ type commitLog struct {
 type logWrite struct {
 	file    int
 	off     int64
-	buf     []byte
+	buf     []byte // nil: only waiters
+	zeros   bool   // buf grows the file ahead, not a block
 	waiters []*Pending
 }
 
@@ -463,9 +467,9 @@ func (db *DB) logging() bool {
 	return m != nil && c.unloggedAt <= m.Txn
 }
 
-// logBatch queues the block of the batch committed as txn, acknowledged
-// when it is synced, and starts a flush when one is due (as Everysec does)
-// or the log file has grown past maxLogFile.
+// logBatch queues the block of the batch committed as txn, acknowledging
+// waiters (if any) when it is synced, and starts a flush when one is due
+// (as Everysec does) or the log file has grown past maxLogFile.
 func (db *DB) logBatch(txn, nextVersion uint64, rec *txLog, batch []*Pending) error {
 	c := db.clog
 	f := int(c.gen % 2)
@@ -479,7 +483,7 @@ func (db *DB) logBatch(txn, nextVersion uint64, rec *txLog, batch []*Pending) er
 		// commit on ext4), one of blocks written over allocated space
 		// only the data. (A zero page ends a replay's read: type 0.)
 		n := max(end-c.size[f], logExtend)
-		c.queue = append(c.queue, logWrite{file: f, off: c.size[f], buf: make([]byte, n)})
+		c.queue = append(c.queue, logWrite{file: f, off: c.size[f], buf: make([]byte, n), zeros: true})
 		c.size[f] += n
 	}
 	c.queue = append(c.queue, logWrite{file: f, off: c.off[f], buf: buf, waiters: batch})
@@ -522,7 +526,7 @@ func (db *DB) finishLog(r *logRound) {
 	}
 	synced := false
 	for _, w := range r.writes {
-		if w.buf != nil && w.waiters != nil {
+		if w.buf != nil && !w.zeros {
 			c.blocks.Add(1)
 			c.bytes.Add(uint64(len(w.buf)))
 		}

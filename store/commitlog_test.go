@@ -346,3 +346,73 @@ func TestCommitLogReplayOnce(t *testing.T) {
 	verify(t, c, m)
 	mustCheck(t, c)
 }
+
+// TestCommitLogResumes: after a batch the log cannot carry, logging
+// resumes once the flush holding it lands, even while batches keep coming
+// (several in flight, as from pipelining clients): the batches applied
+// meanwhile are written to the log too, so the flush need not hold them.
+// Were they counted as missing from the log, each flush would land a batch
+// or two short and every batch would wait for a flush of its own.
+func TestCommitLogResumes(t *testing.T) {
+	db, err := Open(t.TempDir(), logOpts(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m := model{}
+	var mu sync.Mutex
+	put := func(i int) *Pending {
+		return db.Submit(func(tx *Tx) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return putModel(tx, m, 0, fmt.Sprintf("k%04d", i%500), bytes.Repeat([]byte{byte(i)}, 20), 0)
+		})
+	}
+	for round := 0; round < 3; round++ {
+		before := db.Stats().Flushes
+		// Eight writers, each waiting for its own write before the next
+		// (clients at -P 1): the writer applies batches while a flush is
+		// written. One unloggable write early in the round.
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; i < 60; i++ {
+					p := put(round*1000 + w*60 + i)
+					if w == 0 && i == 5 {
+						p = db.Submit(func(tx *Tx) error {
+							if _, err := tx.Table(1).Put([]byte("x"), []byte("y"), TypeString, 0); err != nil {
+								return err
+							}
+							return tx.ClearTable(1)
+						})
+					}
+					if err := p.Wait(); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		n := db.Stats().Flushes - before
+		t.Logf("round %d: %d flushes", round, n)
+		if n > 40 {
+			t.Fatalf("round %d: %d flushes for 480 writes, one unloggable: logging did not resume", round, n)
+		}
+	}
+	dir := snapshotFiles(t, db)
+	c, err := Open(dir, logOpts(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	verify(t, c, m)
+	mustCheck(t, c)
+}

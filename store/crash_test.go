@@ -121,20 +121,35 @@ func crashChild(dir string) {
 	if k := os.Getenv("DIGBY_CRASH_KEY"); k != "" {
 		opts.EncryptionKey, _ = hex.DecodeString(k)
 	}
+	if os.Getenv("DIGBY_CRASH_LOG") == "1" {
+		opts.CommitLog = true
+	}
+	if n, _ := strconv.ParseInt(os.Getenv("DIGBY_CRASH_DIRTYCAP"), 10, 64); n > 0 {
+		// A cap the workload does not pass every batch: flushes come
+		// once a FlushInterval, and with the commit log the blocks of
+		// that long wait for them.
+		opts.DirtyCap = n
+	}
 	if n, _ := strconv.Atoi(os.Getenv("DIGBY_CRASH_KILL_WRITE")); n > 0 {
 		torn := os.Getenv("DIGBY_CRASH_TORN") == "1"
 		lossy := os.Getenv("DIGBY_CRASH_LOSSY") == "1"
-		opts.OpenFile = func(path string) (page.Backend, error) {
-			f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-			if err != nil {
-				return nil, err
+		if target := os.Getenv("DIGBY_CRASH_KILL_FILE"); target != "" {
+			// One write count shared by the files target names
+			// (crashlog_test.go); otherwise each file counts its own.
+			opts.OpenFile = crashGroupOpen(target, n, torn, lossy)
+		} else {
+			opts.OpenFile = func(path string) (page.Backend, error) {
+				f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+				if err != nil {
+					return nil, err
+				}
+				if lossy {
+					return newLossyBackend(f, n, uint64(n)), nil
+				}
+				b := &killBackend{File: f, torn: torn}
+				b.n.Store(int64(n))
+				return b, nil
 			}
-			if lossy {
-				return newLossyBackend(f, n, uint64(n)), nil
-			}
-			b := &killBackend{File: f, torn: torn}
-			b.n.Store(int64(n))
-			return b, nil
 		}
 	}
 	if path := os.Getenv("DIGBY_CRASH_NONCES"); path != "" {
@@ -167,8 +182,16 @@ func crashChild(dir string) {
 		p *Pending
 	}
 	var queue []inflight
+	// DIGBY_CRASH_UNLOGGABLE=1 adds to every 40th commit a change the
+	// commit log cannot carry (crashlog_test.go).
+	unloggable := os.Getenv("DIGBY_CRASH_UNLOGGABLE") == "1"
 	for c := start + 1; ; c++ {
-		queue = append(queue, inflight{c, db.Submit(func(tx *Tx) error { return applyCrashOps(tx, c) })})
+		queue = append(queue, inflight{c, db.Submit(func(tx *Tx) error {
+			if err := applyCrashOps(tx, c); err != nil || !unloggable {
+				return err
+			}
+			return crashUnloggable(tx, c)
+		})})
 		if len(queue) < window {
 			continue
 		}
@@ -251,6 +274,15 @@ func verifyCrash(t *testing.T, dir string, durable uint64) uint64 {
 // verifyCrashWith is verifyCrash opening with opts.
 func verifyCrashWith(t *testing.T, dir string, durable uint64, opts *Options) uint64 {
 	t.Helper()
+	got, _ := verifyCrashRecovered(t, dir, durable, opts, nil)
+	return got
+}
+
+// verifyCrashRecovered is verifyCrashWith that also returns what open
+// reports it recovered (DB.Recovered), and if check is set, runs it on the
+// reopened state and the commit it holds.
+func verifyCrashRecovered(t *testing.T, dir string, durable uint64, opts *Options, check func(tx *Tx, got uint64) error) (uint64, string) {
+	t.Helper()
 	db, err := Open(dir, opts)
 	if err != nil {
 		t.Fatalf("reopen after crash: %v", err)
@@ -276,8 +308,13 @@ func verifyCrashWith(t *testing.T, dir string, durable uint64, opts *Options) ui
 		delete(m[9], "ctr")
 	}
 	verify(t, db, m)
+	if check != nil {
+		if err := db.View(func(tx *Tx) error { return check(tx, got) }); err != nil {
+			t.Fatalf("state of commit %d: %v", got, err)
+		}
+	}
 	mustCheck(t, db)
-	return got
+	return got, db.Recovered()
 }
 
 // crashRounds skips t under -short (crash tests spawn processes) and
@@ -358,7 +395,10 @@ func TestCrashPowerLoss(t *testing.T) {
 
 // logNonces makes opts' backend append the nonce of every run written to
 // the file at path (12 bytes a run) before the write: a record survives
-// the process being killed during or after it.
+// the process being killed during or after it. Runs written to the commit
+// log's files (opened through opts.OpenFile too) are recorded in
+// path+".log" instead, so a test can tell that they were recorded; the
+// all-zero pages the log grows its files by carry no nonce and are skipped.
 func logNonces(opts *Options, path string) {
 	open := opts.OpenFile
 	opts.OpenFile = func(p string) (page.Backend, error) {
@@ -367,12 +407,16 @@ func logNonces(opts *Options, path string) {
 		if open != nil {
 			b, err = open(p)
 		} else {
-			b, err = os.OpenFile(p, os.O_RDWR, 0)
+			b, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644) // the log files may not exist yet
 		}
 		if err != nil {
 			return nil, err
 		}
-		log, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		to := path
+		if strings.HasPrefix(filepath.Base(p), logBase) {
+			to = path + ".log"
+		}
+		log, err := os.OpenFile(to, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {
 			return nil, err
 		}
@@ -388,6 +432,9 @@ type nonceLogBackend struct {
 func (b *nonceLogBackend) WriteAt(p []byte, off int64) (int, error) {
 	var rec []byte
 	eachRun(p, page.MinPageSize, func(run []byte, _ page.Header) {
+		if allZero(run) {
+			return // a page of zeros a log file grows by: not sealed
+		}
 		rec = append(rec, run[len(run)-page.TrailerSize+page.TagSize:len(run)-4]...)
 	})
 	if _, err := b.log.Write(rec); err != nil {

@@ -40,20 +40,27 @@ func (b *lossyBackend) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (b *lossyBackend) powerLoss() {
-	b.rng.Shuffle(len(b.pending), func(i, j int) { b.pending[i], b.pending[j] = b.pending[j], b.pending[i] })
+	b.spill(b.rng)
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	time.Sleep(time.Hour)
+}
+
+// spill is what reaches the disk of b's unsynced writes when power is
+// lost: each, in random order, whole, torn at a sector boundary, or not
+// at all.
+func (b *lossyBackend) spill(rng *rand.Rand) {
+	rng.Shuffle(len(b.pending), func(i, j int) { b.pending[i], b.pending[j] = b.pending[j], b.pending[i] })
 	for _, w := range b.pending {
-		switch b.rng.IntN(3) {
+		switch rng.IntN(3) {
 		case 0: // lost
 		case 1:
 			b.File.WriteAt(w.data, w.off)
 		case 2: // torn at a sector boundary
-			cut := b.rng.IntN(len(w.data)/512+1) * 512
+			cut := rng.IntN(len(w.data)/512+1) * 512
 			b.File.WriteAt(w.data[:min(cut, len(w.data))], w.off)
 		}
 	}
 	b.File.Sync()
-	syscall.Kill(os.Getpid(), syscall.SIGKILL)
-	time.Sleep(time.Hour)
 }
 
 func (b *lossyBackend) ReadAt(p []byte, off int64) (int, error) {

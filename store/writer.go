@@ -217,8 +217,11 @@ func (db *DB) apply(batch []*Pending) {
 	}
 	db.lastApply = time.Now()
 	tx := db.beginWrite()
+	// With the commit log in Always mode every batch's records are
+	// collected; logging says whether they may also acknowledge it.
 	logging := db.logging()
-	if logging {
+	collect := db.clog != nil && db.opts.Durability == Always && db.Failed() == nil
+	if collect {
 		db.clog.buf.reset()
 		tx.w.log = &db.clog.buf
 	}
@@ -239,7 +242,8 @@ func (db *DB) apply(batch []*Pending) {
 	}
 	if db.clog != nil {
 		changed := db.cur.Load().txn == tx.w.txn
-		if logging && (!changed || !rec.unloggable) {
+		switch {
+		case logging && (!changed || !rec.unloggable):
 			// Acknowledged once its block (if it changed anything) and
 			// every block before it are synced.
 			var err error
@@ -256,8 +260,19 @@ func (db *DB) apply(batch []*Pending) {
 				db.kickFlush()
 			}
 			return
-		}
-		if changed {
+		case changed && collect && !rec.unloggable:
+			// Logging waits for a flush to hold the last change the
+			// log lacks: the batch is acknowledged by the flush below,
+			// but its block is written all the same, so that the log
+			// stays whole from that change on and logging resumes as
+			// soon as the flush lands (were loggable batches counted as
+			// missing too, under steady writes each flush would land
+			// one batch short and logging would not resume).
+			if err := db.logBatch(tx.w.txn, tx.nextVersion, rec, nil); err != nil {
+				db.ackWaiters(batch, db.fail(err))
+				return
+			}
+		case changed:
 			// Not in the log: logging waits until a landed meta holds it.
 			db.clog.unloggedAt = tx.w.txn
 			db.clog.lastLogical = tx.w.txn
