@@ -127,6 +127,18 @@ func (l *txLog) end() {
 	}
 }
 
+// endErr ends a recording operation that returns *err: one that failed
+// may have changed pages without recording them, so the batch is not
+// loggable (its caller may go on).
+func (l *txLog) endErr(err *error) {
+	if l != nil {
+		l.depth--
+		if *err != nil {
+			l.unloggable = true
+		}
+	}
+}
+
 // touched is called for every page the transaction changes: outside a
 // recording operation, the change is not in the log.
 func (l *txLog) touched() {
@@ -497,7 +509,8 @@ func (db *DB) logBatch(txn, nextVersion uint64, rec *txLog, batch []*Pending) er
 }
 
 // logWait acknowledges a batch that changed nothing once every block
-// queued before it is synced (its replies must not overtake earlier ones).
+// queued before it is synced, as it would be were it logged: what it read
+// is then durable too.
 func (db *DB) logWait(batch []*Pending) {
 	db.clog.queue = append(db.clog.queue, logWrite{file: -1, waiters: batch})
 	db.kickLog()
@@ -603,10 +616,15 @@ func (db *DB) openLog() error {
 		broken = strings.TrimPrefix(broken+"; "+strings.Join(ends, "; "), "; ")
 	}
 	if len(chain) > 0 {
-		// The replay commits past the last block's txn, so that once its
-		// flush lands no block here is past the meta: a crash before the
-		// files are emptied below must not replay them a second time.
-		db.nextTxn = max(db.nextTxn, chain[len(chain)-1].txn+1)
+		// The replay commits past every block read, so that once its
+		// flush lands no block in the files is past the meta: a crash
+		// before they are emptied below must neither replay the chain a
+		// second time nor let a block that followed a lost one (a torn
+		// block, a batch the log did not hold) chain onto the replay's
+		// commit, whose txn would otherwise be the lost one's.
+		for _, b := range blocks {
+			db.nextTxn = max(db.nextTxn, b.txn+1)
+		}
 		tx := db.beginWrite()
 		for _, b := range chain {
 			if err := applyLogBlock(tx, b); err != nil {
@@ -645,7 +663,14 @@ func (db *DB) openLog() error {
 			}
 		}
 		keep = true // closed already
-		return nil
+		return syncDir(db.dir)
+	}
+	if !exist {
+		// New files: their directory entries must be durable before a
+		// write is acknowledged through them.
+		if err := syncDir(db.dir); err != nil {
+			return fmt.Errorf("%s: %w", db.dir, err)
+		}
 	}
 	keep = true
 	db.clog = &commitLog{files: files, lastLogical: db.cur.Load().txn}

@@ -26,8 +26,8 @@ type Stats struct {
 	TxID            uint64
 	Failed          error
 	// Commit log (Options.CommitLog): whether it is on, the blocks
-	// written (one per logged batch), their bytes, and the syncs of the
-	// log files.
+	// written (one per logged batch), their bytes, and the rounds of
+	// writes synced (one or two fdatasyncs each).
 	CommitLog                     bool
 	LogBlocks, LogBytes, LogSyncs uint64
 }

@@ -107,13 +107,13 @@ func (t *Table) Put(key, value []byte, typ uint8, expireAt int64) (Tuple, error)
 // put stores v under key (Version assigned here unless preset by a copy).
 // A long key's value always goes to overflow, with the whole key in its
 // chunk table.
-func (t *Table) put(key []byte, v *btree.Value) error {
+func (t *Table) put(key []byte, v *btree.Value) (err error) {
 	tx := t.tx
 	if tx.w == nil {
 		return ErrReadOnly
 	}
 	tx.w.log.begin()
-	defer tx.w.log.end()
+	defer tx.w.log.endErr(&err)
 	s, err := t.state()
 	if err != nil {
 		return err
@@ -204,9 +204,9 @@ func (t *Table) confirmedTK(key []byte) ([]byte, bool, error) {
 }
 
 // deleteTK removes the tuple under tree key key.
-func (t *Table) deleteTK(key []byte) (bool, error) {
+func (t *Table) deleteTK(key []byte) (_ bool, err error) {
 	t.tx.w.log.begin()
-	defer t.tx.w.log.end()
+	defer t.tx.w.log.endErr(&err)
 	s, err := t.state()
 	if err != nil {
 		return false, err
@@ -245,10 +245,10 @@ func (t *Table) SetExpire(key []byte, expireAt int64) (bool, error) {
 
 // setExpireTK sets the expiry of the tuple under tree key key and gives
 // it version (the commit log's replay passes the version it recorded).
-func (t *Table) setExpireTK(key []byte, expireAt int64, version uint64) (bool, error) {
+func (t *Table) setExpireTK(key []byte, expireAt int64, version uint64) (_ bool, err error) {
 	tx := t.tx
 	tx.w.log.begin()
-	defer tx.w.log.end()
+	defer tx.w.log.endErr(&err)
 	s, err := t.state()
 	if err != nil {
 		return false, err

@@ -242,6 +242,11 @@ func (db *DB) apply(batch []*Pending) {
 	}
 	if db.clog != nil {
 		changed := db.cur.Load().txn == tx.w.txn
+		if db.Failed() != nil {
+			// The store failed during the batch (an overflow write):
+			// answered with the failure, as a flush would answer it.
+			logging, collect = false, false
+		}
 		switch {
 		case logging && (!changed || !rec.unloggable):
 			// Acknowledged once its block (if it changed anything) and
