@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -520,16 +521,28 @@ func (b noTruncateBackend) Truncate(int64) error { return errCrashBeforeTruncate
 // that holds them.
 func TestCrashCommitLogReplayInterrupted(t *testing.T) {
 	rounds := crashRounds(t, 8, 48)
+	// With commits the log cannot carry too: blocks after one are in the
+	// log but must never be replayed without it.
+	for _, unl := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unloggable=%v", unl), func(t *testing.T) { crashReplayInterrupted(t, rounds, unl) })
+	}
+}
+
+func crashReplayInterrupted(t *testing.T, rounds int, unl bool) {
 	dir := t.TempDir()
+	var base []string
+	if unl {
+		base = append(base, crashUnloggableEnv)
+	}
 	r := rand.New(rand.NewPCG(41, 2))
 	var st crashLogStats
 	interrupted := 0
 	for i := 0; i < rounds; i++ {
-		d := runCrashChild(t, dir, Always, time.Duration(40+r.IntN(200))*time.Millisecond, 0, false, crashLogEnv("", crashBigDirtyCap)...)
+		d := runCrashChild(t, dir, Always, time.Duration(40+r.IntN(200))*time.Millisecond, 0, false, crashLogEnv("", append(base, crashBigDirtyCap)...)...)
 		left, _ := logBlocksOnDisk(t, dir)
 		switch i % 4 {
 		case 0, 1, 2:
-			var extra []string
+			extra := slices.Clone(base)
 			if i%4 == 2 {
 				extra = append(extra, "DIGBY_CRASH_LOSSY=1")
 			}
@@ -557,7 +570,7 @@ func TestCrashCommitLogReplayInterrupted(t *testing.T) {
 				interrupted++
 			}
 		}
-		verifyCrashLog(t, dir, d, &Options{Durability: Always}, i%2 == 0, false, &st)
+		verifyCrashLog(t, dir, d, &Options{Durability: Always}, i%2 == 0, unl, &st)
 	}
 	t.Logf("%d rounds interrupted an open with log blocks on disk", interrupted)
 	st.done(t)
