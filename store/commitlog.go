@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -219,6 +220,9 @@ func (l *txLog) rollback(m logMark) {
 // encodeLogBlock seals a block holding l's records at page index id of its
 // file, for commit txn.
 func encodeLogBlock(c *page.Codec, ps int, id, txn, prev, nextVersion uint64, l *txLog) ([]byte, error) {
+	if len(l.recs) > math.MaxUint32 {
+		return nil, fmt.Errorf("log block of %d bytes", len(l.recs))
+	}
 	size := page.HeaderSize + logBodyFixed + len(l.recs) + c.Overhead()
 	pages := (size + ps - 1) / ps
 	buf := make([]byte, pages*ps)
@@ -405,6 +409,15 @@ type commitLog struct {
 	queue                   []logWrite
 	inflight                *logRound
 	buf                     txLog // reused by every batch
+	// open gathers the batches committed while a round is in flight into
+	// one block, sealed when the next round starts (one block, one write
+	// a round, not one a batch): its records, the commits it covers
+	// (openPrev, txn], and the waiters they acknowledge.
+	open              txLog
+	openActive        bool
+	openPrev, openTxn uint64
+	openNextVersion   uint64
+	openWaiters       []*Pending
 	// Counters for Stats (read by any goroutine).
 	blocks, bytes, syncs atomic.Uint64
 }
@@ -479,14 +492,51 @@ func (db *DB) logging() bool {
 	return m != nil && c.unloggedAt <= m.Txn
 }
 
-// logBatch queues the block of the batch committed as txn, acknowledging
-// waiters (if any) when it is synced, and starts a flush when one is due
-// (as Everysec does) or the log file has grown past maxLogFile.
+// logBatch adds the batch committed as txn to the open block (its waiters,
+// if any, acknowledged when that block is synced), and starts a flush when
+// one is due (as Everysec does) or the log file has grown past maxLogFile.
 func (db *DB) logBatch(txn, nextVersion uint64, rec *txLog, batch []*Pending) error {
 	c := db.clog
+	if c.openActive && len(c.open.recs)+len(rec.recs) > maxLogBlock {
+		// A block stays within what a replay reads (a batch alone
+		// does: past maxLogBlock it is unloggable).
+		if err := db.sealLog(); err != nil {
+			return err
+		}
+	}
+	if !c.openActive {
+		c.open.reset()
+		c.openActive, c.openPrev, c.openWaiters = true, c.lastLogical, nil
+	}
+	c.open.recs = append(c.open.recs, rec.recs...)
+	c.open.n += rec.n
+	c.openTxn, c.openNextVersion = txn, nextVersion
+	c.openWaiters = append(c.openWaiters, batch...)
+	c.lastLogical = txn
+	db.kickLog()
 	f := int(c.gen % 2)
-	buf, err := encodeLogBlock(db.file.Codec(), db.ps, uint64(c.off[f])/uint64(db.ps), txn, c.lastLogical, nextVersion, rec)
+	if c.off[f] >= maxLogFile || time.Since(time.UnixMilli(db.lastFlush.Load())) >= db.opts.FlushInterval {
+		db.kickFlush()
+	}
+	return nil
+}
+
+// sealLog encodes the open block, if any, and queues its write (after
+// growing the file ahead if needed). It must run before anything that
+// separates the open block from what follows: a round's start, a commit
+// the log does not hold, a new generation. On error the store has failed
+// and the block's waiters are answered with it.
+func (db *DB) sealLog() error {
+	c := db.clog
+	if !c.openActive {
+		return nil
+	}
+	c.openActive = false
+	f := int(c.gen % 2)
+	buf, err := encodeLogBlock(db.file.Codec(), db.ps, uint64(c.off[f])/uint64(db.ps), c.openTxn, c.openPrev, c.openNextVersion, &c.open)
 	if err != nil {
+		err = db.fail(err)
+		db.ackWaiters(c.openWaiters, err)
 		return err
 	}
 	if end := c.off[f] + int64(len(buf)); end > c.size[f] {
@@ -498,28 +548,32 @@ func (db *DB) logBatch(txn, nextVersion uint64, rec *txLog, batch []*Pending) er
 		c.queue = append(c.queue, logWrite{file: f, off: c.size[f], buf: make([]byte, n), zeros: true})
 		c.size[f] += n
 	}
-	c.queue = append(c.queue, logWrite{file: f, off: c.off[f], buf: buf, waiters: batch})
+	c.queue = append(c.queue, logWrite{file: f, off: c.off[f], buf: buf, waiters: c.openWaiters})
 	c.off[f] += int64(len(buf))
-	c.lastLogical = txn
-	db.kickLog()
-	if c.off[f] >= maxLogFile || time.Since(time.UnixMilli(db.lastFlush.Load())) >= db.opts.FlushInterval {
-		db.kickFlush()
-	}
+	c.openWaiters = nil
 	return nil
 }
 
 // logWait acknowledges a batch that changed nothing once every block
-// queued before it is synced, as it would be were it logged: what it read
-// is then durable too.
+// before it is synced, as it would be were it logged: what it read is then
+// durable too.
 func (db *DB) logWait(batch []*Pending) {
-	db.clog.queue = append(db.clog.queue, logWrite{file: -1, waiters: batch})
+	c := db.clog
+	if c.openActive {
+		c.openWaiters = append(c.openWaiters, batch...)
+	} else {
+		c.queue = append(c.queue, logWrite{file: -1, waiters: batch})
+	}
 	db.kickLog()
 }
 
 // kickLog starts a round with everything queued unless one is in flight.
 func (db *DB) kickLog() {
 	c := db.clog
-	if c.inflight != nil || len(c.queue) == 0 {
+	if c.inflight != nil {
+		return
+	}
+	if db.sealLog() != nil || len(c.queue) == 0 {
 		return
 	}
 	r := &logRound{writes: c.queue, done: make(chan struct{})}
@@ -554,6 +608,11 @@ func (db *DB) finishLog(r *logRound) {
 			db.ackWaiters(w.waiters, err)
 		}
 		c.queue = nil
+		if c.openActive {
+			c.openActive = false
+			db.ackWaiters(c.openWaiters, err)
+			c.openWaiters = nil
+		}
 		return
 	}
 	db.kickLog()
@@ -562,9 +621,12 @@ func (db *DB) finishLog(r *logRound) {
 // waitLog writes and syncs everything queued, and waits for it.
 func (db *DB) waitLog() {
 	c := db.clog
-	for c != nil && (c.inflight != nil || len(c.queue) > 0) {
+	for c != nil && (c.inflight != nil || len(c.queue) > 0 || c.openActive) {
 		db.kickLog()
 		r := c.inflight
+		if r == nil {
+			return // the store failed: everything was answered
+		}
 		<-r.done
 		db.finishLog(r)
 	}

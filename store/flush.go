@@ -103,7 +103,11 @@ func (db *DB) startFlush() *flushJob {
 	}
 	if db.clog != nil {
 		// Batches committed from here on are past this flush's state:
-		// they start a log generation (commitlog.go).
+		// they start a log generation (commitlog.go); the open block
+		// ends in the generation before.
+		if db.sealLog() != nil {
+			return nil
+		}
 		db.clog.gen++
 		db.clog.off[db.clog.gen%2] = 0
 	}

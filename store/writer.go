@@ -278,7 +278,9 @@ func (db *DB) apply(batch []*Pending) {
 				return
 			}
 		case changed:
-			// Not in the log: logging waits until a landed meta holds it.
+			// Not in the log: logging waits until a landed meta holds
+			// it. The open block ends before it.
+			db.sealLog()
 			db.clog.unloggedAt = tx.w.txn
 			db.clog.lastLogical = tx.w.txn
 		}
