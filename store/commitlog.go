@@ -44,10 +44,13 @@ import (
 // Blocks. A block is one page run sealed by the data file's codec (xxhash64
 // or AES-GCM; nonces come from the same counter as the data file's pages,
 // so no (key, nonce) pair repeats): header id = its page index in its log
-// file, txn = the batch's commit, type TypeLog; body: prev txn u64, next
-// tuple version u64, record count u32, records' length u32, records. prev is the txn of the
-// last commit before the batch that changed what a reader sees, logged or
-// not.
+// file, txn = the last commit it holds, type TypeLog; body: prev txn u64,
+// next tuple version u64, record count u32, records' length u32, records.
+// A block holds the batches committed while the round before it was in
+// flight (one block and one write a round, not one a batch: a third of the
+// bytes under SET -P 1); prev is the txn of the last commit before its
+// first batch that changed what a reader sees, logged or not. A commit the
+// log does not hold, and a new generation, end the block being gathered.
 //
 // Replay (open): every block that verifies, from both files, with txn past
 // the meta's, in txn order. The first must have prev <= the meta's txn and
