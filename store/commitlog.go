@@ -576,7 +576,14 @@ func (db *DB) kickLog() {
 	if c.inflight != nil {
 		return
 	}
-	if db.sealLog() != nil || len(c.queue) == 0 {
+	if err := db.sealLog(); err != nil {
+		for _, w := range c.queue { // the store failed: nothing more is written
+			db.ackWaiters(w.waiters, err)
+		}
+		c.queue = nil
+		return
+	}
+	if len(c.queue) == 0 {
 		return
 	}
 	r := &logRound{writes: c.queue, done: make(chan struct{})}
