@@ -81,9 +81,10 @@ type Options struct {
 	// a log file and synced, and the tree is flushed once a FlushInterval
 	// as in Everysec, instead of flushing every page the batch changed
 	// before acknowledging it. Open then replays the records past the
-	// newest meta (at most about a FlushInterval of writes, and at most
-	// 64 MiB of log). Off, open replays nothing and restarts instantly.
-	// Open replays a log left behind whatever this option says.
+	// newest meta: about a FlushInterval of writes (a log file past 64
+	// MiB starts a flush early, so a file holds little more than that).
+	// Off, open replays nothing and restarts instantly. Open replays a log
+	// left behind whatever this option says.
 	CommitLog bool
 	// OpenFile, if set, opens the data file and the commit log's files
 	// (tests use it to inject faults).
