@@ -483,8 +483,8 @@ func openLogs(dir string, open func(string) (page.Backend, error)) ([2]page.Back
 	return files, nil
 }
 
-// logging reports whether the next batch may be acknowledged through the
-// log: the option is on, the mode is Always, and a landed meta holds every
+// logging reports whether a batch may be acknowledged through the log:
+// the option is on, the mode is Always, and a landed meta holds every
 // change the log lacks.
 func (db *DB) logging() bool {
 	c := db.clog
@@ -493,6 +493,60 @@ func (db *DB) logging() bool {
 	}
 	m := db.newestMeta()
 	return m != nil && c.unloggedAt <= m.Txn
+}
+
+// logBuffer is where a batch collects its records: with the commit log in
+// Always mode every batch does, whether or not its records may answer it
+// (logCommit); nil otherwise.
+func (db *DB) logBuffer() *txLog {
+	if db.clog == nil || db.opts.Durability != Always || db.Failed() != nil {
+		return nil
+	}
+	db.clog.buf.reset()
+	return &db.clog.buf
+}
+
+// logCommit takes the batch committed in tx, with the records rec
+// collected (nil if none were), to the log. It reports whether the batch
+// is answered here: through the log when logging is on, or with the error
+// of a log it could not add to; otherwise the caller answers it (in Always
+// mode, by the flush that holds it).
+func (db *DB) logCommit(tx *Tx, rec *txLog, batch []*Pending) bool {
+	c, txn := db.clog, tx.w.txn
+	changed := db.cur.Load().txn == txn
+	// A store that failed during the batch (an overflow write) answers
+	// it with the failure, as a flush would.
+	if rec == nil || db.Failed() != nil || (changed && rec.unloggable) {
+		if changed {
+			// Not in the log: logging waits until a landed meta holds
+			// it. The open block ends before it.
+			db.sealLog()
+			c.unloggedAt, c.lastLogical = txn, txn
+		}
+		return false
+	}
+	answer := db.logging()
+	if !changed {
+		if answer {
+			db.logWait(batch)
+		}
+		return answer
+	}
+	// While logging waits for a flush to hold the last change the log
+	// lacks, the batch is answered by its flush, but its records are
+	// logged all the same: the log stays whole from that change on, and
+	// logging resumes as soon as the flush lands (were loggable batches
+	// counted as missing too, under steady writes each flush would land
+	// a batch short and logging would never resume).
+	var waiters []*Pending
+	if answer {
+		waiters = batch
+	}
+	if err := db.logBatch(txn, tx.nextVersion, rec, waiters); err != nil {
+		db.ackWaiters(batch, db.fail(err))
+		return true
+	}
+	return answer
 }
 
 // logBatch adds the batch committed as txn to the open block (its waiters,
@@ -685,7 +739,10 @@ func (db *DB) openLog() error {
 	if len(ends) > 0 && (len(chain) > 0 || broken != "") {
 		// Where the log stopped matters only if it held something to
 		// replay: a torn last block after a crash, or damage.
-		broken = strings.TrimPrefix(broken+"; "+strings.Join(ends, "; "), "; ")
+		if broken != "" {
+			ends = append([]string{broken}, ends...)
+		}
+		broken = strings.Join(ends, "; ")
 	}
 	if len(chain) > 0 {
 		// The replay commits past every block read, so that once its
@@ -709,14 +766,9 @@ func (db *DB) openLog() error {
 		if err := db.flush(); err != nil {
 			return fmt.Errorf("flushing the replayed commit log: %w", err)
 		}
-		msg := fmt.Sprintf("replayed %d commit log blocks (txns %d to %d) onto txn %d", len(chain), chain[0].txn, chain[len(chain)-1].txn, from)
-		if broken != "" {
-			msg += "; " + broken
-		}
-		db.recovered = strings.TrimPrefix(db.recovered+"; "+msg, "; ")
-	} else if broken != "" {
-		db.recovered = strings.TrimPrefix(db.recovered+"; "+broken, "; ")
+		db.noteRecovered(fmt.Sprintf("replayed %d commit log blocks (txns %d to %d) onto txn %d", len(chain), chain[0].txn, chain[len(chain)-1].txn, from))
 	}
+	db.noteRecovered(broken)
 	// Nothing in the files may chain into the txns handed out from here
 	// on (those a crash lost are handed out again): empty them durably.
 	for i, f := range files {

@@ -2,11 +2,14 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,22 +34,63 @@ func snapshotFiles(t *testing.T, db *DB) string {
 		if err := db.waitFlush(); err != nil {
 			return err
 		}
-		for _, name := range []string{page.DataFile, logBase + ".0", logBase + ".1"} {
-			b, err := os.ReadFile(db.dir + "/" + name)
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(dst+"/"+name, b, 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
+		return copyFiles(db.dir, dst)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return dst
 }
+
+// reopenVerify opens dir with opts, checks that it holds m and passes
+// Check, closes it, and returns what open reported it recovered.
+func reopenVerify(t *testing.T, dir string, opts *Options, m model) string {
+	t.Helper()
+	c, err := Open(dir, opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	verify(t, c, m)
+	mustCheck(t, c)
+	rec := c.Recovered()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// copyFiles copies the data file and both log files of directory src into
+// dst.
+func copyFiles(src, dst string) error {
+	for _, name := range []string{page.DataFile, logName(0), logName(1)} {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wrapFiles is an Options.OpenFile that opens every file plainly and
+// hands the commit log's files (logs true) or the data file (logs false)
+// to wrap.
+func wrapFiles(logs bool, wrap func(*os.File) page.Backend) func(string) (page.Backend, error) {
+	return func(path string) (page.Backend, error) {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil || strings.HasPrefix(filepath.Base(path), logBase) != logs {
+			return f, err
+		}
+		return wrap(f), nil
+	}
+}
+
+// noTruncate makes a log file's truncation fail: open stops after its
+// replay's flush landed and before it emptied the files, as a crash there
+// would.
+func noTruncate(f *os.File) page.Backend { return noTruncateBackend{f} }
 
 // logWorkload submits rounds of concurrent random batches to db and
 // applies them to m: puts (inline, in overflow, chunked, over the log's
@@ -172,23 +216,14 @@ func TestCommitLogReplay(t *testing.T) {
 			for i, withLog := range []bool{true, false, true} {
 				opts := logOpts(key)
 				opts.CommitLog = withLog
-				c, err := Open(dir, opts)
-				if err != nil {
-					t.Fatalf("open %d: %v", i, err)
-				}
-				rec := c.Recovered()
+				rec := reopenVerify(t, dir, opts, m)
 				if i == 0 && !strings.Contains(rec, "replayed") {
 					t.Errorf("open after the crash: Recovered() = %q, want a replay", rec)
 				}
 				if i > 0 && strings.Contains(rec, "replayed") {
 					t.Errorf("open %d replayed again: %q", i, rec)
 				}
-				verify(t, c, m)
-				mustCheck(t, c)
-				if err := c.Close(); err != nil {
-					t.Fatal(err)
-				}
-				_, err = os.Stat(LogPath(dir, 0))
+				_, err := os.Stat(LogPath(dir, 0))
 				if withLog != (err == nil) {
 					t.Errorf("open %d with CommitLog %v: log file exists: %v", i, withLog, err == nil)
 				}
@@ -216,14 +251,7 @@ func TestCommitLogAfterFlushes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		dir := snapshotFiles(t, db)
-		c, err := Open(dir, logOpts(nil))
-		if err != nil {
-			t.Fatalf("step %d: %v", step, err)
-		}
-		verify(t, c, m)
-		mustCheck(t, c)
-		c.Close()
+		reopenVerify(t, snapshotFiles(t, db), logOpts(nil), m)
 	}
 }
 
@@ -256,14 +284,7 @@ func TestCommitLogDamagedBlock(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Open(dir, logOpts(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	verify(t, c, states[5])
-	mustCheck(t, c)
-	if rec := c.Recovered(); !strings.Contains(rec, "page 5") {
+	if rec := reopenVerify(t, dir, logOpts(nil), states[5]); !strings.Contains(rec, "page 5") {
 		t.Errorf("Recovered() = %q: want where the log ended (page 5)", rec)
 	}
 }
@@ -290,13 +311,6 @@ func FuzzLogRecords(f *testing.F) {
 		})
 	})
 }
-
-// failTruncate is a log file whose Truncate fails: open stops after the
-// replay's flush landed and before the files are emptied, as a crash there
-// would.
-type failTruncate struct{ *os.File }
-
-func (f failTruncate) Truncate(int64) error { return fmt.Errorf("injected truncate failure") }
 
 // TestCommitLogReplayOnce: a replay whose files were not emptied (a crash
 // right after its flush) is not replayed again: the replay commits past
@@ -325,26 +339,13 @@ func TestCommitLogReplayOnce(t *testing.T) {
 	}
 	dir := snapshotFiles(t, db)
 	opts := logOpts(nil)
-	opts.OpenFile = func(path string) (page.Backend, error) {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-		if err != nil || !strings.Contains(path, logBase) {
-			return f, err
-		}
-		return failTruncate{f}, nil
-	}
-	if _, err := Open(dir, opts); err == nil || !strings.Contains(err.Error(), "injected truncate failure") {
+	opts.OpenFile = wrapFiles(true, noTruncate)
+	if _, err := Open(dir, opts); !errors.Is(err, errCrashBeforeTruncate) {
 		t.Fatalf("open with failing truncate: %v", err)
 	}
-	c, err := Open(dir, logOpts(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if rec := c.Recovered(); strings.Contains(rec, "replayed") {
+	if rec := reopenVerify(t, dir, logOpts(nil), m); strings.Contains(rec, "replayed") {
 		t.Errorf("the log was replayed a second time: %q", rec)
 	}
-	verify(t, c, m)
-	mustCheck(t, c)
 }
 
 // TestCommitLogResumes: after a batch the log cannot carry, logging
@@ -407,14 +408,7 @@ func TestCommitLogResumes(t *testing.T) {
 			t.Fatalf("round %d: %d flushes for 480 writes, one unloggable: logging did not resume", round, n)
 		}
 	}
-	dir := snapshotFiles(t, db)
-	c, err := Open(dir, logOpts(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	verify(t, c, m)
-	mustCheck(t, c)
+	reopenVerify(t, snapshotFiles(t, db), logOpts(nil), m)
 }
 
 // gatedFile holds its writes while its gate is write-locked: a flush
@@ -438,13 +432,7 @@ func (g gatedFile) WriteAt(p []byte, off int64) (int, error) {
 func TestCommitLogReplayBreak(t *testing.T) {
 	var gate sync.RWMutex
 	opts := logOpts(nil)
-	opts.OpenFile = func(path string) (page.Backend, error) {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-		if err != nil || strings.Contains(path, logBase) {
-			return f, err
-		}
-		return gatedFile{f, &gate}, nil
-	}
+	opts.OpenFile = wrapFiles(false, func(f *os.File) page.Backend { return gatedFile{f, &gate} })
 	db, err := Open(t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -469,16 +457,7 @@ func TestCommitLogReplayBreak(t *testing.T) {
 	dir := t.TempDir()
 	err = db.control(func() error {
 		db.waitLog() // b's block is on disk; the swap is not anywhere
-		for _, name := range []string{page.DataFile, logBase + ".0", logBase + ".1"} {
-			b, err := os.ReadFile(db.dir + "/" + name)
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(dir+"/"+name, b, 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
+		return copyFiles(db.dir, dir)
 	})
 	gate.Unlock()
 	if err != nil {
@@ -493,25 +472,58 @@ func TestCommitLogReplayBreak(t *testing.T) {
 	// The first open replays a's block and flushes, then fails to empty
 	// the files (as a crash there would leave them).
 	bad := logOpts(nil)
-	bad.OpenFile = func(path string) (page.Backend, error) {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-		if err != nil || !strings.Contains(path, logBase) {
-			return f, err
-		}
-		return failTruncate{f}, nil
+	bad.OpenFile = wrapFiles(true, noTruncate)
+	if _, err := Open(dir, bad); !errors.Is(err, errCrashBeforeTruncate) {
+		t.Fatalf("open with failing truncate: %v", err)
 	}
-	if _, err := Open(dir, bad); err == nil {
-		t.Fatal("open with failing truncate succeeded")
-	}
-	c, err := Open(dir, logOpts(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	// The state after a's commit: b (which came after the swap) must not
 	// be there without the swap.
 	want := model{}
 	want.table(1)["a"] = modelVal{val: []byte("1")}
-	verify(t, c, want)
-	mustCheck(t, c)
+	reopenVerify(t, dir, logOpts(nil), want)
+}
+
+// failingWrites fails every write once armed.
+type failingWrites struct {
+	*os.File
+	armed *atomic.Bool
+}
+
+func (f failingWrites) WriteAt(p []byte, off int64) (int, error) {
+	if f.armed.Load() {
+		return 0, fmt.Errorf("injected write failure")
+	}
+	return f.File.WriteAt(p, off)
+}
+
+// TestCommitLogStoreFailed: a batch during which the store failed (here an
+// overflow run's write, whose error the submission swallows) is answered
+// with the failure, not acknowledged through the log, though its other
+// writes were recorded.
+func TestCommitLogStoreFailed(t *testing.T) {
+	var armed atomic.Bool
+	opts := logOpts(nil)
+	opts.OpenFile = wrapFiles(false, func(f *os.File) page.Backend { return failingWrites{f, &armed} })
+	db, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *Tx) error { return putString(tx, 0, []byte("a"), []byte("1")) }); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	err = db.Update(func(tx *Tx) error {
+		if err := putString(tx, 0, []byte("big"), bytes.Repeat([]byte("v"), 3*4096)); err == nil {
+			return fmt.Errorf("the overflow write did not fail")
+		}
+		return putString(tx, 0, []byte("b"), []byte("2"))
+	})
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("write in a batch during which the store failed: %v, want %v", err, ErrFailed)
+	}
+	db.control(func() error { db.waitLog(); return nil }) // every round queued has run
+	if st := db.Stats(); st.LogBlocks != 1 {
+		t.Fatalf("%d log blocks: the failed batch went to the log", st.LogBlocks)
+	}
 }

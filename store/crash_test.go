@@ -344,18 +344,36 @@ func TestCrashRandomKill(t *testing.T) {
 	}
 }
 
-// TestCrashAtWrite kills the child at chosen writes: inside a flush's page
-// writes, at a torn meta write, mid-truncate; then crash -> reopen -> crash.
-func TestCrashAtWrite(t *testing.T) {
+// killWrites skips t under -short and returns the writes to kill a child
+// at (TestCrashAtWrite; more with DIGBY_LONG=1).
+func killWrites(t *testing.T) []int {
+	return crashWrites(t, []int{1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144}, 400, 3)
+}
+
+// lossWrites is killWrites for power loss (TestCrashPowerLoss).
+func lossWrites(t *testing.T) []int {
+	return crashWrites(t, []int{1, 2, 3, 4, 6, 9, 14, 20, 31, 47, 70, 105, 158, 237}, 600, 2)
+}
+
+// crashWrites skips t under -short and returns points, with every
+// step-th write below upTo added in the long form.
+func crashWrites(t *testing.T, points []int, upTo, step int) []int {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("crash tests spawn processes; skipped with -short")
 	}
-	points := []int{1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144}
 	if long() {
-		for i := 1; i < 400; i += 3 {
+		for i := 1; i < upTo; i += step {
 			points = append(points, i)
 		}
 	}
+	return points
+}
+
+// TestCrashAtWrite kills the child at chosen writes: inside a flush's page
+// writes, at a torn meta write, mid-truncate; then crash -> reopen -> crash.
+func TestCrashAtWrite(t *testing.T) {
+	points := killWrites(t)
 	for _, mode := range []Durability{Always, Everysec} {
 		for _, torn := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%v/torn=%v", mode, torn), func(t *testing.T) {
@@ -373,15 +391,7 @@ func TestCrashAtWrite(t *testing.T) {
 // the disk in any order, some torn, some not at all. Every write
 // acknowledged as durable must survive and the file must pass Check.
 func TestCrashPowerLoss(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash tests spawn processes; skipped with -short")
-	}
-	points := []int{1, 2, 3, 4, 6, 9, 14, 20, 31, 47, 70, 105, 158, 237}
-	if long() {
-		for i := 1; i < 600; i += 2 {
-			points = append(points, i)
-		}
-	}
+	points := lossWrites(t)
 	for _, mode := range []Durability{Always, Everysec} {
 		t.Run(mode.String(), func(t *testing.T) {
 			dir := t.TempDir()

@@ -369,35 +369,12 @@ func (st *crashLogStats) add(o crashLogStats) {
 // counted over all files; torn or not (the torn forms with unloggable
 // commits).
 func TestCrashCommitLogAtWrite(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash tests spawn processes; skipped with -short")
-	}
-	points := []int{1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144}
-	if long() {
-		for i := 1; i < 400; i += 3 {
-			points = append(points, i)
-		}
-	}
+	points := killWrites(t)
 	var all crashLogStats
 	for _, target := range []string{"", "db", "all"} {
 		for _, torn := range []bool{false, true} {
-			name := target
-			if name == "" {
-				name = "each"
-			}
-			t.Run(fmt.Sprintf("%s/torn=%v", name, torn), func(t *testing.T) {
-				dir := t.TempDir()
-				var st crashLogStats
-				env := crashLogEnv(target)
-				if torn {
-					env = append(env, crashUnloggableEnv)
-				}
-				for i, k := range points {
-					d := runCrashChild(t, dir, Always, 0, k, torn, env...)
-					verifyCrashLog(t, dir, d, &Options{Durability: Always}, i%2 == 0, torn, &st)
-				}
-				st.report(t)
-				all.add(st)
+			t.Run(fmt.Sprintf("%s/torn=%v", crashTargetName(target), torn), func(t *testing.T) {
+				all.add(crashLogPoints(t, points, crashLogEnv(target), torn, torn, 0))
 			})
 		}
 	}
@@ -411,38 +388,43 @@ func TestCrashCommitLogAtWrite(t *testing.T) {
 // theirs), on the data file only and over all files (all files lose a
 // random part of theirs; this form with unloggable commits).
 func TestCrashCommitLogPowerLoss(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash tests spawn processes; skipped with -short")
-	}
-	points := []int{1, 2, 3, 4, 6, 9, 14, 20, 31, 47, 70, 105, 158, 237}
-	if long() {
-		for i := 1; i < 600; i += 2 {
-			points = append(points, i)
-		}
-	}
+	points := lossWrites(t)
 	var all crashLogStats
 	for _, target := range []string{"", "db", "all"} {
-		name := target
-		if name == "" {
-			name = "each"
-		}
-		unloggable := target == "all"
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			var st crashLogStats
-			env := crashLogEnv(target, "DIGBY_CRASH_LOSSY=1")
-			if unloggable {
-				env = append(env, crashUnloggableEnv)
-			}
-			for i, k := range points {
-				d := runCrashChild(t, dir, Always, 0, k, false, env...)
-				verifyCrashLog(t, dir, d, &Options{Durability: Always}, i%2 == 1, unloggable, &st)
-			}
-			st.report(t)
-			all.add(st)
+		t.Run(crashTargetName(target), func(t *testing.T) {
+			all.add(crashLogPoints(t, points, crashLogEnv(target, "DIGBY_CRASH_LOSSY=1"), false, target == "all", 1))
 		})
 	}
 	all.done(t)
+}
+
+// crashTargetName names a DIGBY_CRASH_KILL_FILE target in a subtest: ""
+// (each file counts its own writes) is "each".
+func crashTargetName(target string) string {
+	if target == "" {
+		return "each"
+	}
+	return target
+}
+
+// crashLogPoints runs, on one directory, a child per point k killed at its
+// k-th counted write (torn: with half of that write done) in Always mode
+// with env, and verifies each round, reopening with the log on first on
+// the rounds whose index has parity logFirst; unloggable adds commits the
+// log cannot carry.
+func crashLogPoints(t *testing.T, points []int, env []string, torn, unloggable bool, logFirst int) crashLogStats {
+	t.Helper()
+	dir := t.TempDir()
+	var st crashLogStats
+	if unloggable {
+		env = append(slices.Clone(env), crashUnloggableEnv)
+	}
+	for i, k := range points {
+		d := runCrashChild(t, dir, Always, 0, k, torn, env...)
+		verifyCrashLog(t, dir, d, &Options{Durability: Always}, i%2 == logFirst, unloggable, &st)
+	}
+	st.report(t)
+	return st
 }
 
 // TestCrashCommitLogEncryptedNonces is TestCrashEncryptedNonces with the
@@ -552,13 +534,7 @@ func crashReplayInterrupted(t *testing.T, rounds int, unl bool) {
 			}
 			d = max(d, d2)
 		case 3:
-			db, err := Open(dir, &Options{Durability: Always, CommitLog: i%8 == 3, OpenFile: func(path string) (page.Backend, error) {
-				f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-				if err != nil || !strings.HasPrefix(filepath.Base(path), logBase) {
-					return f, err
-				}
-				return noTruncateBackend{f}, nil
-			}})
+			db, err := Open(dir, &Options{Durability: Always, CommitLog: i%8 == 3, OpenFile: wrapFiles(true, noTruncate)})
 			if err == nil {
 				db.Close()
 				t.Fatalf("open with log files it cannot empty succeeded")

@@ -283,6 +283,18 @@ func (db *DB) load() error {
 	return nil
 }
 
+// noteRecovered adds msg, if any, to what open reports it recovered
+// (Recovered).
+func (db *DB) noteRecovered(msg string) {
+	if msg == "" {
+		return
+	}
+	if db.recovered != "" {
+		db.recovered += "; "
+	}
+	db.recovered += msg
+}
+
 // verifyFlush reads every run the flush that wrote m wrote, and checks it
 // carries the checksum recorded in m's free directory.
 func (db *DB) verifyFlush(m *page.Meta) error {

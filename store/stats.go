@@ -26,8 +26,9 @@ type Stats struct {
 	TxID            uint64
 	Failed          error
 	// Commit log (Options.CommitLog): whether it is on, the blocks
-	// written (one per logged batch), their bytes, and the rounds of
-	// writes synced (one or two fdatasyncs each).
+	// written (one per round of writes: the batches committed while the
+	// round before was in flight), their bytes, and the rounds synced
+	// (one or two fdatasyncs each).
 	CommitLog                     bool
 	LogBlocks, LogBytes, LogSyncs uint64
 }

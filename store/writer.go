@@ -207,8 +207,9 @@ func call(fn func(*Tx) error, tx *Tx) (err error) {
 
 // apply runs a batch in one transaction with a savepoint per submission.
 // In Always mode the batch is acknowledged when the flush that holds it
-// lands; that flush runs beside the writer, which goes on with the next
-// batches (group commit across flushes). Otherwise it is acknowledged on
+// lands, or, with the commit log, once its records are synced (logCommit);
+// a flush runs beside the writer, which goes on with the next batches
+// (group commit across flushes). Otherwise it is acknowledged on
 // commit, and a flush starts when one is due or dirty memory passes its cap.
 func (db *DB) apply(batch []*Pending) {
 	if err := db.Failed(); err != nil {
@@ -217,14 +218,8 @@ func (db *DB) apply(batch []*Pending) {
 	}
 	db.lastApply = time.Now()
 	tx := db.beginWrite()
-	// With the commit log in Always mode every batch's records are
-	// collected; logging says whether they may also acknowledge it.
-	logging := db.logging()
-	collect := db.clog != nil && db.opts.Durability == Always && db.Failed() == nil
-	if collect {
-		db.clog.buf.reset()
-		tx.w.log = &db.clog.buf
-	}
+	rec := db.logBuffer()
+	tx.w.log = rec
 	for _, p := range batch {
 		tx.savepoint()
 		if err := call(p.fn, tx); err != nil {
@@ -234,61 +229,18 @@ func (db *DB) apply(batch []*Pending) {
 			tx.release()
 		}
 	}
-	rec := tx.w.log
 	tx.w.log = nil // the catalog's update at commit is derived, not logged
 	if err := db.commit(tx); err != nil {
 		db.ackWaiters(batch, db.fail(err))
 		return
 	}
-	if db.clog != nil {
-		changed := db.cur.Load().txn == tx.w.txn
-		if db.Failed() != nil {
-			// The store failed during the batch (an overflow write):
-			// answered with the failure, as a flush would answer it.
-			logging, collect = false, false
-		}
-		switch {
-		case logging && (!changed || !rec.unloggable):
-			// Acknowledged once its block (if it changed anything) and
-			// every block before it are synced.
-			var err error
-			if changed {
-				err = db.logBatch(tx.w.txn, tx.nextVersion, rec, batch)
-			} else {
-				db.logWait(batch)
-			}
-			if err != nil {
-				db.ackWaiters(batch, db.fail(err))
-			}
-			if db.dirtyBytes > db.opts.DirtyCap {
-				db.waitFlush()
-				db.kickFlush()
-			}
-			return
-		case changed && collect && !rec.unloggable:
-			// Logging waits for a flush to hold the last change the
-			// log lacks: the batch is acknowledged by the flush below,
-			// but its block is written all the same, so that the log
-			// stays whole from that change on and logging resumes as
-			// soon as the flush lands (were loggable batches counted as
-			// missing too, under steady writes each flush would land
-			// one batch short and logging would not resume).
-			if err := db.logBatch(tx.w.txn, tx.nextVersion, rec, nil); err != nil {
-				db.ackWaiters(batch, db.fail(err))
-				return
-			}
-		case changed:
-			// Not in the log: logging waits until a landed meta holds
-			// it. The open block ends before it.
-			db.sealLog()
-			db.clog.unloggedAt = tx.w.txn
-			db.clog.lastLogical = tx.w.txn
-		}
-	}
-	if db.opts.Durability == Always {
+	switch {
+	case db.clog != nil && db.logCommit(tx, rec, batch):
+		// Answered through the commit log (commitlog.go).
+	case db.opts.Durability == Always:
 		db.waiters = append(db.waiters, batch...)
 		db.kickFlush()
-	} else {
+	default:
 		db.ackWaiters(batch, nil)
 		if db.opts.Durability == Everysec && time.Since(time.UnixMilli(db.lastFlush.Load())) >= db.opts.FlushInterval {
 			db.kickFlush()
