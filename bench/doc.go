@@ -19,8 +19,9 @@
 //	                     "digby" alone is handy with -cpuprofile; "digby-aes"
 //	                     is digby with AES-256-GCM encryption at rest, and
 //	                     "digby,digby-aes" reports x-aes-speed = aes/plain)
-//	DIGBY_BENCH_IDLE     idle time after the deletes before digby's file is
-//	                     measured again (default 5s; digby shrinks when idle)
+//	DIGBY_BENCH_IDLE     idle time after the deletes and after the relaxed
+//	                     load before digby's file is measured again (default
+//	                     5s; digby shrinks when idle)
 //	DIGBY_BENCH_DIR      where the databases go (default the system temp dir)
 //	DIGBY_BENCH_CACHE_MB digby's page cache in MiB (default: digby's default)
 //
