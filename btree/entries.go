@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -49,6 +50,12 @@ type Node struct {
 	// used is set when a descent reaches the node through a remembered
 	// pointer, and taken by the page cache's eviction (TakeRef).
 	used atomic.Bool
+	// holds counts the store's holders of the node (the page cache, the
+	// unflushed set), and backs lists the branch entries that remember
+	// it (swizzle.go); both under hmu.
+	hmu   sync.Mutex
+	holds int32
+	backs []backRef
 }
 
 // ent is one entry. Offsets with ownBit set point into own, else into base.

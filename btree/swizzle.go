@@ -9,9 +9,8 @@ import (
 // level: for a reader that is a look-up in the set of unflushed nodes and
 // one in the page cache (a lock and a map each), a fifth of a point read.
 // A tree marked Published remembers, in each branch a descent or a cursor
-// passed through, the child node the pager gave for the child taken, as a
-// weak pointer, and the next pass through that branch and child follows
-// it.
+// passed through, the child node the pager gave for the child taken, and
+// the next pass through that branch and child follows the pointer.
 //
 // Invariants that make this safe:
 //   - Only trees whose every node is published use it (a reader's
@@ -22,12 +21,22 @@ import (
 //     can come back with other contents). Nodes lent from the file mapping
 //     (ScanCursor) are never remembered: their bytes are only valid during
 //     their transaction; their trees are not marked.
-//   - The pointer is weak: the page cache stays in charge of what stays in
-//     memory. A child the cache dropped is used until the garbage collector
-//     frees it (it is still verified and unchanged), then asked for again.
-//     Following a pointer marks the child used (TakeRef), which the cache's
-//     eviction counts as a hit, so that nodes read only this way are not
-//     evicted as cold. (The cache's hit counter does not see these uses.)
+//   - The store stays in charge of what stays in memory. Only a node the
+//     store holds (in the page cache, or committed and not yet flushed)
+//     is remembered: its holders tell it (Held, page.Held), and each
+//     node lists the branch entries that remember it (backs, with weak
+//     pointers to the branches, so that it does not keep them alive);
+//     when its last holder lets go of it, it clears those entries. So a
+//     remembered pointer never keeps alive a node the store has dropped,
+//     and following one costs a load and two compares (a weak pointer,
+//     as this was first, cost a fifth of a server GET to follow). hmu
+//     orders the two: a node is remembered only while held, and once it
+//     is let go no entry names it (a descent that loaded the pointer
+//     before may still use the node: it is published and unchanged).
+//   - Following a pointer marks the child used (TakeRef), which the
+//     cache's eviction counts as a hit, so that nodes read only this way
+//     are not evicted as cold. (The cache's hit counter does not see
+//     these uses.)
 //   - A remembered child whose page id or txn differs from the entry's
 //     reference is ignored (it cannot happen by the rules above; checked
 //     all the same, it costs two compares).
@@ -37,7 +46,18 @@ import (
 // page in a hundred).
 
 // kidSlots holds a branch's remembered children, by entry.
-type kidSlots []atomic.Pointer[weak.Pointer[Node]]
+type kidSlots []atomic.Pointer[Node]
+
+// backRef is a branch entry that remembers a node.
+type backRef struct {
+	branch weak.Pointer[Node]
+	i      int
+}
+
+// backsPrune is the length of a node's backs past which remembering it
+// first drops the entries of branches that are gone (a hot node under a
+// branch the writer keeps copying is remembered by each copy in turn).
+const backsPrune = 8
 
 // kidNode returns the remembered child of branch entry i, or nil.
 func (n *Node) kidNode(i int) *Node {
@@ -45,11 +65,7 @@ func (n *Node) kidNode(i int) *Node {
 	if s == nil || i >= len(*s) {
 		return nil
 	}
-	w := (*s)[i].Load()
-	if w == nil {
-		return nil
-	}
-	c := w.Value()
+	c := (*s)[i].Load()
 	if c == nil || c.ID != n.kids[i].ID || c.Txn != n.kids[i].Txn {
 		return nil
 	}
@@ -70,8 +86,44 @@ func (n *Node) TakeRef() bool {
 	return false
 }
 
-// rememberKid records c as the child of branch entry i.
+// Held is page.Held, also called by the store's other holders of n: each
+// holder calls Held(true) when it takes n and Held(false) when it lets go
+// of it. When the last one lets go, every branch entry that remembers n
+// is cleared.
+func (n *Node) Held(in bool) {
+	n.hmu.Lock()
+	defer n.hmu.Unlock()
+	if in {
+		n.holds++
+		return
+	}
+	if n.holds--; n.holds > 0 {
+		return
+	}
+	n.holds = 0 // an unmatched Held(false) does not make a debt
+	for _, b := range n.backs {
+		b.forget(n)
+	}
+	n.backs = nil
+}
+
+// forget clears b's entry if it still remembers c.
+func (b backRef) forget(c *Node) {
+	if br := b.branch.Value(); br != nil {
+		if s := br.slots.Load(); s != nil && b.i < len(*s) {
+			(*s)[b.i].CompareAndSwap(c, nil)
+		}
+	}
+}
+
+// rememberKid records c as the child of branch entry i, if the page
+// cache holds c.
 func (n *Node) rememberKid(i int, c *Node) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if c.holds == 0 {
+		return
+	}
 	s := n.slots.Load()
 	if s == nil {
 		ns := make(kidSlots, len(n.kids))
@@ -81,10 +133,21 @@ func (n *Node) rememberKid(i int, c *Node) {
 			s = n.slots.Load()
 		}
 	}
-	if i < len(*s) {
-		w := weak.Make(c)
-		(*s)[i].Store(&w)
+	if i >= len(*s) {
+		return
 	}
+	if len(c.backs) >= backsPrune {
+		live := c.backs[:0]
+		for _, b := range c.backs {
+			if b.branch.Value() != nil {
+				live = append(live, b)
+			}
+		}
+		clear(c.backs[len(live):])
+		c.backs = live
+	}
+	(*s)[i].Store(c)
+	c.backs = append(c.backs, backRef{branch: weak.Make(n), i: i})
 }
 
 // child returns the node of branch n's entry i: in a Published tree the
@@ -101,4 +164,25 @@ func (t *Tree) child(n *Node, i int) (*Node, error) {
 		n.rememberKid(i, c)
 	}
 	return c, err
+}
+
+// Remembered counts the children branch n remembers, and those of them
+// that no holder holds (Held): unheld is always 0 where the rules above
+// are kept. For tests and checks; it takes each child's lock in turn.
+func (n *Node) Remembered() (kids, unheld int) {
+	s := n.slots.Load()
+	if s == nil {
+		return 0, 0
+	}
+	for i := range *s {
+		if c := (*s)[i].Load(); c != nil {
+			kids++
+			c.hmu.Lock()
+			if c.holds == 0 {
+				unheld++
+			}
+			c.hmu.Unlock()
+		}
+	}
+	return kids, unheld
 }

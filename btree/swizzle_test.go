@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/digby-db/digby/page"
 )
 
 // countPager is memPager for reading, keeping every node it decoded (as a
-// cache would) and counting the calls.
+// cache would, telling it page.Held) and counting the calls.
 type countPager struct {
 	*memPager
 	calls int
@@ -24,6 +25,7 @@ func (p *countPager) Node(r page.Ref) (*Node, error) {
 	n, err := p.memPager.Node(r)
 	if err == nil {
 		p.nodes[r] = n
+		n.Held(true)
 	}
 	return n, err
 }
@@ -125,24 +127,85 @@ func TestPublishedRemembersChildren(t *testing.T) {
 }
 
 // TestRememberedChildChecked: a remembered node that is not the entry's
-// child (another page id or txn) is not used; one the collector freed is
-// asked for again.
+// child (another page id or txn) is not used; a node no holder holds is
+// not remembered, and one its last holder lets go of is forgotten by
+// every branch that remembered it, and then freed by the collector.
 func TestRememberedChildChecked(t *testing.T) {
 	b := &Node{ID: 10, Txn: 5, kids: []page.Ref{{ID: 11, Txn: 5, Pages: 1}, {ID: 12, Txn: 4, Pages: 1}}, ents: make([]ent, 2)}
 	right := &Node{ID: 11, Txn: 5, Leaf: true}
+	right.Held(true)
 	b.rememberKid(0, right)
-	b.rememberKid(1, &Node{ID: 12, Txn: 5, Leaf: true}) // txn differs
+	other := &Node{ID: 12, Txn: 5, Leaf: true} // txn differs
+	other.Held(true)
+	b.rememberKid(1, other)
 	if b.kidNode(0) != right {
 		t.Fatal("remembered child not returned")
 	}
 	if b.kidNode(1) != nil {
 		t.Fatal("child of another txn used")
 	}
-	b.rememberKid(1, &Node{ID: 12, Txn: 4, Leaf: true}) // only weakly held
-	runtime.GC()
-	runtime.GC()
+
+	b.rememberKid(1, &Node{ID: 12, Txn: 4, Leaf: true}) // not held by the cache
 	if b.kidNode(1) != nil {
-		t.Fatal("a child nothing else holds was kept alive")
+		t.Fatal("a child the cache does not hold was remembered")
 	}
-	runtime.KeepAlive(right)
+
+	// Two branches (two versions of one) remember a child; the cache lets
+	// go of it: both forget it, and nothing keeps it alive.
+	b2 := &Node{ID: 13, Txn: 6, kids: b.kids, ents: b.ents}
+	kid := &Node{ID: 12, Txn: 4, Leaf: true}
+	freed := make(chan struct{})
+	runtime.AddCleanup(kid, func(ch chan struct{}) { close(ch) }, freed)
+	kid.Held(true)
+	b.rememberKid(1, kid)
+	b2.rememberKid(1, kid)
+	if b.kidNode(1) != kid || b2.kidNode(1) != kid {
+		t.Fatal("held child not remembered")
+	}
+	kid.Held(true) // a second holder (the store's unflushed set, say)
+	kid.Held(false)
+	if b.kidNode(1) != kid || b2.kidNode(1) != kid {
+		t.Fatal("a child still held by one holder was forgotten")
+	}
+	kid.Held(false)
+	if b.kidNode(1) != nil || b2.kidNode(1) != nil {
+		t.Fatal("a child its last holder let go of is still remembered")
+	}
+	b.rememberKid(1, kid)
+	if b.kidNode(1) != nil {
+		t.Fatal("a child the cache let go of was remembered again")
+	}
+	kid = nil
+	for i := 0; i < 20; i++ {
+		runtime.GC()
+		select {
+		case <-freed:
+			runtime.KeepAlive(right)
+			runtime.KeepAlive(b2)
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatal("a child the cache let go of was kept alive by the branches that remembered it")
+}
+
+// TestRememberedBacksPruned: a node the cache keeps while the writer
+// copies its parent again and again is remembered by each copy; the
+// entries of copies that are gone are dropped, so its list stays short.
+func TestRememberedBacksPruned(t *testing.T) {
+	kid := &Node{ID: 12, Txn: 4, Leaf: true}
+	kid.Held(true)
+	for v := 0; v < 1000; v++ {
+		b := &Node{ID: 10, Txn: uint64(5 + v), kids: []page.Ref{{ID: 12, Txn: 4, Pages: 1}}, ents: make([]ent, 1)}
+		b.rememberKid(0, kid)
+		if v%100 == 99 {
+			runtime.GC()
+		}
+	}
+	kid.hmu.Lock()
+	n := len(kid.backs)
+	kid.hmu.Unlock()
+	if n > 200 {
+		t.Fatalf("%d branch entries listed for one node after 1000 copies of its branch", n)
+	}
 }

@@ -110,6 +110,8 @@ func (c *Cache) Put(id uint64, val any, size int64) {
 	}
 	if e, ok := s.items[id]; ok {
 		s.bytes += size - e.size
+		held(e.val, false)
+		held(val, true)
 		e.val, e.size = val, size
 		e.ref.Store(true)
 		return
@@ -119,6 +121,7 @@ func (c *Cache) Put(id uint64, val any, size int64) {
 	s.ring = append(s.ring, e)
 	s.items[id] = e
 	s.bytes += size
+	held(val, true)
 }
 
 // Referenced is implemented by cached values that their users can reach
@@ -127,6 +130,21 @@ func (c *Cache) Put(id uint64, val any, size int64) {
 // call, and clears that. Eviction counts it as the entry's reference bit,
 // so that values used that way are not taken for cold ones.
 type Referenced interface{ TakeRef() bool }
+
+// Held is implemented by cached values that must know whether the cache
+// holds them: Held(true) when Put stores the value, Held(false) when the
+// cache lets go of it (eviction, RemoveAll, a Put replacing it). Both are
+// called with a shard's lock held: Held must not call back into the
+// cache. btree nodes use it so that pointers to them that readers
+// remember never keep a node in memory the cache has dropped.
+type Held interface{ Held(bool) }
+
+// held tells v, if it is Held, whether the cache holds it.
+func held(v any, in bool) {
+	if h, ok := v.(Held); ok {
+		h.Held(in)
+	}
+}
 
 // referenced reports (and clears) whether e was used since the hand last
 // passed it.
@@ -167,6 +185,7 @@ func (s *cacheShard) drop(e *cacheEntry) {
 	s.ring = s.ring[:last]
 	delete(s.items, e.id)
 	s.bytes -= e.size
+	held(e.val, false)
 }
 
 // RemoveAll drops every id in ids, taking each shard's lock once.

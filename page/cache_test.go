@@ -138,3 +138,53 @@ func TestCacheReferenced(t *testing.T) {
 		t.Fatal("an unused value survived 30 insertions into a shard of 10")
 	}
 }
+
+// heldVal records what the cache tells it (Held).
+type heldVal struct {
+	id   uint64
+	held bool
+	told int
+}
+
+func (v *heldVal) Held(in bool) { v.held = in; v.told++ }
+
+// TestCacheHeld: a Held value learns when the cache takes it and when it
+// lets go of it, by eviction, RemoveAll, SetLimit or a Put replacing it,
+// and is never told it is held while it is not.
+func TestCacheHeld(t *testing.T) {
+	c := NewCache(16 * 100)
+	vals := map[uint64]*heldVal{}
+	inCache := func(v *heldVal) bool {
+		got, ok := c.Peek(v.id)
+		return ok && got == any(v)
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, v := range vals {
+			if v.held != inCache(v) {
+				t.Fatalf("%s: value %d told held=%v, in the cache %v", when, v.id, v.held, inCache(v))
+			}
+		}
+	}
+	for i := uint64(0); i < 500; i++ {
+		v := &heldVal{id: i}
+		vals[i] = v
+		c.Put(i, v, 10)
+	}
+	check("after evicting puts")
+	old := vals[499]
+	nv := &heldVal{id: 499}
+	c.Put(499, nv, 10)
+	if old.held || !nv.held {
+		t.Fatalf("replaced: old held=%v, new held=%v", old.held, nv.held)
+	}
+	vals[499] = nv
+	c.RemoveAll([]uint64{498, 497})
+	check("after RemoveAll")
+	c.SetLimit(16 * 20)
+	check("after SetLimit")
+	c.Put(7000, &heldVal{id: 7000}, 1<<20) // larger than a shard: not taken
+	if v, ok := c.Peek(7000); ok {
+		t.Fatalf("oversized value cached: %v", v)
+	}
+}

@@ -222,19 +222,21 @@ func (db *DB) finishFlush(job *flushJob) error {
 	}
 	db.metas[job.meta.Slot] = job.meta
 	db.alloc.Landed()
-	db.umu.Lock()
-	for id := range job.nodes {
-		delete(db.unflushed, id)
-	}
-	db.nUnflushed.Store(int64(len(db.unflushed)))
-	db.umu.Unlock()
 	for _, n := range job.cached {
 		// A page freed by a commit while this flush ran is already
 		// superseded: caching it would only take room until its release.
+		// Cached before it leaves the unflushed set: a node cached as it
+		// is keeps its remembered pointers (btree/swizzle.go).
 		if !db.alloc.IsPending(n.ID) {
 			db.cache.Put(n.ID, n, n.MemSize())
 		}
 	}
+	db.umu.Lock()
+	for id := range job.nodes {
+		db.dropUnflushed(id)
+	}
+	db.nUnflushed.Store(int64(len(db.unflushed)))
+	db.umu.Unlock()
 	db.release()
 	var err error
 	if h, ok := db.alloc.Shrink(db.shrinkMin()); ok {

@@ -276,7 +276,14 @@ func (db *DB) commit(tx *Tx) error {
 	db.cache.RemoveAll(w.freed)
 	db.umu.Lock()
 	for id, n := range w.dirty {
+		if old, ok := db.unflushed[id]; ok {
+			if old == n {
+				continue
+			}
+			old.Held(false)
+		}
 		db.unflushed[id] = n
+		n.Held(true) // remembered children (btree/swizzle.go)
 	}
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
@@ -291,6 +298,15 @@ func (db *DB) commit(tx *Tx) error {
 		db.publishCounts() // AvailCount is a popcount: not on every commit
 	}
 	return nil
+}
+
+// dropUnflushed removes id's node from the unflushed set, telling it
+// (btree/swizzle.go). db.umu is held.
+func (db *DB) dropUnflushed(id uint64) {
+	if n, ok := db.unflushed[id]; ok {
+		delete(db.unflushed, id)
+		n.Held(false)
+	}
 }
 
 // maxKeptReleased bounds the id list release keeps for reuse.
@@ -310,7 +326,7 @@ func (db *DB) release() {
 	}
 	db.umu.Lock()
 	for _, id := range ids {
-		delete(db.unflushed, id)
+		db.dropUnflushed(id)
 	}
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
