@@ -51,11 +51,13 @@ type Node struct {
 	// pointer, and taken by the page cache's eviction (TakeRef).
 	used atomic.Bool
 	// holds counts the store's holders of the node (the page cache, the
-	// unflushed set), and backs lists the branch entries that remember
-	// it (swizzle.go); both under hmu.
-	hmu   sync.Mutex
-	holds int32
-	backs []backRef
+	// unflushed set), backs lists the branch entries that remember it,
+	// and backsLive is how many of them the last prune kept (swizzle.go);
+	// all under hmu.
+	hmu       sync.Mutex
+	holds     int32
+	backs     []backRef
+	backsLive int
 }
 
 // ent is one entry. Offsets with ownBit set point into own, else into base.

@@ -57,7 +57,16 @@ type backRef struct {
 // backsPrune is the length of a node's backs past which remembering it
 // first drops the entries of branches that are gone (a hot node under a
 // branch the writer keeps copying is remembered by each copy in turn).
+// A branch copy the writer dropped is gone only once the collector has
+// freed it, so a prune may keep everything: the next waits until the list
+// has doubled since (shouldPrune), which keeps the cost of remembering
+// constant on average (each prune scans at most twice what was appended
+// since the last).
 const backsPrune = 8
+
+// shouldPrune reports whether a backs list of length n, of which live
+// were kept by the last prune, is pruned before the next append.
+func shouldPrune(n, live int) bool { return n >= max(backsPrune, 2*live) }
 
 // kidNode returns the remembered child of branch entry i, or nil.
 func (n *Node) kidNode(i int) *Node {
@@ -104,7 +113,7 @@ func (n *Node) Held(in bool) {
 	for _, b := range n.backs {
 		b.forget(n)
 	}
-	n.backs = nil
+	n.backs, n.backsLive = nil, 0
 }
 
 // forget clears b's entry if it still remembers c.
@@ -136,7 +145,7 @@ func (n *Node) rememberKid(i int, c *Node) {
 	if i >= len(*s) {
 		return
 	}
-	if len(c.backs) >= backsPrune {
+	if shouldPrune(len(c.backs), c.backsLive) {
 		live := c.backs[:0]
 		for _, b := range c.backs {
 			if b.branch.Value() != nil {
@@ -144,7 +153,7 @@ func (n *Node) rememberKid(i int, c *Node) {
 			}
 		}
 		clear(c.backs[len(live):])
-		c.backs = live
+		c.backs, c.backsLive = live, len(live)
 	}
 	(*s)[i].Store(c)
 	c.backs = append(c.backs, backRef{branch: weak.Make(n), i: i})

@@ -209,3 +209,25 @@ func TestRememberedBacksPruned(t *testing.T) {
 		t.Fatalf("%d branch entries listed for one node after 1000 copies of its branch", n)
 	}
 }
+
+// TestBacksPruneAmortized: when no entry can be dropped (the branch copies
+// are garbage the collector has not freed yet), prunes happen only as the
+// list doubles, so N remembers scan O(N) entries in all, not O(N^2).
+func TestBacksPruneAmortized(t *testing.T) {
+	const n = 30000
+	live, scanned, prunes := 0, 0, 0
+	for length := 0; length < n; length++ {
+		if shouldPrune(length, live) {
+			prunes++
+			scanned += length
+			live = length // nothing dropped
+		}
+	}
+	if scanned > 4*n || prunes > 16 {
+		t.Fatalf("%d remembers: %d prunes scanning %d entries", n, prunes, scanned)
+	}
+	// And a list whose entries do go is pruned back to what is live.
+	if !shouldPrune(backsPrune, 0) || shouldPrune(backsPrune-1, 0) {
+		t.Fatalf("an unpruned list of %d is not pruned, or one of %d is", backsPrune, backsPrune-1)
+	}
+}

@@ -53,8 +53,8 @@ func (p *pressure) update(st page.CacheStats) {
 // as of the newest committed state, so that a write about to touch them
 // finds them there. It changes nothing; errors are left for the write to
 // meet. Its descents do not follow remembered children (btree/swizzle.go):
-// a child the cache dropped but the collector has not freed would be found
-// that way, and not put back in the cache where the writer looks.
+// its point is to put each page in the cache and mark it used there, and a
+// remembered pointer skips the cache.
 func (db *DB) Prefetch(table uint32, keys ...[]byte) {
 	db.View(func(tx *Tx) error {
 		tx.noRemember = true
