@@ -589,5 +589,5 @@ func (n *Node) MemSize() int64 {
 }
 
 func memSize(arena, ents, kids int) int64 {
-	return int64(arena) + int64(ents)*int64(unsafe.Sizeof(ent{})) + int64(kids)*int64(unsafe.Sizeof(page.Ref{})) + 128
+	return int64(arena) + int64(ents)*int64(unsafe.Sizeof(ent{})) + int64(kids)*int64(unsafe.Sizeof(page.Ref{})) + int64(unsafe.Sizeof(Node{}))
 }
