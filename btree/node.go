@@ -74,10 +74,23 @@ func (n *Node) Encode(buf []byte, c *page.Codec) error {
 // decrypted) by page.Codec.Open, with its header h. It never panics on
 // arbitrary bytes: every length is bounds-checked.
 func Decode(buf []byte, h page.Header) (*Node, error) {
-	return decodeBody(buf, h)
+	return decodeBody(buf, h, nil)
 }
 
-func decodeBody(buf []byte, h page.Header) (*Node, error) {
+// DecodeLeafInto is Decode, but a leaf page is decoded into into, reusing
+// its entry array: into must be a leaf node an earlier Decode or
+// DecodeLeafInto made that nothing uses any more, nor ever will (a
+// ScanCursor's previous leaf, lent from the mapping: never cached nor
+// remembered). A branch page, or a nil into, gets a new node. On an error
+// into is left unusable.
+func DecodeLeafInto(into *Node, buf []byte, h page.Header) (*Node, error) {
+	if into == nil || !into.Leaf || h.Type != page.TypeLeaf {
+		return decodeBody(buf, h, nil)
+	}
+	return decodeBody(buf, h, into)
+}
+
+func decodeBody(buf []byte, h page.Header, into *Node) (*Node, error) {
 	bad := func(format string, args ...any) error {
 		return &page.CorruptError{ID: h.ID, Reason: sprintf(format, args...)}
 	}
@@ -87,12 +100,20 @@ func decodeBody(buf []byte, h page.Header) (*Node, error) {
 	if len(buf) >= ownBit {
 		return nil, bad("page too large")
 	}
-	n := &Node{ID: h.ID, Txn: h.Txn, Leaf: h.Type == page.TypeLeaf, base: buf}
 	cnt := int(h.Count)
 	if cnt == 0 {
 		return nil, bad("empty %v page", h.Type)
 	}
-	n.ents = make([]ent, cnt)
+	var n *Node
+	if into != nil && cap(into.ents) >= cnt {
+		n = into
+		n.ID, n.Txn, n.Leaf, n.base, n.own = h.ID, h.Txn, true, buf, nil
+		n.ents, n.entsShared, n.undo = n.ents[:cnt], false, nil
+		clear(n.ents)
+	} else {
+		n = &Node{ID: h.ID, Txn: h.Txn, Leaf: h.Type == page.TypeLeaf, base: buf}
+		n.ents = make([]ent, cnt)
+	}
 	if !n.Leaf {
 		n.kids = make([]page.Ref, cnt)
 	}
@@ -175,7 +196,7 @@ func decodeBody(buf []byte, h page.Header) (*Node, error) {
 // its entries use: buf may be reused at once, and a cached node costs its
 // content rather than a whole page (a leaf filled to 70% saves 30%).
 func DecodeCopy(buf []byte, h page.Header) (*Node, error) {
-	n, err := decodeBody(buf, h)
+	n, err := decodeBody(buf, h, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -39,29 +39,53 @@ func (t *Table) ScanCursor() *Cursor {
 		tx.lending = true
 	}
 	s, err := t.state()
-	m := btree.Tree{P: lendPager{readPager{tx.db}}, Root: s.root}
+	m := btree.Tree{P: lendPager{readPager{tx.db}, &lentLeaf{}}, Root: s.root}
 	return &Cursor{t: t, c: m.Cursor(), err: err}
 }
 
 // lendPager is readPager, but its nodes read from the file are decoded in
-// place in the mapping (lendNode).
-type lendPager struct{ readPager }
+// place in the mapping (lendNode). Leaves lent from the mapping are
+// decoded into the node of the previous one (leaf): a cursor asks for a
+// leaf only once it has let go of the one it was on (it pops a leaf
+// before climbing to the next, and repositioning starts a new path), and
+// a lent node is never cached nor remembered, so nothing else holds it.
+// The keys and values the cursor hands out point into the mapping, not
+// into the node, and stay valid.
+type lendPager struct {
+	readPager
+	leaf *lentLeaf
+}
 
-func (p lendPager) Node(ref page.Ref) (*btree.Node, error) { return p.db.lendNode(ref) }
+// lentLeaf is the node of the leaf a lendPager last decoded from the mapping.
+type lentLeaf struct{ n *btree.Node }
+
+func (p lendPager) Node(ref page.Ref) (*btree.Node, error) {
+	n, lent, err := p.db.lendNode(ref, p.leaf.n)
+	if lent {
+		p.leaf.n = nil // unusable after an error; a branch is not reused
+		if err == nil && n.Leaf {
+			p.leaf.n = n
+		}
+	}
+	return n, err
+}
 
 // lendNode is node, but a page read from the file is verified and decoded
-// in the file's mapping, not copied and not cached; where that cannot be
-// done, it is node.
-func (db *DB) lendNode(ref page.Ref) (*btree.Node, error) {
+// in the file's mapping, not copied and not cached (lent), a leaf into
+// reuse's entry array when reuse is not nil (btree.DecodeLeafInto); where
+// that cannot be done, it is node.
+func (db *DB) lendNode(ref page.Ref, reuse *btree.Node) (n *btree.Node, lent bool, err error) {
 	if n, ok, err := db.memNode(ref); ok || err != nil {
-		return n, err
+		return n, false, err
 	}
 	buf, h, ok, err := db.file.ViewRun(ref.ID, 1, 0, ref.Txn)
 	if !ok {
-		return db.readNode(ref)
+		n, err := db.readNode(ref)
+		return n, false, err
 	}
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
-	return btree.Decode(buf, h)
+	n, err = btree.DecodeLeafInto(reuse, buf, h)
+	return n, true, err
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 )
@@ -22,6 +23,19 @@ func loadScanKeys(t *testing.T, dir string, opts *Options, n int) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// openScanKeys loads n keys (loadScanKeys) into a new store and opens it
+// again without cache warming, so that scans read the file.
+func openScanKeys(t *testing.T, n int) *DB {
+	t.Helper()
+	dir := t.TempDir()
+	loadScanKeys(t, dir, nil, n)
+	db, err := Open(dir, &Options{NoWarmCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // scanAll reads every key and value of table 0 with the cursor c makes,
@@ -121,13 +135,8 @@ func TestScanCursorUnflushedAndWrite(t *testing.T) {
 // Close began, reads every key right (were the mapping gone, it would
 // fault), and Close returns only after it.
 func TestScanCursorCloseWaits(t *testing.T) {
-	dir := t.TempDir()
 	const n = 20_000
-	loadScanKeys(t, dir, nil, n)
-	db, err := Open(dir, &Options{NoWarmCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openScanKeys(t, n)
 	scanned := make(chan error, 1)
 	started := make(chan struct{})
 	var ended bool
@@ -165,5 +174,75 @@ func TestScanCursorCloseWaits(t *testing.T) {
 	}
 	if err := <-scanned; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestScanCursorWalk: a ScanCursor moved at random (First, Last, Seek,
+// runs of Next and Prev across leaves) over a table read from the file,
+// where each leaf it lends is decoded into the node of the one before,
+// is always on the key and value it should be; and every key and value it
+// handed out during the transaction still holds its bytes at the end
+// (they point into the mapping, not into the reused node).
+func TestScanCursorWalk(t *testing.T) {
+	const n = 20_000
+	db := openScanKeys(t, n)
+	defer db.Close()
+	want := func(i int) string { return fmt.Sprintf("key-%06d", i) }
+	type seen struct {
+		k, v []byte
+		i    int
+	}
+	var kept []seen
+	r := rand.New(rand.NewPCG(5, 5))
+	err := db.View(func(tx *Tx) error {
+		c := tx.Table(0).ScanCursor()
+		i, ok := -1, false
+		for op := 0; op < 3000; op++ {
+			switch r.IntN(5) {
+			case 0:
+				ok, i = c.First(), 0
+			case 1:
+				ok, i = c.Last(), n-1
+			case 2:
+				j := r.IntN(n + 10)
+				ok, i = c.Seek([]byte(want(j))), j // past the end: invalid
+			default:
+				fwd, steps := r.IntN(2) == 0, 1+r.IntN(200)
+				for s := 0; s < steps && ok; s++ {
+					if fwd {
+						ok, i = c.Next(), i+1
+					} else {
+						ok, i = c.Prev(), i-1
+					}
+				}
+			}
+			if c.Err() != nil {
+				return c.Err()
+			}
+			if inRange := i >= 0 && i < n; ok != inRange {
+				return fmt.Errorf("op %d: valid %v at index %d", op, ok, i)
+			}
+			if !ok {
+				ok, i = c.First(), 0
+				continue
+			}
+			k, v := c.KeyValue()
+			if string(k) != want(i) || string(bytes.TrimRight(v, " ")) != want(i) {
+				return fmt.Errorf("op %d: at %d found %q = %q", op, i, k, v)
+			}
+			kept = append(kept, seen{k, v, i})
+		}
+		for _, s := range kept {
+			if string(s.k) != want(s.i) || string(bytes.TrimRight(s.v, " ")) != want(s.i) {
+				return fmt.Errorf("key %d handed out earlier now reads %q = %q", s.i, s.k, s.v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) < 1000 {
+		t.Fatalf("only %d positions checked", len(kept))
 	}
 }
