@@ -82,7 +82,8 @@ func Decode(buf []byte, h page.Header) (*Node, error) {
 // DecodeLeafInto made that nothing uses any more, nor ever will (a
 // ScanCursor's previous leaf, lent from the mapping: never cached nor
 // remembered). A branch page, or a nil into, gets a new node. On an error
-// into is left unusable.
+// into holds no page, and may be passed again (every field a decode reads
+// is set first).
 func DecodeLeafInto(into *Node, buf []byte, h page.Header) (*Node, error) {
 	if into == nil || !into.Leaf || h.Type != page.TypeLeaf {
 		return decodeBody(buf, h, nil)

@@ -35,15 +35,8 @@ func (p *countPager) Node(r page.Ref) (*Node, error) {
 // the answers an unmarked tree gives; a snapshot taken before the writer
 // changed the tree keeps answering as of then, the new one as of now.
 func TestPublishedRemembersChildren(t *testing.T) {
-	mp := newMemPager(4096)
-	w := &Tree{P: mp}
 	const n = 5000
-	for i := 0; i < n; i++ {
-		if _, _, err := w.Put([]byte(fmt.Sprintf("key-%05d", i)), Value{Data: []byte(fmt.Sprint(i))}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mp.commit(t)
+	mp, w := committedTree(t, n)
 	cp := &countPager{memPager: mp, nodes: map[page.Ref]*Node{}}
 	old := &Tree{P: cp, Root: w.Root, Published: true}
 	get := func(tr *Tree, i int) string {

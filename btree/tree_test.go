@@ -37,6 +37,21 @@ func (p *memPager) Node(r page.Ref) (*Node, error) {
 	return openDecode(buf, r, p.ps)
 }
 
+// committedTree puts n keys ("key-00000" = "0", ...) into a new tree on a
+// 4 KiB memPager and commits them.
+func committedTree(t *testing.T, n int) (*memPager, *Tree) {
+	t.Helper()
+	mp := newMemPager(4096)
+	w := &Tree{P: mp}
+	for i := 0; i < n; i++ {
+		if _, _, err := w.Put([]byte(fmt.Sprintf("key-%05d", i)), Value{Data: []byte(fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mp.commit(t)
+	return mp, w
+}
+
 // openDecode verifies buf as a plain page read for r and decodes it.
 func openDecode(buf []byte, r page.Ref, ps int) (*Node, error) {
 	b, h, err := page.PlainCodec().Open(bytes.Clone(buf), r.ID, 0, r.Txn, ps)

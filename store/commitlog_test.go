@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -483,27 +482,17 @@ func TestCommitLogReplayBreak(t *testing.T) {
 	reopenVerify(t, dir, logOpts(nil), want)
 }
 
-// failingWrites fails every write once armed.
-type failingWrites struct {
-	*os.File
-	armed *atomic.Bool
-}
-
-func (f failingWrites) WriteAt(p []byte, off int64) (int, error) {
-	if f.armed.Load() {
-		return 0, fmt.Errorf("injected write failure")
-	}
-	return f.File.WriteAt(p, off)
-}
-
 // TestCommitLogStoreFailed: a batch during which the store failed (here an
 // overflow run's write, whose error the submission swallows) is answered
 // with the failure, not acknowledged through the log, though its other
 // writes were recorded.
 func TestCommitLogStoreFailed(t *testing.T) {
-	var armed atomic.Bool
+	var data *faultBackend // fails every data file write once armed
 	opts := logOpts(nil)
-	opts.OpenFile = wrapFiles(false, func(f *os.File) page.Backend { return failingWrites{f, &armed} })
+	opts.OpenFile = wrapFiles(false, func(f *os.File) page.Backend {
+		data = &faultBackend{File: f, kind: "eio", after: 1}
+		return data
+	})
 	db, err := Open(t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -512,7 +501,7 @@ func TestCommitLogStoreFailed(t *testing.T) {
 	if err := db.Update(func(tx *Tx) error { return putString(tx, 0, []byte("a"), []byte("1")) }); err != nil {
 		t.Fatal(err)
 	}
-	armed.Store(true)
+	data.armed.Store(true)
 	err = db.Update(func(tx *Tx) error {
 		if err := putString(tx, 0, []byte("big"), bytes.Repeat([]byte("v"), 3*4096)); err == nil {
 			return fmt.Errorf("the overflow write did not fail")

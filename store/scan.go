@@ -61,11 +61,8 @@ type lentLeaf struct{ n *btree.Node }
 
 func (p lendPager) Node(ref page.Ref) (*btree.Node, error) {
 	n, lent, err := p.db.lendNode(ref, p.leaf.n)
-	if lent {
-		p.leaf.n = nil // unusable after an error; a branch is not reused
-		if err == nil && n.Leaf {
-			p.leaf.n = n
-		}
+	if lent && err == nil && n.Leaf {
+		p.leaf.n = n
 	}
 	return n, err
 }
