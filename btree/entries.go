@@ -41,6 +41,9 @@ type Node struct {
 	// only its kids): every change to ents calls ownEnts first, which
 	// copies them once.
 	entsShared bool
+	// ownCheck is the length own must pass before compact counts its
+	// dead bytes again (0: at the next call past a quarter page).
+	ownCheck uint32
 
 	undo *UndoLog // non-nil while a savepoint records this node's changes
 
@@ -354,34 +357,85 @@ func (n *Node) remove(i int) {
 	n.record(op)
 }
 
-// splitOff moves entries [cut:] into right (an empty node of the same kind).
-func (n *Node) splitOff(cut int, right *Node) {
+// splitOff moves entries [cut:] into right (an empty node of the same
+// kind). right shares n's base and gets a new own holding only its own
+// entries' bytes, with room for extra more: sharing n's own would make
+// right's first append copy all of it.
+func (n *Node) splitOff(cut int, right *Node, extra int) {
 	if n.undo != nil {
 		n.record(n.snapshot())
 	}
 	right.base = n.base
-	right.own = n.own[:len(n.own):len(n.own)]
+	right.own = n.own
 	right.ents = append(right.ents[:0], n.ents[cut:]...)
+	right.moveOwn(extra)
 	n.ents = n.ents[:cut:cut]
+	n.ownCheck = 0 // right's bytes are dead in n's arenas
 	if !n.Leaf {
 		right.kids = append(right.kids[:0], n.kids[cut:]...)
 		n.kids = n.kids[:cut:cut]
 	}
 }
 
+// moveOwn copies the bytes of own that n's entries use into a new own with
+// room for extra more, so that n no longer shares its old own.
+func (n *Node) moveOwn(extra int) {
+	own := make([]byte, 0, n.ownLive()+extra)
+	for i := range n.ents {
+		e := &n.ents[i]
+		if e.koff&ownBit != 0 {
+			k := n.bytes(e.koff, uint32(e.klen))
+			e.koff = uint32(len(own)) | ownBit
+			own = append(own, k...)
+		}
+		if n.Leaf && e.voff&ownBit != 0 {
+			rec := n.valRecord(e)
+			e.voff = (uint32(len(own)) + e.hdrLen()) | ownBit
+			own = append(own, rec...)
+		}
+	}
+	n.own, n.ownCheck = own, 0
+}
+
 // compact rewrites the node's live bytes into a new base arena and empties
-// own, once own has grown past a quarter page: own holds every value a
-// chain of clones appended, live or replaced, so it is kept small; the new
-// base is shared by later clones without copying.
+// own, once its arenas hold more than a quarter page of dead bytes: own
+// holds every value a chain of clones appended, live or replaced, and base
+// the entries the node was decoded with, replaced ones too. The new base is
+// shared by later clones without copying. Dead bytes are counted each time
+// own has grown by another quarter page since the last count (ownCheck),
+// and after a split: a node that only gains entries (a sequential load's
+// last leaf) is never copied before it splits, and between counts a node
+// gains at most a quarter page and an entry, so its arenas stay within a
+// small multiple of a page.
 func (n *Node) compact(pageSize int) {
-	if len(n.own) <= pageSize/4 {
+	q := pageSize / 4
+	if len(n.own) <= q || len(n.own) < int(n.ownCheck) {
+		return
+	}
+	if len(n.base)+len(n.own)-n.liveBytes() <= q {
+		n.ownCheck = uint32(len(n.own) + q)
 		return
 	}
 	if n.undo != nil {
 		n.record(n.snapshot())
 	}
 	n.ents, n.base = n.liveCopy(cap(n.ents))
-	n.own, n.entsShared = nil, false
+	n.own, n.entsShared, n.ownCheck = nil, false, 0
+}
+
+// ownLive is the number of own's bytes that n's entries use.
+func (n *Node) ownLive() int {
+	size := 0
+	for i := range n.ents {
+		e := &n.ents[i]
+		if e.koff&ownBit != 0 {
+			size += int(e.klen)
+		}
+		if n.Leaf && e.voff&ownBit != 0 {
+			size += int(e.hdrLen() + e.vlen)
+		}
+	}
+	return size
 }
 
 // liveCopy returns n's entries (with room for capEnts) pointing into a new
@@ -473,7 +527,7 @@ func (n *Node) Size() int {
 // would append into the same spare arena capacity): the Pager clones only
 // immutable nodes, once each per transaction.
 func (n *Node) Clone() *Node {
-	c := &Node{ID: n.ID, Txn: n.Txn, Leaf: n.Leaf, base: n.base, own: n.own}
+	c := &Node{ID: n.ID, Txn: n.Txn, Leaf: n.Leaf, base: n.base, own: n.own, ownCheck: n.ownCheck}
 	// append to nil copies without first zeroing the new array (make
 	// would clear it), and rounds the capacity up to the allocation's
 	// size class, which leaves room for an insert.

@@ -108,7 +108,7 @@ func decodeBody(buf []byte, h page.Header, into *Node) (*Node, error) {
 	var n *Node
 	if into != nil && cap(into.ents) >= cnt {
 		n = into
-		n.ID, n.Txn, n.Leaf, n.base, n.own = h.ID, h.Txn, true, buf, nil
+		n.ID, n.Txn, n.Leaf, n.base, n.own, n.ownCheck = h.ID, h.Txn, true, buf, nil, 0
 		n.ents, n.entsShared, n.undo = n.ents[:cnt], false, nil
 		clear(n.ents)
 	} else {

@@ -294,7 +294,7 @@ func (t *Tree) split(n *Node, size int, appending bool) ([]*Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		cur.splitOff(cut, right)
+		cur.splitOff(cut, right, limit/8)
 		pieces = append(pieces, right)
 		cur = right
 		size = cur.Size()

@@ -1,0 +1,87 @@
+package btree
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestOwnDeadBounded checks compact's bound on a node's arenas: after
+// any put, the bytes of base and own that no entry uses stay under two
+// pages (dead bytes are counted each quarter page of own's growth and the
+// node compacted past a quarter; between counts overwrites may kill at
+// most every live byte), across chains of clones that overwrite the same
+// keys with values of random sizes.
+func TestOwnDeadBounded(t *testing.T) {
+	const ps = 4096
+	for seed := uint64(1); seed <= 4; seed++ {
+		r := rand.New(rand.NewPCG(seed, 9))
+		p := newMemPager(ps)
+		tr := &Tree{P: p}
+		for round := 0; round < 30; round++ {
+			for j := 0; j < 200; j++ {
+				k := []byte(fmt.Sprintf("key-%04d", r.IntN(400)))
+				v := make([]byte, r.IntN(ps/4))
+				if _, _, err := tr.Put(k, Value{Data: v, Version: 1}); err != nil {
+					t.Fatal(err)
+				}
+				for _, n := range p.dirty {
+					if dead := len(n.base) + len(n.own) - n.liveBytes(); dead > 2*ps {
+						t.Fatalf("seed %d: node %d holds %d dead bytes (base %d, own %d)", seed, n.ID, dead, len(n.base), len(n.own))
+					}
+				}
+			}
+			p.commit(t)
+		}
+	}
+}
+
+// TestSequentialLoadNotCompacted checks that a sequential load never
+// copies a leaf's live bytes before the leaf splits: every leaf of a
+// load in one transaction still has the empty base it was made with.
+// It also checks that split pieces do not share own: each piece's own
+// holds exactly the bytes its entries use plus room to grow.
+func TestSequentialLoadNotCompacted(t *testing.T) {
+	p := newMemPager(4096)
+	tr := &Tree{P: p}
+	v := make([]byte, 100)
+	for i := 0; i < 20000; i++ {
+		var k [16]byte
+		binary.BigEndian.PutUint64(k[8:], uint64(i))
+		if _, _, err := tr.Put(k[:], Value{Data: v, Version: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leaves := 0
+	owns := map[*byte]uint64{}
+	for _, n := range p.dirty {
+		if !n.Leaf {
+			continue
+		}
+		leaves++
+		if len(n.base) != 0 {
+			t.Fatalf("leaf %d was compacted (base of %d bytes)", n.ID, len(n.base))
+		}
+		if cap(n.own) == 0 {
+			continue
+		}
+		first := &n.own[:1][0]
+		if other, ok := owns[first]; ok {
+			t.Fatalf("leaves %d and %d share own", other, n.ID)
+		}
+		owns[first] = n.ID
+	}
+	if leaves < 100 {
+		t.Fatalf("%d leaves: the load did not split", leaves)
+	}
+	p.commit(t)
+	for i := 0; i < 20000; i++ {
+		var k [16]byte
+		binary.BigEndian.PutUint64(k[8:], uint64(i))
+		got, ok, err := tr.Get(k[:])
+		if err != nil || !ok || len(got.Data) != len(v) {
+			t.Fatalf("key %d: %v %v %d bytes", i, ok, err, len(got.Data))
+		}
+	}
+}
