@@ -83,9 +83,32 @@ func TestBound(t *testing.T) {
 						if got := n.child(k); got != wantChild {
 							t.Fatalf("%d keys, child(%x) = %d, want %d", len(keys), k, got, wantChild)
 						}
+						// A descent's span guides only the guess: the
+						// right one, one too narrow or wide, and one
+						// that misses the keys all give the same answers.
+						for _, sp := range spans(r, n) {
+							p := prefix(k)
+							if got, eq := n.searchIn(k, p, sp); got != want || eq != (want < len(keys) && bytes.Equal(keys[want], k)) {
+								t.Fatalf("%d keys, span %x: searchIn(%x) = %d %v, want %d", len(keys), sp, k, got, eq, want)
+							}
+							if got := n.childIn(k, p, sp); got != wantChild {
+								t.Fatalf("%d keys, span %x: childIn(%x) = %d, want %d", len(keys), sp, k, got, wantChild)
+							}
+						}
 					}
 				}
 			}
 		})
+	}
+}
+
+// spans returns spans for n's prefixes: the exact one, its parent's
+// separators (a little wider), narrower, shifted, inverted and random.
+func spans(r *rand.Rand, n *Node) []span {
+	lo, hi := n.ents[0].pfx, n.ents[len(n.ents)-1].pfx
+	w := (hi - lo) / 4
+	return []span{
+		{lo, hi}, {lo / 2, hi + (^hi)/2}, {lo + w, hi - w}, {lo + w, hi + w},
+		{hi, lo}, {r.Uint64(), r.Uint64()}, {0, ^uint64(0)},
 	}
 }

@@ -567,15 +567,40 @@ func (n *Node) cmp(i int, k []byte, p uint64) int {
 
 // search returns the index of the first key >= k and whether it is equal.
 func (n *Node) search(k []byte) (int, bool) {
-	p := prefix(k)
-	i := n.bound(k, p, false)
+	return n.searchIn(k, prefix(k), span{})
+}
+
+// searchIn is search for k of prefix p in a node whose prefixes s spans.
+func (n *Node) searchIn(k []byte, p uint64, s span) (int, bool) {
+	i := n.bound(k, p, false, s)
 	return i, i < len(n.ents) && n.cmp(i, k, p) == 0
 }
 
 // child returns the index of the child whose range holds k: the last
 // entry whose key is <= k (entry 0 is a lower bound, taken as -infinity).
 func (n *Node) child(k []byte) int {
-	return max(n.bound(k, prefix(k), true)-1, 0)
+	return n.childIn(k, prefix(k), span{})
+}
+
+// childIn is child for k of prefix p in a node whose prefixes s spans.
+func (n *Node) childIn(k []byte, p uint64, s span) int {
+	return max(n.bound(k, p, true, s)-1, 0)
+}
+
+// span is what a descent knows of a node's key prefixes before reading
+// it: they lie about in [lo, hi), its parent's separators around it (the
+// lower one may be stale-high for a first child). It only guides bound's
+// first guess, which is then checked, so a wrong span costs time, never
+// a wrong answer. lo >= hi means nothing is known.
+type span struct{ lo, hi uint64 }
+
+// kidSpan is the span of child i's prefixes, n's being s.
+func (n *Node) kidSpan(i int, s span) span {
+	c := span{lo: n.ents[i].pfx, hi: s.hi}
+	if i+1 < len(n.ents) {
+		c.hi = n.ents[i+1].pfx
+	}
+	return c
 }
 
 // bound returns the first index whose key is >= k (> k when strict), k's
@@ -588,8 +613,10 @@ func (n *Node) child(k []byte) int {
 // probes land on entries far apart, each a likely CPU cache miss, where the
 // walk reads neighbours. Otherwise, and when the walk does not settle within
 // interpolationWalk entries, it binary-searches what is left, so the answer
-// is always the binary search's and the cost stays O(log n).
-func (n *Node) bound(k []byte, p uint64, strict bool) int {
+// is always the binary search's and the cost stays O(log n). A descent
+// passes the span its parent's separators give (s): the guess then needs
+// no read of the node's first and last entries, two cache misses less.
+func (n *Node) bound(k []byte, p uint64, strict bool, s span) int {
 	// after(i) reports whether entry i is at or past the answer; it is
 	// false up to the answer and true from it on.
 	after := func(i int) bool {
@@ -598,8 +625,12 @@ func (n *Node) bound(k []byte, p uint64, strict bool) int {
 	}
 	lo, hi := 0, len(n.ents) // the answer is in [lo, hi]
 	if hi > 2*interpolationWalk {
-		if a, b := n.ents[0].pfx, n.ents[hi-1].pfx; a < p && p < b {
-			g := int(float64(p-a) / float64(b-a) * float64(hi-1))
+		a, b, last := s.lo, s.hi, hi
+		if a >= b {
+			a, b, last = n.ents[0].pfx, n.ents[hi-1].pfx, hi-1
+		}
+		if a < p && p < b {
+			g := int(float64(p-a) / float64(b-a) * float64(last))
 			g = min(max(g, 0), hi-1)
 			if after(g) {
 				hi = g

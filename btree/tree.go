@@ -61,15 +61,18 @@ func (t *Tree) descend(key []byte, path []frame) ([]frame, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	p := prefix(key)
+	var s span // the root's is read from it
 	for depth := 0; ; depth++ {
 		if depth > 64 {
 			return nil, false, fmt.Errorf("page %d: tree deeper than 64 levels: %w", n.ID, page.ErrCorrupt)
 		}
 		if n.Leaf {
-			i, found := n.search(key)
+			i, found := n.searchIn(key, p, s)
 			return append(path, frame{n, i}), found, nil
 		}
-		i := n.child(key)
+		i := n.childIn(key, p, s)
+		s = n.kidSpan(i, s)
 		path = append(path, frame{n, i})
 		if n, err = t.child(n, i); err != nil {
 			return nil, false, err
