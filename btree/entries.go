@@ -25,8 +25,8 @@ import (
 // the arena: the node it copies is immutable (committed, or discarded by a
 // rollback), so at any time only the newest node of a chain of clones
 // appends, past every other sharer's length. Views that could be appended
-// to beside it are capped (the right piece of a split, undo snapshots), so
-// their appends reallocate.
+// to beside it are capped (undo snapshots), so their appends reallocate;
+// the right piece of a split gets a new own (splitOff).
 type Node struct {
 	ID   uint64
 	Txn  uint64
