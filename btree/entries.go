@@ -44,6 +44,8 @@ type Node struct {
 	// ownCheck is the length own must pass before compact counts its
 	// dead bytes again (0: at the next call past a quarter page).
 	ownCheck uint32
+	// filled: see Filled.
+	filled bool
 
 	undo *UndoLog // non-nil while a savepoint records this node's changes
 
@@ -378,23 +380,36 @@ func (n *Node) splitOff(cut int, right *Node, extra int) {
 }
 
 // moveOwn copies the bytes of own that n's entries use into a new own with
-// room for extra more, so that n no longer shares its old own.
+// room for extra more, so that n no longer shares its old own; and drops
+// base if no entry uses it (the right piece of a sequential load's split
+// would otherwise carry the left's base, all dead, into its compactions).
 func (n *Node) moveOwn(extra int) {
 	own := make([]byte, 0, n.ownLive()+extra)
+	inBase := false
 	for i := range n.ents {
 		e := &n.ents[i]
 		if e.koff&ownBit != 0 {
 			k := n.bytes(e.koff, uint32(e.klen))
 			e.koff = uint32(len(own)) | ownBit
 			own = append(own, k...)
+		} else {
+			inBase = true
 		}
-		if n.Leaf && e.voff&ownBit != 0 {
+		if !n.Leaf {
+			continue
+		}
+		if e.voff&ownBit != 0 {
 			rec := n.valRecord(e)
 			e.voff = (uint32(len(own)) + e.hdrLen()) | ownBit
 			own = append(own, rec...)
+		} else {
+			inBase = true
 		}
 	}
 	n.own, n.ownCheck = own, 0
+	if !inBase {
+		n.base = nil
+	}
 }
 
 // compact rewrites the node's live bytes into a new base arena and empties
@@ -664,6 +679,12 @@ func (n *Node) bound(k []byte, p uint64, strict bool, s span) int {
 
 // interpolationWalk is how many entries bound walks from its guess.
 const interpolationWalk = 8
+
+// Filled reports whether n is a leaf left full by a split at its end: a
+// sequential load leaves such leaves behind and comes back to none of
+// them, so a store need not keep them in memory once they are written. A
+// clone of n is not Filled.
+func (n *Node) Filled() bool { return n.filled }
 
 // Ref is the reference to n.
 func (n *Node) Ref() page.Ref { return page.Ref{ID: n.ID, Txn: n.Txn, Pages: 1} }

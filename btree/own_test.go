@@ -85,3 +85,58 @@ func TestSequentialLoadNotCompacted(t *testing.T) {
 		}
 	}
 }
+
+// TestFilled checks which leaves are Filled: those a sequential load left
+// full, not its last leaf, not leaves split in halves by random inserts,
+// and never a clone.
+func TestFilled(t *testing.T) {
+	p := newMemPager(4096)
+	tr := &Tree{P: p}
+	v := make([]byte, 100)
+	for i := 0; i < 5000; i++ {
+		var k [16]byte
+		binary.BigEndian.PutUint64(k[8:], uint64(i))
+		if _, _, err := tr.Put(k[:], Value{Data: v, Version: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filled, leaves := 0, 0
+	for _, n := range p.dirty {
+		if n.Leaf {
+			leaves++
+			if n.Filled() {
+				filled++
+			}
+		}
+	}
+	if filled != leaves-1 {
+		t.Fatalf("sequential load: %d of %d leaves Filled, want all but the last", filled, leaves)
+	}
+	p.commit(t)
+	// A random load: halves, so (almost) nothing is Filled; clones of
+	// the sequential leaves are not.
+	r := rand.New(rand.NewPCG(5, 5))
+	for i := 0; i < 5000; i++ {
+		var k [16]byte
+		binary.BigEndian.PutUint64(k[:], r.Uint64())
+		if _, _, err := tr.Put(k[:], Value{Data: v, Version: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var k0 [16]byte
+	if _, _, err := tr.Put(k0[:], Value{Data: v, Version: 2}); err != nil {
+		t.Fatal(err)
+	}
+	filled, leaves = 0, 0
+	for _, n := range p.dirty {
+		if n.Leaf {
+			leaves++
+			if n.Filled() {
+				filled++
+			}
+		}
+	}
+	if filled > leaves/10 {
+		t.Fatalf("random load: %d of %d leaves Filled", filled, leaves)
+	}
+}

@@ -273,6 +273,9 @@ func (t *Tree) split(n *Node, size int, appending bool) ([]*Node, error) {
 	}
 	pieces := []*Node{n}
 	cur := n
+	if appending && n.Leaf {
+		n.filled = true
+	}
 	for size > limit {
 		// Find the cut: the first index where the left part reaches the
 		// target, keeping both sides non-empty and the left within limit.
@@ -297,7 +300,13 @@ func (t *Tree) split(n *Node, size int, appending bool) ([]*Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		cur.splitOff(cut, right, limit/8)
+		// An appended-to right piece fills up: room for a page spares
+		// it regrowing own; a middle split's gets an eighth.
+		extra := limit / 8
+		if appending {
+			extra = limit
+		}
+		cur.splitOff(cut, right, extra)
 		pieces = append(pieces, right)
 		cur = right
 		size = cur.Size()

@@ -190,6 +190,9 @@ func (job *flushJob) run(db *DB) {
 	go func() {
 		out := make([]*btree.Node, 0, len(job.nodes))
 		for _, n := range job.nodes {
+			if n.Filled() {
+				continue // not cached (finishFlush)
+			}
 			if n.CompactedSize() < n.MemSize()*4/5 {
 				n = n.Compacted()
 			}
@@ -222,6 +225,11 @@ func (db *DB) finishFlush(job *flushJob) error {
 	}
 	db.metas[job.meta.Slot] = job.meta
 	db.alloc.Landed()
+	// A leaf a sequential load left full is not cached (run leaves it
+	// out): nothing is likely to read it soon, and caching every one
+	// grows the heap by the load's size, fresh memory the kernel faults
+	// in page by page (a third of a 1,000,000-key load's time). A read
+	// that wants it decodes it from the file then.
 	for _, n := range job.cached {
 		// A page freed by a commit while this flush ran is already
 		// superseded: caching it would only take room until its release.
