@@ -43,16 +43,8 @@ func TestOwnDeadBounded(t *testing.T) {
 // It also checks that split pieces do not share own: each piece's own
 // holds exactly the bytes its entries use plus room to grow.
 func TestSequentialLoadNotCompacted(t *testing.T) {
-	p := newMemPager(4096)
-	tr := &Tree{P: p}
+	p, tr := seqLoaded(t, 20000)
 	v := make([]byte, 100)
-	for i := 0; i < 20000; i++ {
-		var k [16]byte
-		binary.BigEndian.PutUint64(k[8:], uint64(i))
-		if _, _, err := tr.Put(k[:], Value{Data: v, Version: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	leaves := 0
 	owns := map[*byte]uint64{}
 	for _, n := range p.dirty {
@@ -90,16 +82,8 @@ func TestSequentialLoadNotCompacted(t *testing.T) {
 // full, not its last leaf, not leaves split in halves by random inserts,
 // and never a clone.
 func TestFilled(t *testing.T) {
-	p := newMemPager(4096)
-	tr := &Tree{P: p}
+	p, tr := seqLoaded(t, 5000)
 	v := make([]byte, 100)
-	for i := 0; i < 5000; i++ {
-		var k [16]byte
-		binary.BigEndian.PutUint64(k[8:], uint64(i))
-		if _, _, err := tr.Put(k[:], Value{Data: v, Version: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	filled, leaves := 0, 0
 	for _, n := range p.dirty {
 		if n.Leaf {
@@ -139,4 +123,20 @@ func TestFilled(t *testing.T) {
 	if filled > leaves/10 {
 		t.Fatalf("random load: %d of %d leaves Filled", filled, leaves)
 	}
+}
+
+// seqLoaded is a tree of n sequential 16-byte keys with 100-byte values,
+// loaded in one transaction (its nodes still dirty).
+func seqLoaded(t *testing.T, n int) (*memPager, *Tree) {
+	p := newMemPager(4096)
+	tr := &Tree{P: p}
+	v := make([]byte, 100)
+	for i := 0; i < n; i++ {
+		var k [16]byte
+		binary.BigEndian.PutUint64(k[8:], uint64(i))
+		if _, _, err := tr.Put(k[:], Value{Data: v, Version: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p, tr
 }
