@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 )
 
 // mapMaxRead is the largest read served from the mapping: a longer one
@@ -47,6 +48,10 @@ type mappedFile struct {
 	// failed is set when mapping failed (a file system without mmap):
 	// reads then use pread without trying again.
 	failed atomic.Bool
+	// popBase and popEnd: the mapping Populate last populated from the
+	// file's start, and up to where (under mu).
+	popBase *byte
+	popEnd  int64
 }
 
 // MapReads wraps f so that reads copy from a mapping of it (see
@@ -187,3 +192,39 @@ func guarded(fn func()) (ok bool) {
 
 // guard is guarded, for File.ViewRun.
 func (b *mappedFile) guard(fn func()) bool { return guarded(fn) }
+
+// Populate asks the kernel to map [off, off+n) of the file (cut to its
+// size) into the mapping now, in one call (MADV_POPULATE_READ), rather
+// than page by page as reads first touch it. Once per mapping and range:
+// a later call within what the current mapping had populated does
+// nothing. False where that is not possible (a kernel before 5.14, no
+// mapping).
+func (b *mappedFile) Populate(off, n int64) bool {
+	if end := b.size.Load(); off+n > end {
+		n = end - off
+	}
+	if off < 0 || n <= 0 {
+		return false
+	}
+	m := b.mapping(off + n)
+	if m == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.popBase == &m[0] && b.popEnd >= off+n {
+		return true
+	}
+	lo := off &^ 4095 // madvise wants a page-aligned start
+	r := m[lo : off+n]
+	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, uintptr(unsafe.Pointer(&r[0])), uintptr(len(r)), madvPopulateRead); e != 0 {
+		return false
+	}
+	if lo == 0 {
+		b.popBase, b.popEnd = &m[0], off+n
+	}
+	return true
+}
+
+// madvPopulateRead is MADV_POPULATE_READ (Linux 5.14).
+const madvPopulateRead = 22

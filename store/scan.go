@@ -39,7 +39,7 @@ func (t *Table) ScanCursor() *Cursor {
 		tx.lending = true
 	}
 	s, err := t.state()
-	m := btree.Tree{P: lendPager{readPager{tx.db}, &lentLeaf{}}, Root: s.root}
+	m := btree.Tree{P: lendPager{readPager{tx.db}, &lentLeaf{count: s.count}}, Root: s.root}
 	return &Cursor{t: t, c: m.Cursor(), err: err}
 }
 
@@ -56,15 +56,58 @@ type lendPager struct {
 	leaf *lentLeaf
 }
 
-// lentLeaf is the node of the leaf a lendPager last decoded from the mapping.
-type lentLeaf struct{ n *btree.Node }
+// lentLeaf is the node of the leaf a lendPager last decoded from the
+// mapping, with how many leaves and keys it has lent and the table's entry
+// count (for populateScan).
+type lentLeaf struct {
+	n            *btree.Node
+	leaves, keys int
+	count        uint64
+}
 
 func (p lendPager) Node(ref page.Ref) (*btree.Node, error) {
 	n, lent, err := p.db.lendNode(ref, p.leaf.n)
 	if lent && err == nil && n.Leaf {
-		p.leaf.n = n
+		l := p.leaf
+		l.n = n
+		l.leaves++
+		l.keys += n.Len()
+		if l.leaves == populateAfter {
+			p.db.populateScan(l.count, l.keys/l.leaves)
+		}
 	}
 	return n, err
+}
+
+// populateAfter is how many leaves a scan lends from the mapping before
+// it considers populateScan: a short scan (SCAN with a small COUNT) never
+// does.
+const populateAfter = 64
+
+// populateScan has the kernel map the whole data file at once, for a long
+// scan of a table that holds at least half of the file's pages (estimated
+// from its entry count and the keys a lent leaf held), when the file fits
+// in the cache bound. A scan's first touch of each leaf page in a fresh
+// mapping costs a fault that maps a few neighbours at best, a few us each
+// here; one madvise maps them all for a fraction of that (page.File.
+// Populate, once per mapping). The bounds keep it from reading a file
+// larger than the memory given to the cache, or from mapping a large file
+// for a small table in it.
+func (db *DB) populateScan(count uint64, keysPerLeaf int) {
+	size, err := db.file.Size()
+	if err == nil && worthPopulating(size, db.cache.Stats().Limit, db.ps, count, keysPerLeaf) {
+		db.file.Populate(0, int(size/int64(db.ps)))
+	}
+}
+
+// worthPopulating is populateScan's rule: a file of size bytes within the
+// cache bound limit, and a table of count entries at keysPerLeaf a leaf
+// that fills at least half of its pages of ps bytes.
+func worthPopulating(size, limit int64, ps int, count uint64, keysPerLeaf int) bool {
+	if size > limit || keysPerLeaf <= 0 || ps <= 0 {
+		return false
+	}
+	return count/uint64(keysPerLeaf) >= uint64(size/int64(ps)/2)
 }
 
 // lendNode is node, but a page read from the file is verified and decoded
