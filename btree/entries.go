@@ -680,10 +680,10 @@ func (n *Node) bound(k []byte, p uint64, strict bool, s span) int {
 // interpolationWalk is how many entries bound walks from its guess.
 const interpolationWalk = 8
 
-// Filled reports whether n is a leaf left full by a split at its end: a
-// sequential load leaves such leaves behind and comes back to none of
-// them, so a store need not keep them in memory once they are written. A
-// clone of n is not Filled.
+// Filled reports whether n is a leaf left full by a split at the end of
+// the tree (an insert past every key): a sequential load leaves such
+// leaves behind and comes back to none of them, so a store need not keep
+// them in memory once they are written. A clone of n is not Filled.
 func (n *Node) Filled() bool { return n.filled }
 
 // Ref is the reference to n.

@@ -83,7 +83,7 @@ func (t *Tree) share(pf frame, cur *Node, size int) (*Node, error) {
 				sib.insertLeaf(0, cur.Key(last), cur.Val(last))
 				cur.remove(last)
 			}
-			w.setKey(j, sib.Key(0))
+			w.setKey(j, sepKey(cur, sib))
 			if pf.i == 0 {
 				// Key 0 may lie above the entries just moved (it is
 				// only a lower bound): bring it down to cur's first.
@@ -94,7 +94,7 @@ func (t *Tree) share(pf frame, cur *Node, size int) (*Node, error) {
 				sib.insertLeaf(sib.Len(), cur.Key(0), cur.Val(0))
 				cur.remove(0)
 			}
-			w.setKey(pf.i, cur.Key(0))
+			w.setKey(pf.i, sepKey(sib, cur))
 		}
 		sib.compact(limit)
 		cur.compact(limit)

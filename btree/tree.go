@@ -204,6 +204,12 @@ func removeAt[T any](s []T, i int) []T {
 // needed, or shares an overfull leaf's entries with a sibling
 // (redistribute.go), and updates the ancestors bottom-up, shadowing each.
 func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
+	// At the tree's right edge: every ancestor's last child is on the path
+	// (with appending, a sequential load's insert).
+	edge := appending
+	for _, f := range path[:len(path)-1] {
+		edge = edge && f.i == f.n.Len()-1
+	}
 	for level := len(path) - 1; ; level-- {
 		size := cur.Size()
 		if level > 0 && cur.Leaf && !appending && size > t.P.PageSize() {
@@ -222,6 +228,9 @@ func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 		if err != nil {
 			return err
 		}
+		if edge && cur.Leaf && len(pieces) > 1 {
+			cur.filled = true // left full by a split at the tree's end
+		}
 		if level == 0 {
 			if len(pieces) == 1 {
 				t.Root = cur.Ref()
@@ -232,7 +241,7 @@ func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 				return err
 			}
 			for j, p := range pieces {
-				root.insertKid(j, p.Key(0), p.Ref())
+				root.insertKid(j, pieceKey(pieces, j), p.Ref())
 			}
 			t.Root = root.Ref()
 			return nil
@@ -254,12 +263,42 @@ func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 			parent.setKey(0, pieces[0].Key(0))
 		}
 		for j := 1; j < len(pieces); j++ {
-			parent.insertKid(pf.i+j, pieces[j].Key(0), pieces[j].Ref())
+			parent.insertKid(pf.i+j, pieceKey(pieces, j), pieces[j].Ref())
 		}
 		parent.compact(t.P.PageSize())
 		appending = appending && pf.i == pf.n.Len()-1
 		cur = parent
 	}
+}
+
+// pieceKey is the key under which the parent holds split piece j: the
+// first key of piece 0 (a lower bound), else the separator of piece j
+// from the piece before it.
+func pieceKey(pieces []*Node, j int) []byte {
+	if j == 0 {
+		return pieces[0].Key(0)
+	}
+	return sepKey(pieces[j-1], pieces[j])
+}
+
+// sepKey is the separator a parent holds for right, left being the node
+// before it: for leaves the shortest key s with left's last key < s <=
+// right's first (suffix truncation: a prefix of right's first key, one
+// byte past what it shares with left's last); for branches right's key
+// 0, itself a separator. A branch routes by s as it would by right's first
+// key, for every key either side may ever hold, and shorter separators fit
+// more children in a branch: with random 16-byte keys they are 2-3 bytes.
+func sepKey(left, right *Node) []byte {
+	r := right.Key(0)
+	if !left.Leaf || !right.Leaf {
+		return r
+	}
+	l := left.Key(left.Len() - 1)
+	n := 0
+	for n < len(l) && n < len(r) && l[n] == r[n] {
+		n++
+	}
+	return r[:min(n+1, len(r))]
 }
 
 // split cuts n (of size bytes encoded) into pieces that each fit a page,
@@ -273,9 +312,6 @@ func (t *Tree) split(n *Node, size int, appending bool) ([]*Node, error) {
 	}
 	pieces := []*Node{n}
 	cur := n
-	if appending && n.Leaf {
-		n.filled = true
-	}
 	for size > limit {
 		// Find the cut: the first index where the left part reaches the
 		// target, keeping both sides non-empty and the left within limit.
