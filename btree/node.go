@@ -37,7 +37,9 @@ const (
 // c. The node must fit the page less c's overhead (the pager's PageSize is
 // that usable size); a node that does not is an error, never a torn page.
 func (n *Node) Encode(buf []byte, c *page.Codec) error {
-	clear(buf)
+	// Every byte is written: the header's, the entries', and zeros after
+	// them (not the whole page first: a flush's pages are mostly full).
+	clear(buf[:page.HeaderSize])
 	t := page.TypeBranch
 	if n.Leaf {
 		t = page.TypeLeaf
@@ -67,6 +69,7 @@ func (n *Node) Encode(buf []byte, c *page.Codec) error {
 	if off > len(buf)-c.Overhead() {
 		return fmt.Errorf("page %d: node of %d bytes overruns the page's %d usable bytes", n.ID, off, len(buf)-c.Overhead())
 	}
+	clear(buf[off:])
 	return c.Seal(buf)
 }
 

@@ -213,8 +213,11 @@ func (db *DB) finishFlush(job *flushJob) error {
 		db.inflight = nil
 	}
 	// Its pages are written (or abandoned): the next flush may reuse the
-	// array, unless it is large (an idle server should not hold it).
-	if cap(job.pages) <= maxKeptFlushBuf && cap(job.pages) > cap(db.flushBuf) {
+	// array. A busy writer's flushes are as large as the dirty cap lets
+	// them be, and a new array each time is fresh memory the kernel
+	// faults in page by page: such an array is kept while flushes fill
+	// at least a quarter of it, so an idle server lets it go.
+	if keepFlushBuf(len(job.pages), cap(job.pages), db.opts.DirtyCap) && cap(job.pages) > cap(db.flushBuf) {
 		db.flushBuf = job.pages[:0]
 	}
 	job.pages = nil
@@ -369,8 +372,18 @@ func (job *flushJob) encodeNodes(db *DB) ([]pendingWrite, []page.RunSum, error) 
 	return out, sums, nil
 }
 
-// maxKeptFlushBuf bounds the page array kept for the next flush.
+// maxKeptFlushBuf is the size of page array kept for the next flush
+// however little of it a flush used.
 const maxKeptFlushBuf = 16 << 20
+
+// keepFlushBuf reports whether a flush's page array of capacity c, of
+// which the flush used n bytes, is kept for the next flush: up to
+// maxKeptFlushBuf always, up to twice the dirty cap (the pages of nodes
+// up to the cap, and those of the flush in flight) while used to a
+// quarter.
+func keepFlushBuf(n, c int, dirtyCap int64) bool {
+	return c <= maxKeptFlushBuf || (int64(c) <= 2*dirtyCap && n >= c/4)
+}
 
 // encodeSplit is the number of pages from which a flush encodes its pages
 // on two goroutines (below it, starting one costs more than it saves).
