@@ -14,11 +14,13 @@ import "github.com/digby-db/digby/page"
 // entry). Sequential appends split as before (the left piece full).
 //
 // Separators stay valid: entries moved right are the largest of cur, so the
-// right sibling's separator becomes its new first key, which is above all
-// that stay in cur (and when cur is the first child, whose separator, key
-// 0, is only a lower bound and may lie above the moved entries, key 0
-// becomes cur's first key, as after a split); entries moved left are the smallest of cur, so cur's
-// separator becomes its new first key, above all the left sibling holds.
+// right sibling's separator becomes the separator between cur's new last
+// key and the sibling's new first (sepKey), above all that stay in cur
+// (and when cur is the first child, whose separator, key 0, is only a
+// lower bound and may lie above the moved entries, key 0 becomes cur's
+// first key, as after a split); entries moved left are the smallest of
+// cur, so cur's separator becomes the one between the left sibling's new
+// last key and cur's new first, above all the left sibling holds.
 // Both nodes are changed through the Pager's Writable and the recording
 // node edits, so a savepoint rollback reverts them.
 
