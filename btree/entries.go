@@ -284,6 +284,7 @@ func (n *Node) Undo() {
 		case undoRestore:
 			n.ents, n.kids, n.entsShared = op.ents, op.kids, false
 			n.base, n.own = op.arena[0], op.arena[1]
+			n.filled, n.ownCheck = false, 0 // a split undone; count dead bytes again
 		}
 	}
 }
@@ -360,9 +361,9 @@ func (n *Node) remove(i int) {
 }
 
 // splitOff moves entries [cut:] into right (an empty node of the same
-// kind). right shares n's base and gets a new own holding only its own
-// entries' bytes, with room for extra more: sharing n's own would make
-// right's first append copy all of it.
+// kind). right shares n's base (unless none of its entries use it) and
+// gets a new own holding only its own entries' bytes, with room for extra
+// more: sharing n's own would make right's first append copy all of it.
 func (n *Node) splitOff(cut int, right *Node, extra int) {
 	if n.undo != nil {
 		n.record(n.snapshot())

@@ -47,9 +47,19 @@ func (n *Node) Encode(buf []byte, c *page.Codec) error {
 	page.PutHeader(buf, page.Header{ID: n.ID, Txn: n.Txn, Type: t, Count: uint16(len(n.ents))})
 	le := binary.LittleEndian
 	off := page.HeaderSize
+	usable := len(buf) - c.Overhead()
 	for i := range n.ents {
 		e := &n.ents[i]
 		k := n.Key(i)
+		// Checked before each entry: a copy would cut one that overruns
+		// the page short, and a torn page would be sealed as valid.
+		need := branchFixed + len(k)
+		if n.Leaf {
+			need = 4 + len(n.valRecord(e)) + len(k)
+		}
+		if off+need > usable {
+			return fmt.Errorf("page %d: node overruns the page's %d usable bytes at entry %d", n.ID, usable, i)
+		}
 		le.PutUint16(buf[off:], uint16(len(k)))
 		if !n.Leaf {
 			r := n.kids[i]
@@ -111,7 +121,7 @@ func decodeBody(buf []byte, h page.Header, into *Node) (*Node, error) {
 	var n *Node
 	if into != nil && cap(into.ents) >= cnt {
 		n = into
-		n.ID, n.Txn, n.Leaf, n.base, n.own, n.ownCheck = h.ID, h.Txn, true, buf, nil, 0
+		n.ID, n.Txn, n.Leaf, n.base, n.own, n.ownCheck, n.filled = h.ID, h.Txn, true, buf, nil, 0, false
 		n.ents, n.entsShared, n.undo = n.ents[:cnt], false, nil
 		clear(n.ents)
 	} else {

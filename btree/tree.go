@@ -42,11 +42,15 @@ func InlineMax(pageSize int) int { return pageSize / 4 }
 // Published marks a tree whose every node is published (a read snapshot):
 // its descents remember children in branches (swizzle.go). A tree that is
 // written, or whose pager lends nodes valid only for a while, must not set
-// it.
+// it. MarkFilled has splits at the tree's right edge mark the leaf they
+// leave full (Node.Filled): for a tree whose sequential loads are not
+// revisited soon (not for an index whose keys grow in time but whose
+// entries are read and replaced from both ends, like an expiry index).
 type Tree struct {
-	P         Pager
-	Root      page.Ref
-	Published bool
+	P          Pager
+	Root       page.Ref
+	Published  bool
+	MarkFilled bool
 }
 
 type frame struct {
@@ -206,7 +210,7 @@ func removeAt[T any](s []T, i int) []T {
 func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 	// At the tree's right edge: every ancestor's last child is on the path
 	// (with appending, a sequential load's insert).
-	edge := appending
+	edge := appending && t.MarkFilled
 	for _, f := range path[:len(path)-1] {
 		edge = edge && f.i == f.n.Len()-1
 	}
@@ -285,9 +289,11 @@ func pieceKey(pieces []*Node, j int) []byte {
 // before it: for leaves the shortest key s with left's last key < s <=
 // right's first (suffix truncation: a prefix of right's first key, one
 // byte past what it shares with left's last); for branches right's key
-// 0, itself a separator. A branch routes by s as it would by right's first
-// key, for every key either side may ever hold, and shorter separators fit
-// more children in a branch: with random 16-byte keys they are 2-3 bytes.
+// 0, itself a separator. Every key either leaf holds routes to it as it
+// would by right's first key; a key inserted later between the two may go
+// to the other one than it would have, and either is a valid place for
+// it. Shorter separators fit more children in a branch: with random
+// 16-byte keys they are 2-3 bytes.
 func sepKey(left, right *Node) []byte {
 	r := right.Key(0)
 	if !left.Leaf || !right.Leaf {

@@ -196,8 +196,11 @@ func (b *mappedFile) guard(fn func()) bool { return guarded(fn) }
 // Populate asks the kernel to map [off, off+n) of the file (cut to its
 // size) into the mapping now, in one call (MADV_POPULATE_READ), rather
 // than page by page as reads first touch it. Once per mapping and range:
-// a later call within what the current mapping had populated does
-// nothing. False where that is not possible (a kernel before 5.14, no
+// a later call within what the current mapping has populated from the
+// file's start does nothing, and one past it populates only the rest (the
+// file grew). It holds mu meanwhile, which only making a new mapping waits
+// for; on a file not in the kernel's page cache, the call reads what it
+// maps. False where that is not possible (a kernel before 5.14, no
 // mapping).
 func (b *mappedFile) Populate(off, n int64) bool {
 	if end := b.size.Load(); off+n > end {
@@ -212,16 +215,20 @@ func (b *mappedFile) Populate(off, n int64) bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.popBase == &m[0] && b.popEnd >= off+n {
-		return true
+	end := off + n
+	if b.popBase == &m[0] {
+		if b.popEnd >= end {
+			return true
+		}
+		off = max(off, b.popEnd) // only what the file grew by since
 	}
-	lo := off &^ 4095 // madvise wants a page-aligned start
-	r := m[lo : off+n]
+	lo := off &^ int64(os.Getpagesize()-1) // madvise wants an aligned start
+	r := m[lo:end]
 	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, uintptr(unsafe.Pointer(&r[0])), uintptr(len(r)), madvPopulateRead); e != 0 {
 		return false
 	}
-	if lo == 0 {
-		b.popBase, b.popEnd = &m[0], off+n
+	if lo == 0 || (b.popBase == &m[0] && lo <= b.popEnd) {
+		b.popBase, b.popEnd = &m[0], end
 	}
 	return true
 }

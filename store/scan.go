@@ -80,8 +80,9 @@ func (p lendPager) Node(ref page.Ref) (*btree.Node, error) {
 }
 
 // populateAfter is how many leaves a scan lends from the mapping before
-// it considers populateScan: a short scan (SCAN with a small COUNT) never
-// does.
+// it considers populateScan: a short scan never does. (The server's KEYS
+// uses a ScanCursor; SCAN, which holds no transaction across calls, uses
+// Cursor.)
 const populateAfter = 64
 
 // populateScan has the kernel map the whole data file at once, for a long

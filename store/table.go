@@ -41,7 +41,10 @@ func (t *Table) state() (tableState, error) { return t.tx.tableState(t.n) }
 
 func (t *Table) trees(s tableState) (main, exp btree.Tree) {
 	p, pub := t.tx.pager(), t.tx.published()
-	return btree.Tree{P: p, Root: s.root, Published: pub}, btree.Tree{P: p, Root: s.exp, Published: pub}
+	// Main trees mark the leaves a sequential load leaves full (they are
+	// not cached at flush); the expiry index, whose keys start with a
+	// time, grows at its end too, but is read and replaced there.
+	return btree.Tree{P: p, Root: s.root, Published: pub, MarkFilled: true}, btree.Tree{P: p, Root: s.exp, Published: pub}
 }
 
 // Get returns the tuple under key (a long key's whole key confirmed).
