@@ -425,6 +425,7 @@ func (t *Tree) Update(key []byte, fn func(v *Value)) (bool, error) {
 	v := leaf.Val(lf.i)
 	fn(&v)
 	leaf.setMeta(lf.i, v)
+	leaf.compact(t.P.PageSize()) // setMeta appends the record again
 	return true, t.propagate(path, leaf, false)
 }
 
