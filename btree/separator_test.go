@@ -9,8 +9,8 @@ import (
 	"github.com/digby-db/digby/page"
 )
 
-// TestSepKey: the separator of two leaves is the shortest prefix of the
-// right one's first key that sorts after the left one's last key.
+// TestSepKey: the separator of two leaves is the smallest of the shortest
+// keys above the left one's last key and at most the right one's first.
 func TestSepKey(t *testing.T) {
 	leaf := func(keys ...string) *Node {
 		n := &Node{Leaf: true}
@@ -26,6 +26,8 @@ func TestSepKey(t *testing.T) {
 		{"ab", "abzzz", "abz"},
 		{"", "a", "a"},
 		{"a\xff", "b\x00", "b"},
+		{"a", "c", "b"}, // just above the left key, not a prefix of the right
+		{"ax", "cy", "b"},
 	} {
 		if got := sepKey(leaf("0", c.l), leaf(c.r, "zzzz")); string(got) != c.want {
 			t.Errorf("sepKey(%q, %q) = %q, want %q", c.l, c.r, got, c.want)

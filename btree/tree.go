@@ -286,14 +286,16 @@ func pieceKey(pieces []*Node, j int) []byte {
 }
 
 // sepKey is the separator a parent holds for right, left being the node
-// before it: for leaves the shortest key s with left's last key < s <=
-// right's first (suffix truncation: a prefix of right's first key, one
-// byte past what it shares with left's last); for branches right's key
-// 0, itself a separator. Every key either leaf holds routes to it as it
-// would by right's first key; a key inserted later between the two may go
-// to the other one than it would have, and either is a valid place for
-// it. Shorter separators fit more children in a branch: with random
-// 16-byte keys they are 2-3 bytes.
+// before it: for leaves the smallest of the shortest keys s with left's
+// last key l < s <= right's first r (suffix truncation): what l shares
+// with r and l's next byte plus one, or, when l is a prefix of r, r cut
+// one byte past l. For branches right's key 0, itself a separator. Every
+// key either leaf holds routes to it as it would by r; a key inserted
+// later between l and r goes right (to its start) unless below s, and
+// either leaf is a valid place for it. Sending the gap right keeps random
+// inserts from landing at the left leaf's end, where a split leaves it
+// full (tree.split) instead of sharing. Shorter separators fit more
+// children in a branch: with random 16-byte keys they are 2-3 bytes.
 func sepKey(left, right *Node) []byte {
 	r := right.Key(0)
 	if !left.Leaf || !right.Leaf {
@@ -304,7 +306,13 @@ func sepKey(left, right *Node) []byte {
 	for n < len(l) && n < len(r) && l[n] == r[n] {
 		n++
 	}
-	return r[:min(n+1, len(r))]
+	if n == len(l) {
+		return r[:min(n+1, len(r))]
+	}
+	s := make([]byte, n+1)
+	copy(s, l[:n])
+	s[n] = l[n] + 1
+	return s
 }
 
 // split cuts n (of size bytes encoded) into pieces that each fit a page,
