@@ -109,6 +109,17 @@ func (db *DB) run() {
 			db.finishLog(db.clog.inflight)
 		case fn, ok := <-db.ctl:
 			if !ok {
+				// Closing: a flush or log round still in flight (one a
+				// tick started beside Close's own) lands before Close
+				// closes the files under it.
+				if db.inflight != nil {
+					<-db.inflight.done
+					db.finishFlush(db.inflight)
+				}
+				if db.clog != nil && db.clog.inflight != nil {
+					<-db.clog.inflight.done
+					db.finishLog(db.clog.inflight)
+				}
 				return
 			}
 			if db.closed.Load() {
@@ -116,7 +127,9 @@ func (db *DB) run() {
 			}
 			fn()
 		case <-tick.C:
-			db.background(false)
+			if !db.closed.Load() { // Close's last flush and seal come last
+				db.background(false)
+			}
 		}
 	}
 }
