@@ -385,28 +385,7 @@ func (n *Node) splitOff(cut int, right *Node, extra int) {
 // base if no entry uses it (the right piece of a sequential load's split
 // would otherwise carry the left's base, all dead, into its compactions).
 func (n *Node) moveOwn(extra int) {
-	own := make([]byte, 0, n.ownLive()+extra)
-	inBase := false
-	for i := range n.ents {
-		e := &n.ents[i]
-		if e.koff&ownBit != 0 {
-			k := n.bytes(e.koff, uint32(e.klen))
-			e.koff = uint32(len(own)) | ownBit
-			own = append(own, k...)
-		} else {
-			inBase = true
-		}
-		if !n.Leaf {
-			continue
-		}
-		if e.voff&ownBit != 0 {
-			rec := n.valRecord(e)
-			e.voff = (uint32(len(own)) + e.hdrLen()) | ownBit
-			own = append(own, rec...)
-		} else {
-			inBase = true
-		}
-	}
+	own, inBase := n.pack(n.ents, make([]byte, 0, n.usedBytes(true)+extra), true)
 	n.own, n.ownCheck = own, 0
 	if !inBase {
 		n.base = nil
@@ -428,7 +407,7 @@ func (n *Node) compact(pageSize int) {
 	if len(n.own) <= q || len(n.own) < int(n.ownCheck) {
 		return
 	}
-	if len(n.base)+len(n.own)-n.liveBytes() <= q {
+	if n.deadBytes() <= q {
 		n.ownCheck = uint32(len(n.own) + q)
 		return
 	}
@@ -439,48 +418,61 @@ func (n *Node) compact(pageSize int) {
 	n.own, n.entsShared, n.ownCheck = nil, false, 0
 }
 
-// ownLive is the number of own's bytes that n's entries use.
-func (n *Node) ownLive() int {
-	size := 0
-	for i := range n.ents {
-		e := &n.ents[i]
-		if e.koff&ownBit != 0 {
-			size += int(e.klen)
-		}
-		if n.Leaf && e.voff&ownBit != 0 {
-			size += int(e.hdrLen() + e.vlen)
-		}
-	}
-	return size
-}
-
 // liveCopy returns n's entries (with room for capEnts) pointing into a new
 // base arena that holds only their live bytes.
 func (n *Node) liveCopy(capEnts int) ([]ent, []byte) {
-	live := make([]byte, 0, n.liveBytes())
 	ents := make([]ent, len(n.ents), capEnts)
-	for i := range n.ents {
-		e := n.ents[i]
-		k := n.bytes(e.koff, uint32(e.klen))
-		e.koff = uint32(len(live))
-		live = append(live, k...)
-		if n.Leaf {
-			rec := n.valRecord(&e)
-			e.voff = uint32(len(live)) + e.hdrLen()
-			live = append(live, rec...)
-		}
-		ents[i] = e
-	}
+	copy(ents, n.ents)
+	live, _ := n.pack(ents, make([]byte, 0, n.usedBytes(false)), false)
 	return ents, live
 }
 
-// liveBytes is the size of the arena bytes n's entries use.
-func (n *Node) liveBytes() int {
+// pack appends to dst the arena bytes (keys, value records) of ents, n's
+// entries or a copy of them: all of them, or with ownOnly only those in
+// own, and points the entries at their place in dst, as a new base (all)
+// or a new own (ownOnly). It reports whether some entry still uses bytes
+// it did not move.
+func (n *Node) pack(ents []ent, dst []byte, ownOnly bool) ([]byte, bool) {
+	bit, kept := uint32(0), false
+	if ownOnly {
+		bit = ownBit
+	}
+	for i := range ents {
+		e := &ents[i]
+		if !ownOnly || e.koff&ownBit != 0 {
+			k := n.bytes(e.koff, uint32(e.klen))
+			e.koff = uint32(len(dst)) | bit
+			dst = append(dst, k...)
+		} else {
+			kept = true
+		}
+		if !n.Leaf {
+			continue
+		}
+		if !ownOnly || e.voff&ownBit != 0 {
+			rec := n.valRecord(e)
+			e.voff = (uint32(len(dst)) + e.hdrLen()) | bit
+			dst = append(dst, rec...)
+		} else {
+			kept = true
+		}
+	}
+	return dst, kept
+}
+
+// deadBytes is the number of bytes of n's arenas that no entry uses.
+func (n *Node) deadBytes() int { return len(n.base) + len(n.own) - n.usedBytes(false) }
+
+// usedBytes is the number of arena bytes n's entries use: in both arenas,
+// or with ownOnly in own.
+func (n *Node) usedBytes(ownOnly bool) int {
 	size := 0
 	for i := range n.ents {
 		e := &n.ents[i]
-		size += int(e.klen)
-		if n.Leaf {
+		if !ownOnly || e.koff&ownBit != 0 {
+			size += int(e.klen)
+		}
+		if n.Leaf && (!ownOnly || e.voff&ownBit != 0) {
 			size += int(e.hdrLen() + e.vlen)
 		}
 	}
@@ -489,7 +481,7 @@ func (n *Node) liveBytes() int {
 
 // CompactedSize is the MemSize of Compacted's copy of n, without making it.
 func (n *Node) CompactedSize() int64 {
-	return memSize(n.liveBytes(), len(n.ents), len(n.kids))
+	return memSize(n.usedBytes(false), len(n.ents), len(n.kids))
 }
 
 // Compacted returns a copy of n that holds only its live bytes, with no

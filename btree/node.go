@@ -53,11 +53,7 @@ func (n *Node) Encode(buf []byte, c *page.Codec) error {
 		k := n.Key(i)
 		// Checked before each entry: a copy would cut one that overruns
 		// the page short, and a torn page would be sealed as valid.
-		need := branchFixed + len(k)
-		if n.Leaf {
-			need = 4 + len(n.valRecord(e)) + len(k)
-		}
-		if off+need > usable {
+		if off+n.entrySize(i) > usable {
 			return fmt.Errorf("page %d: node overruns the page's %d usable bytes at entry %d", n.ID, usable, i)
 		}
 		le.PutUint16(buf[off:], uint16(len(k)))
@@ -75,9 +71,6 @@ func (n *Node) Encode(buf []byte, c *page.Codec) error {
 		// version, expire-at, value length and value, as held in the arena
 		off += copy(buf[off:], n.valRecord(e))
 		off += copy(buf[off:], k)
-	}
-	if off > len(buf)-c.Overhead() {
-		return fmt.Errorf("page %d: node of %d bytes overruns the page's %d usable bytes", n.ID, off, len(buf)-c.Overhead())
 	}
 	clear(buf[off:])
 	return c.Seal(buf)

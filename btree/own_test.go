@@ -29,7 +29,7 @@ func TestOwnDeadBounded(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, n := range p.dirty {
-					if dead := len(n.base) + len(n.own) - n.liveBytes(); dead > 2*ps {
+					if dead := n.deadBytes(); dead > 2*ps {
 						t.Fatalf("seed %d: node %d holds %d dead bytes (base %d, own %d)", seed, n.ID, dead, len(n.base), len(n.own))
 					}
 				}
@@ -188,7 +188,7 @@ func TestUpdateCompacts(t *testing.T) {
 		}
 	}
 	for _, n := range p.dirty {
-		if dead := len(n.base) + len(n.own) - n.liveBytes(); dead > 2*4096 {
+		if dead := n.deadBytes(); dead > 2*4096 {
 			t.Fatalf("leaf %d holds %d dead bytes", n.ID, dead)
 		}
 	}

@@ -208,12 +208,6 @@ func removeAt[T any](s []T, i int) []T {
 // needed, or shares an overfull leaf's entries with a sibling
 // (redistribute.go), and updates the ancestors bottom-up, shadowing each.
 func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
-	// At the tree's right edge: every ancestor's last child is on the path
-	// (with appending, a sequential load's insert).
-	edge := appending && t.MarkFilled
-	for _, f := range path[:len(path)-1] {
-		edge = edge && f.i == f.n.Len()-1
-	}
 	for level := len(path) - 1; ; level-- {
 		size := cur.Size()
 		if level > 0 && cur.Leaf && !appending && size > t.P.PageSize() {
@@ -232,7 +226,7 @@ func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 		if err != nil {
 			return err
 		}
-		if edge && cur.Leaf && len(pieces) > 1 {
+		if len(pieces) > 1 && cur.Leaf && appending && t.MarkFilled && atRightEdge(path) {
 			cur.filled = true // left full by a split at the tree's end
 		}
 		if level == 0 {
@@ -273,6 +267,17 @@ func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 		appending = appending && pf.i == pf.n.Len()-1
 		cur = parent
 	}
+}
+
+// atRightEdge reports whether path's branches each lead to their last
+// child: its leaf is the tree's last.
+func atRightEdge(path []frame) bool {
+	for _, f := range path[:len(path)-1] {
+		if f.i != f.n.Len()-1 {
+			return false
+		}
+	}
+	return true
 }
 
 // pieceKey is the key under which the parent holds split piece j: the
