@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"testing"
+	"time"
 )
 
 // TestSequentialLoadNotCached checks that the leaves a sequential load
@@ -45,4 +47,39 @@ func TestSequentialLoadNotCached(t *testing.T) {
 		t.Fatalf("reading every key back left %d bytes in the cache", st.CacheBytes)
 	}
 	mustCheck(t, db)
+}
+
+// TestExpiryIndexLeavesCached: refreshing keys' expiry moves their
+// expiry-index entries to the index's end and deletes the old ones; the
+// index grows at its end like a sequential load, but its leaves are read
+// again, so they stay cached after a flush (the index does not mark
+// Filled leaves): a round of refreshes after a flush misses the cache
+// nowhere (a reviewing helper measured 226 misses a round when it did).
+func TestExpiryIndexLeavesCached(t *testing.T) {
+	db, err := Open(t.TempDir(), &Options{Durability: Always, NoWarmCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const n = 20_000
+	at := time.Now().UnixMilli() + 600_000
+	key := func(i int) []byte { return fmt.Appendf(nil, "%08x:session:%d", uint32(i*2654435761), i) }
+	val := make([]byte, 100)
+	refresh := func() {
+		updateRange(t, db, 0, n, 1, 500, func(tx *Tx, i int) error {
+			at++
+			_, err := tx.Table(0).Put(key(i), val, TypeString, at)
+			return err
+		})
+	}
+	refresh()
+	refresh()
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	before := db.Stats().CacheMisses
+	refresh()
+	if m := db.Stats().CacheMisses - before; m != 0 {
+		t.Fatalf("refreshing %d keys' expiry after a flush missed the cache %d times", n, m)
+	}
 }
