@@ -222,3 +222,19 @@ func (f *File) Populate(id uint64, pages int) bool {
 	p, ok := f.b.(interface{ Populate(off, n int64) bool })
 	return ok && p.Populate(int64(id)*int64(f.pageSize), int64(pages)*int64(f.pageSize))
 }
+
+// StartWriteback asks the kernel to start writing pages [id, id+pages),
+// already handed to Write, to the device without waiting, so that the disk
+// works while the caller writes further pages and the Sync that must
+// follow has less left to wait for. It makes nothing durable and changes
+// no data: a failure or a backend that cannot do it is ignored (the Sync
+// writes the pages either way), so it reports nothing.
+func (f *File) StartWriteback(id uint64, pages int) {
+	off, n := int64(id)*int64(f.pageSize), int64(pages)*int64(f.pageSize)
+	switch b := f.b.(type) {
+	case *os.File:
+		_ = startWriteback(b, off, n)
+	case interface{ StartWriteback(off, n int64) }:
+		b.StartWriteback(off, n)
+	}
+}

@@ -146,6 +146,10 @@ func (b *mappedFile) Truncate(size int64) error {
 // does for a plain *os.File).
 func (b *mappedFile) Sync() error { return fdatasync(b.File) }
 
+// StartWriteback starts writing [off, off+n) to the device without
+// waiting (File.StartWriteback).
+func (b *mappedFile) StartWriteback(off, n int64) { _ = startWriteback(b.File, off, n) }
+
 // Close unmaps every mapping and closes the file.
 func (b *mappedFile) Close() error {
 	b.mu.Lock()

@@ -82,8 +82,10 @@ func TestFaultInjection(t *testing.T) {
 	}
 }
 
-func runFault(t *testing.T, mode Durability, kind string, after int64) {
-	dir := t.TempDir()
+// openFault opens a store in dir whose data file is a faultBackend of
+// kind, failing from its after-th write (or sync) once armed.
+func openFault(t *testing.T, dir string, mode Durability, kind string, after int64) (*DB, *faultBackend) {
+	t.Helper()
 	var fb *faultBackend
 	opts := &Options{Durability: mode, FlushInterval: time.Hour, OpenFile: func(path string) (page.Backend, error) {
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -97,6 +99,13 @@ func runFault(t *testing.T, mode Durability, kind string, after int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db, fb
+}
+
+func runFault(t *testing.T, mode Durability, kind string, after int64) {
+	dir := t.TempDir()
+	db, fb := openFault(t, dir, mode, kind, after)
+	var err error
 	// Table 0 is written before the fault and never again.
 	base := model{}
 	if err := db.Update(func(tx *Tx) error {
