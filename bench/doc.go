@@ -25,8 +25,8 @@
 //	DIGBY_BENCH_DIR      where the databases go (default the system temp dir)
 //	DIGBY_BENCH_CACHE_MB digby's page cache in MiB (default: digby's default)
 //
-// Bytes written: digby counts the bytes it writes to its data file
-// (Stats().BytesWritten); bbolt's are the delta of wchar in /proc/self/io
+// Bytes written: digby counts the bytes it writes to its data file and its
+// commit log (Stats().BytesWritten + LogBytes); bbolt's are the delta of wchar in /proc/self/io
 // (bytes handed to write system calls by the whole process) over the step,
 // with only bbolt open at the time, which is the same quantity.
 package bench
