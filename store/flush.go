@@ -342,21 +342,7 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 		all = make([]byte, n)
 	}
 	job.pages = all
-	// ends[r] is the index in ids one past run r's last page.
-	var ends []int
-	for i := 1; i <= len(ids); i++ {
-		if i == len(ids) {
-			ends = append(ends, i)
-			break
-		}
-		from := 0
-		if len(ends) > 0 {
-			from = ends[len(ends)-1]
-		}
-		if ids[i] != ids[i-1]+1 || (i-from+1)*ps > maxWrite {
-			ends = append(ends, i)
-		}
-	}
+	ends := runEnds(ids, ps, maxWrite)
 	encode := func(lo, hi int) error {
 		for i := lo; i < hi; i++ {
 			if err := nodes[ids[i]].Encode(all[i*ps:(i+1)*ps], codec); err != nil {
@@ -416,6 +402,23 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 		sums[i] = page.RunSum{ID: id, Pages: 1, Sum: binary.LittleEndian.Uint64(all[i*ps:])}
 	}
 	return sums, nil
+}
+
+// runEnds splits ids, sorted distinct page ids of ps bytes each, into
+// runs of consecutive pages of at most maxBytes (one page at least) and
+// returns, for each run in order, the index in ids one past its last page.
+// A run ends where the next page does not follow it or would make it
+// longer than maxBytes.
+func runEnds(ids []uint64, ps, maxBytes int) []int {
+	var ends []int
+	from := 0 // the current run is ids[from:i]
+	for i := 1; i <= len(ids); i++ {
+		if i == len(ids) || ids[i] != ids[i-1]+1 || (i-from+1)*ps > maxBytes {
+			ends = append(ends, i)
+			from = i
+		}
+	}
+	return ends
 }
 
 // maxKeptFlushBuf is the size of page array kept for the next flush
