@@ -358,8 +358,30 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 		wb.wrote(db, ids[lo], hi-lo)
 		return nil
 	}
+	if err := encodeWrite(ends, job.split && len(ids) >= encodeSplit, encode, write); err != nil {
+		return nil, err
+	}
+	sums := make([]page.RunSum, len(ids))
+	for i, id := range ids {
+		sums[i] = page.RunSum{ID: id, Pages: 1, Sum: binary.LittleEndian.Uint64(all[i*ps:])}
+	}
+	return sums, nil
+}
+
+// encodeWrite encodes and writes, in order, the runs of pages that ends
+// delimits (ends[r] is one past run r's last page index, as runEnds
+// returns; run r starts where run r-1 ends): encode(lo, hi) encodes pages
+// [lo, hi), write(lo, hi) writes them. A run is written only once it is
+// encoded whole. With split, a second goroutine encodes the runs while this
+// one writes those it has finished; without, every run is encoded, then
+// every run written. It returns the first error; after it nothing more is
+// written, and it returns only once the second goroutine is done.
+func encodeWrite(ends []int, split bool, encode, write func(lo, hi int) error) error {
+	if len(ends) == 0 {
+		return nil
+	}
 	var err error
-	if job.split && len(ids) >= encodeSplit {
+	if split {
 		// ready carries the runs encoded, in order; it holds them all, so
 		// the encoder never waits for this goroutine.
 		ready := make(chan int, len(ends))
@@ -385,23 +407,19 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 		if err == nil {
 			err = encErr
 		}
-	} else if err = encode(0, len(ids)); err == nil {
-		lo := 0
-		for _, hi := range ends {
-			if err = write(lo, hi); err != nil {
-				break
-			}
-			lo = hi
+		return err
+	}
+	if err = encode(0, ends[len(ends)-1]); err != nil {
+		return err
+	}
+	lo := 0
+	for _, hi := range ends {
+		if err = write(lo, hi); err != nil {
+			return err
 		}
+		lo = hi
 	}
-	if err != nil {
-		return nil, err
-	}
-	sums := make([]page.RunSum, len(ids))
-	for i, id := range ids {
-		sums[i] = page.RunSum{ID: id, Pages: 1, Sum: binary.LittleEndian.Uint64(all[i*ps:])}
-	}
-	return sums, nil
+	return nil
 }
 
 // runEnds splits ids, sorted distinct page ids of ps bytes each, into
