@@ -24,9 +24,9 @@ type flushJob struct {
 	nodes   map[uint64]*btree.Node // the flush set this job writes
 	known   []page.RunSum          // runs written before the flush (overflow, free-map chunks)
 	dir     *page.FreeDir          // the free-space directory, sealed in run
-	bufs    []pendingWrite         // sealed runs: free-map chunks, then (run) tree pages and the directory
+	bufs    []pendingWrite         // the free-map chunks, sealed in startFlush, written first by run
 	meta    *page.Meta             // written last, then the one sync
-	split   bool                   // encode on two goroutines: someone waits for this flush
+	split   bool                   // encode on a second goroutine while run writes: someone waits for this flush
 	cached  []*btree.Node          // compacted copies of nodes, for the cache (run)
 	pages   []byte                 // the backing array of the tree pages' runs
 	waiters []*Pending             // Always-mode submitters acknowledged when it lands
@@ -150,10 +150,10 @@ func (db *DB) startFlush() *flushJob {
 	return job
 }
 
-// run encodes the job's tree pages and completes its directory, writes
-// them, then its meta, then syncs once. It touches no writer state (the
-// nodes it encodes are committed, so never change), so it may run beside
-// the writer.
+// run writes the job's free-map chunks, encodes and writes its tree
+// pages, completes and writes its directory, then its meta, then syncs
+// once. It touches no writer state (the nodes it encodes are committed, so
+// never change), so it may run beside the writer.
 //
 // The pages are written as they are encoded, and the kernel is asked to
 // start putting each 256 KiB written on the device (writeback): the disk
