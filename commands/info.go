@@ -159,6 +159,7 @@ func (e *Engine) infoSection(b *strings.Builder, sec string, st store.Stats) err
 		line(b, "log_syncs", st.LogSyncs)
 		line(b, "overflow_runs_read", st.OverflowReads)
 		line(b, "overflow_runs_written", st.OverflowWrites)
+		line(b, "scan_populates", st.ScanPopulates)
 		line(b, "oldest_reader_age_ms", st.OldestReaderAge.Milliseconds())
 		last := int64(0)
 		if !st.LastFlush.IsZero() {

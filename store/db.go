@@ -98,6 +98,7 @@ type DB struct {
 	syncs     atomic.Uint64
 	written   atomic.Uint64 // bytes written to the data file
 	ovfReads  atomic.Uint64 // overflow runs (chunk tables, chunks) read
+	populates atomic.Uint64 // populateScan's Populate calls that succeeded
 	ovfWrites atomic.Uint64 // overflow runs written
 
 	pressure pressure // recent cache misses, for Prefetch's callers (prefetch.go)

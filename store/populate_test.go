@@ -1,6 +1,10 @@
 package store
 
-import "testing"
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
 
 // TestWorthPopulating: a long scan maps the whole file at once only for a
 // file within the cache bound and a table that fills half of it or more.
@@ -22,5 +26,68 @@ func TestWorthPopulating(t *testing.T) {
 		if got := worthPopulating(c.size, c.limit, 4096, c.count, c.perLeaf); got != c.want {
 			t.Errorf("size %d, limit %d, %d entries at %d a leaf: %v, want %v", c.size, c.limit, c.count, c.perLeaf, got, c.want)
 		}
+	}
+}
+
+// TestScanPopulates: a ScanCursor that lends more than populateAfter
+// leaves from the file has the whole file mapped in (where the kernel can:
+// MADV_POPULATE_READ, Linux 5.14); one that stops before does not.
+func TestScanPopulates(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, &Options{NoWarmCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := bytes.Repeat([]byte("v"), 100)
+	const keys = 20000 // about 600 leaves, most of the file's pages
+	for from := 0; from < keys; from += 5000 {
+		if err := db.Update(func(tx *Tx) error {
+			for i := from; i < from+5000; i++ {
+				if err := putString(tx, 0, []byte(fmt.Sprintf("key-%06d", i)), val); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopened without warming, every leaf a scan reaches is read from
+	// the file, so it is lent.
+	db, err = Open(dir, &Options{NoWarmCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	scan := func(limit int) int {
+		n := 0
+		if err := db.View(func(tx *Tx) error {
+			c := tx.Table(0).ScanCursor()
+			for ok := c.First(); ok && n < limit; ok = c.Next() {
+				n++
+			}
+			return c.Err()
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := scan(100); n != 100 {
+		t.Fatalf("short scan saw %d keys", n)
+	}
+	if got := db.Stats().ScanPopulates; got != 0 {
+		t.Fatalf("a 100-key scan populated %d times, want 0", got)
+	}
+	if !db.file.Populate(0, 1) {
+		t.Skip("the kernel cannot populate a mapping (MADV_POPULATE_READ, Linux 5.14)")
+	}
+	if n := scan(keys + 1); n != keys {
+		t.Fatalf("full scan saw %d keys, want %d", n, keys)
+	}
+	if got := db.Stats().ScanPopulates; got != 1 {
+		t.Fatalf("a full scan populated %d times, want 1", got)
 	}
 }

@@ -97,7 +97,9 @@ const populateAfter = 64
 func (db *DB) populateScan(count uint64, keysPerLeaf int) {
 	size, err := db.file.Size()
 	if err == nil && worthPopulating(size, db.cache.Stats().Limit, db.ps, count, keysPerLeaf) {
-		db.file.Populate(0, int(size/int64(db.ps)))
+		if db.file.Populate(0, int(size/int64(db.ps))) {
+			db.populates.Add(1)
+		}
 	}
 }
 
