@@ -1,6 +1,11 @@
 package store
 
-import "testing"
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+)
 
 // TestKeepFlushBuf: a flush's page array is kept up to 16 MiB whatever was
 // used of it, and up to twice the dirty cap while a flush fills a quarter.
@@ -20,5 +25,53 @@ func TestKeepFlushBuf(t *testing.T) {
 		if got := keepFlushBuf(c.n, c.c, 64*mb); got != c.want {
 			t.Errorf("keepFlushBuf(%d, %d): %v, want %v", c.n, c.c, got, c.want)
 		}
+	}
+}
+
+// TestFlushBufHeadroom: flushes that grow a little each time reuse one
+// page array for a while: a new array has room for flushes half as large
+// again, not just for the flush that needed it (each new array is fresh
+// memory, faulted in page by page).
+func TestFlushBufHeadroom(t *testing.T) {
+	db, err := Open(t.TempDir(), &Options{Durability: Everysec, FlushInterval: time.Hour, NoWarmCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	val := bytes.Repeat([]byte("v"), 100)
+	key := func(i int) []byte { return []byte(fmt.Sprintf("key-%07d", i)) }
+	put := func(from, to int) {
+		t.Helper()
+		if err := db.Update(func(tx *Tx) error {
+			for i := from; i < to; i++ {
+				if err := putString(tx, 0, key(i), val); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 40000; i += 1000 { // small flushes: a small array
+		put(i, i+1000)
+	}
+	arrays := map[*byte]bool{}
+	for r, m := 0, 9000; r < 10; r, m = r+1, m*106/100 {
+		put(0, m) // about m/30 leaves, 6% more each round
+		if err := db.control(func() error {
+			if cap(db.flushBuf) > 0 {
+				arrays[&db.flushBuf[:1][0]] = true
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(arrays) > 3 {
+		t.Fatalf("10 flushes growing 6%% each used %d page arrays, want at most 3", len(arrays))
 	}
 }
