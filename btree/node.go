@@ -3,6 +3,7 @@ package btree
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 
 	"github.com/digby-db/digby/page"
 )
@@ -202,11 +203,20 @@ func decodeBody(buf []byte, h page.Header, into *Node) (*Node, error) {
 // DecodeCopy is Decode, but the node keeps its own copy of only the bytes
 // its entries use: buf may be reused at once, and a cached node costs its
 // content rather than a whole page (a leaf filled to 70% saves 30%).
+//
+// The entries and the bytes share one allocation (entries first): a point
+// read of a cached leaf touches both, and one block keeps them on
+// neighbouring memory pages.
 func DecodeCopy(buf []byte, h page.Header) (*Node, error) {
 	n, err := decodeBody(buf, h, nil)
 	if err != nil {
 		return nil, err
 	}
-	n.base = append([]byte(nil), n.base...)
+	es := len(n.ents) * int(unsafe.Sizeof(ent{}))
+	block := make([]byte, es+len(n.base))
+	ents := unsafe.Slice((*ent)(unsafe.Pointer(unsafe.SliceData(block))), len(n.ents))
+	copy(ents, n.ents)
+	copy(block[es:], n.base)
+	n.ents, n.base = ents[:len(ents):len(ents)], block[es:es+len(n.base):es+len(n.base)]
 	return n, nil
 }

@@ -86,3 +86,41 @@ func TestDecodeLeafInto(t *testing.T) {
 		t.Fatalf("branch page %d: %v, decoded into the leaf node %v", b.h.ID, err, n == into)
 	}
 }
+
+// TestDecodeCopy: a node DecodeCopy makes holds what Decode's holds, keeps
+// nothing of the buffer it was decoded from (overwritten afterwards), and
+// is not changed by an insert into a clone of it.
+func TestDecodeCopy(t *testing.T) {
+	mp, _ := committedTree(t, 3000)
+	for id, raw := range mp.pages {
+		b, h, err := page.PlainCodec().Open(bytes.Clone(raw), id, 0, 0, mp.ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Decode(bytes.Clone(b), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := DecodeCopy(b, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(b)
+		if n.ID != want.ID || n.Txn != want.Txn || n.Leaf != want.Leaf || n.Len() != want.Len() {
+			t.Fatalf("page %d: copy is %d/%d/%v/%d entries, want %d/%d/%v/%d", id, n.ID, n.Txn, n.Leaf, n.Len(), want.ID, want.Txn, want.Leaf, want.Len())
+		}
+		for i := 0; i < n.Len(); i++ {
+			if !bytes.Equal(n.Key(i), want.Key(i)) || (n.Leaf && !bytes.Equal(n.Val(i).Data, want.Val(i).Data)) {
+				t.Fatalf("page %d entry %d differs from Decode's", id, i)
+			}
+		}
+		if n.Leaf {
+			c := n.Clone()
+			k := append(bytes.Clone(n.Key(0)), 0) // sorts right after key 0
+			c.insertLeaf(1, k, Value{Type: 1, Data: []byte("new")})
+			if n.Len() != want.Len() || (n.Len() > 1 && !bytes.Equal(n.Key(1), want.Key(1))) {
+				t.Fatalf("page %d: an insert into a clone changed the copy", id)
+			}
+		}
+	}
+}
