@@ -41,6 +41,9 @@ func TestCompacted(t *testing.T) {
 		if !bytes.Equal(want, got) {
 			t.Fatalf("node %d: compacted copy encodes differently", n.ID)
 		}
+		if !oneBlock(c) {
+			t.Fatalf("node %d: compacted copy's entries and bytes are not one block", n.ID)
+		}
 		if c.MemSize() != n.CompactedSize() {
 			t.Fatalf("node %d: compacted copy holds %d bytes, CompactedSize says %d", n.ID, c.MemSize(), n.CompactedSize())
 		}

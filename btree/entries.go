@@ -427,6 +427,19 @@ func (n *Node) liveCopy(capEnts int) ([]ent, []byte) {
 	return ents, live
 }
 
+// entsAndBytes allocates, in one block, an entry array of length ne and an
+// empty byte slice of capacity nb after it: a node meant for the cache
+// (DecodeCopy, Compacted) keeps its entries and bytes on neighbouring
+// memory pages, as a point read touches both. Neither has spare room
+// past what was asked (a clone copies ents before changing them and
+// appends to own, never to base).
+func entsAndBytes(ne, nb int) ([]ent, []byte) {
+	es := ne * int(unsafe.Sizeof(ent{}))
+	block := make([]byte, es+nb)
+	ents := unsafe.Slice((*ent)(unsafe.Pointer(unsafe.SliceData(block))), ne)
+	return ents[:ne:ne], block[es:es:es+nb]
+}
+
 // pack appends to dst the arena bytes (keys, value records) of ents, n's
 // entries or a copy of them: all of them, or with ownOnly only those in
 // own, and points the entries at their place in dst, as a new base (all)
@@ -490,7 +503,10 @@ func (n *Node) CompactedSize() int64 {
 // concurrently by others (and cloned) while this runs.
 func (n *Node) Compacted() *Node {
 	c := &Node{ID: n.ID, Txn: n.Txn, Leaf: n.Leaf}
-	c.ents, c.base = n.liveCopy(len(n.ents))
+	ents, buf := entsAndBytes(len(n.ents), n.usedBytes(false))
+	copy(ents, n.ents)
+	c.ents = ents
+	c.base, _ = n.pack(ents, buf, false)
 	if !n.Leaf {
 		c.kids = slices.Clip(append([]page.Ref(nil), n.kids...))
 	}

@@ -3,7 +3,6 @@ package btree
 import (
 	"encoding/binary"
 	"fmt"
-	"unsafe"
 
 	"github.com/digby-db/digby/page"
 )
@@ -212,11 +211,8 @@ func DecodeCopy(buf []byte, h page.Header) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	es := len(n.ents) * int(unsafe.Sizeof(ent{}))
-	block := make([]byte, es+len(n.base))
-	ents := unsafe.Slice((*ent)(unsafe.Pointer(unsafe.SliceData(block))), len(n.ents))
+	ents, base := entsAndBytes(len(n.ents), len(n.base))
 	copy(ents, n.ents)
-	copy(block[es:], n.base)
-	n.ents, n.base = ents[:len(ents):len(ents)], block[es:es+len(n.base):es+len(n.base)]
+	n.ents, n.base = ents, append(base, n.base...)
 	return n, nil
 }

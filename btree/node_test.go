@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+	"unsafe"
 
 	"github.com/digby-db/digby/page"
 )
@@ -89,7 +90,8 @@ func TestDecodeLeafInto(t *testing.T) {
 
 // TestDecodeCopy: a node DecodeCopy makes holds what Decode's holds, keeps
 // nothing of the buffer it was decoded from (overwritten afterwards), and
-// is not changed by an insert into a clone of it.
+// is not changed by an insert into a clone of it; its entries and bytes
+// are one block.
 func TestDecodeCopy(t *testing.T) {
 	mp, _ := committedTree(t, 3000)
 	for id, raw := range mp.pages {
@@ -106,6 +108,9 @@ func TestDecodeCopy(t *testing.T) {
 			t.Fatal(err)
 		}
 		clear(b)
+		if !oneBlock(n) {
+			t.Fatalf("page %d: copy's entries and bytes are not one block", id)
+		}
 		if n.ID != want.ID || n.Txn != want.Txn || n.Leaf != want.Leaf || n.Len() != want.Len() {
 			t.Fatalf("page %d: copy is %d/%d/%v/%d entries, want %d/%d/%v/%d", id, n.ID, n.Txn, n.Leaf, n.Len(), want.ID, want.Txn, want.Leaf, want.Len())
 		}
@@ -123,4 +128,14 @@ func TestDecodeCopy(t *testing.T) {
 			}
 		}
 	}
+}
+
+// oneBlock reports whether n's bytes (base) follow its entries in memory,
+// as entsAndBytes lays out a node meant for the cache.
+func oneBlock(n *Node) bool {
+	if len(n.ents) == 0 || len(n.base) == 0 {
+		return true
+	}
+	end := uintptr(unsafe.Pointer(unsafe.SliceData(n.ents))) + uintptr(len(n.ents))*unsafe.Sizeof(ent{})
+	return uintptr(unsafe.Pointer(unsafe.SliceData(n.base))) == end
 }
