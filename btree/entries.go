@@ -437,7 +437,7 @@ func entsAndBytes(ne, nb int) ([]ent, []byte) {
 	es := ne * int(unsafe.Sizeof(ent{}))
 	block := make([]byte, es+nb)
 	ents := unsafe.Slice((*ent)(unsafe.Pointer(unsafe.SliceData(block))), ne)
-	return ents[:ne:ne], block[es:es:es+nb]
+	return ents[:ne:ne], block[es : es : es+nb]
 }
 
 // pack appends to dst the arena bytes (keys, value records) of ents, n's
