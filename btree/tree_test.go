@@ -96,7 +96,7 @@ func (p *memPager) ReadOverflow(r page.Ref, l uint64) ([]byte, error) {
 	return d, nil
 }
 func (p *memPager) FreeOverflow(r page.Ref) error { delete(p.ovf, r.ID); return nil }
-func (p *memPager) commit(t *testing.T) {
+func (p *memPager) commit(t testing.TB) {
 	for id, n := range p.dirty {
 		if s := n.Size(); s > p.ps {
 			t.Fatalf("node %d size %d > page %d", id, s, p.ps)
