@@ -162,12 +162,12 @@ func (db *DB) startFlush() *flushJob {
 // about 1,000 pages a flush): 14-15 s of the run's writes and syncs
 // against 18-20 s when every page was encoded, then written, then synced.
 func (job *flushJob) run(db *DB) {
-	var wb writeback
+	wb := writeback{ps: db.ps, start: db.file.StartWriteback}
 	for _, w := range job.bufs { // free-map chunks, sealed in startFlush
 		if job.err = db.writeRun(w.id, w.buf); job.err != nil {
 			return
 		}
-		wb.wrote(db, w.id, len(w.buf)/db.ps)
+		wb.wrote(w.id, len(w.buf)/db.ps)
 	}
 	sums, err := job.writeNodes(db, &wb)
 	if err != nil {
@@ -360,7 +360,7 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 		if err := db.writeRun(ids[lo], all[lo*ps:hi*ps:hi*ps]); err != nil {
 			return err
 		}
-		wb.wrote(db, ids[lo], hi-lo)
+		wb.wrote(ids[lo], hi-lo)
 		return nil
 	}
 	if err := encodeWrite(ends, job.split && len(ids) >= encodeSplit, encode, write); err != nil {
@@ -509,7 +509,9 @@ const writebackChunk = 256 << 10
 // writeback gathers a flush's written pages into spans handed to the
 // device early.
 type writeback struct {
-	lo, hi uint64 // the pages [lo, hi) written since the last start
+	ps     int                        // page size
+	start  func(id uint64, pages int) // page.File.StartWriteback
+	lo, hi uint64                     // the pages [lo, hi) written since the last start
 	bytes  int
 }
 
@@ -517,7 +519,7 @@ type writeback struct {
 // writeback once it holds writebackChunk bytes. A small flush (a durable
 // put's few pages) never starts one: its sync does the work at once, and
 // a sync_file_range of its few pages first cost it 5-10% of its time.
-func (w *writeback) wrote(db *DB, id uint64, n int) {
+func (w *writeback) wrote(id uint64, n int) {
 	if w.bytes == 0 {
 		w.lo, w.hi = id, id
 	}
@@ -526,13 +528,9 @@ func (w *writeback) wrote(db *DB, id uint64, n int) {
 	// clean pages.
 	w.lo = min(w.lo, id)
 	w.hi = max(w.hi, id+uint64(n))
-	w.bytes += n * db.ps
+	w.bytes += n * w.ps
 	if w.bytes >= writebackChunk {
-		w.start(db)
+		w.start(w.lo, int(w.hi-w.lo))
+		w.bytes = 0
 	}
-}
-
-func (w *writeback) start(db *DB) {
-	db.file.StartWriteback(w.lo, int(w.hi-w.lo))
-	w.bytes = 0
 }

@@ -42,16 +42,7 @@ func TestFlushBufHeadroom(t *testing.T) {
 	key := func(i int) []byte { return []byte(fmt.Sprintf("key-%07d", i)) }
 	put := func(from, to int) {
 		t.Helper()
-		if err := db.Update(func(tx *Tx) error {
-			for i := from; i < to; i++ {
-				if err := putString(tx, 0, key(i), val); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		updateRange(t, db, from, to, 1, to-from, func(tx *Tx, i int) error { return putString(tx, 0, key(i), val) })
 		if err := db.Flush(); err != nil {
 			t.Fatal(err)
 		}

@@ -110,3 +110,33 @@ func runPipelineFault(t *testing.T, kind string, after int64) int64 {
 	mustCheck(t, db)
 	return 0
 }
+
+// TestWriteback: a flush asks the device to start only once 256 KiB have
+// been written since the last start, over the span of pages written since
+// (whatever their order); a durable put's few pages never start one.
+func TestWriteback(t *testing.T) {
+	type span struct {
+		id    uint64
+		pages int
+	}
+	var got []span
+	w := writeback{ps: 4096, start: func(id uint64, pages int) { got = append(got, span{id, pages}) }}
+	w.wrote(900, 1) // a free-map chunk, high in the file
+	w.wrote(10, 2)  // a put's leaf and branch
+	w.wrote(5, 1)   // the directory
+	if len(got) != 0 {
+		t.Fatalf("4 pages started a writeback: %v", got)
+	}
+	w.wrote(100, 60) // 64 pages written: 256 KiB, pages 5 to 900
+	if len(got) != 1 || got[0] != (span{5, 896}) {
+		t.Fatalf("at 256 KiB: started %v, want [{5 896}]", got)
+	}
+	w.wrote(300, 63)
+	if len(got) != 1 {
+		t.Fatalf("63 pages since the last start started another: %v", got)
+	}
+	w.wrote(363, 1)
+	if len(got) != 2 || got[1] != (span{300, 64}) {
+		t.Fatalf("second start %v, want {300 64}", got)
+	}
+}

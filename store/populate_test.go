@@ -40,18 +40,9 @@ func TestScanPopulates(t *testing.T) {
 	}
 	val := bytes.Repeat([]byte("v"), 100)
 	const keys = 20000 // about 600 leaves, most of the file's pages
-	for from := 0; from < keys; from += 5000 {
-		if err := db.Update(func(tx *Tx) error {
-			for i := from; i < from+5000; i++ {
-				if err := putString(tx, 0, []byte(fmt.Sprintf("key-%06d", i)), val); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	updateRange(t, db, 0, keys, 1, 5000, func(tx *Tx, i int) error {
+		return putString(tx, 0, []byte(fmt.Sprintf("key-%06d", i)), val)
+	})
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
