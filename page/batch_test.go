@@ -1,0 +1,99 @@
+//go:build linux
+
+package page
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// batchPage is the content TestPageReader writes at page id: its id in
+// every 8 bytes.
+func batchPage(id uint64, ps int) []byte {
+	b := make([]byte, ps)
+	for i := 0; i < ps; i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], id^0x5a5a<<32)
+	}
+	return b
+}
+
+// newPageReader returns a reader over f, skipping the test where the
+// kernel has no io_uring for us (what callers fall back from).
+func newPageReader(t *testing.T, f *File, depth int) *PageReader {
+	t.Helper()
+	r, err := f.NewPageReader(depth)
+	if errors.Is(err, ErrNoBatchRead) {
+		t.Skipf("no batched reads here (the scan falls back to the mapping): %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// TestPageReader: random batches of pages, many more in all than the
+// ring's entries (its indexes wrap), read what was written at each, and a
+// page past the end of the file is a corruption error naming it, the
+// others of its batch unaffected.
+func TestPageReader(t *testing.T) {
+	_, osf, b := mappedTemp(t)
+	const ps, pages = 4096, 300
+	for id := uint64(0); id < pages; id++ {
+		if _, err := osf.WriteAt(batchPage(id, ps), int64(id)*ps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := NewFile(b, nil, ps)
+	r := newPageReader(t, f, 64)
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, 64*ps)
+	errs := make([]error, 64)
+	for round := 0; round < 200; round++ {
+		ids := make([]uint64, 1+rng.IntN(64))
+		for i := range ids {
+			ids[i] = uint64(rng.IntN(pages + 5)) // a few past the end
+		}
+		r.ReadPages(ids, buf, errs)
+		for i, id := range ids {
+			got := buf[i*ps : (i+1)*ps]
+			var ce *CorruptError
+			switch {
+			case id >= pages:
+				if !errors.As(errs[i], &ce) || ce.ID != id {
+					t.Fatalf("round %d: page %d past the end: %v, want a corruption error naming it", round, id, errs[i])
+				}
+			case errs[i] != nil:
+				t.Fatalf("round %d: page %d: %v", round, id, errs[i])
+			case !bytes.Equal(got, batchPage(id, ps)):
+				t.Fatalf("round %d: page %d: read other bytes", round, id)
+			}
+		}
+	}
+	// An id whose offset overflows is refused before any read.
+	r.ReadPages([]uint64{math.MaxUint64, 1}, buf, errs)
+	var ce *CorruptError
+	if !errors.As(errs[0], &ce) || errs[1] != nil || !bytes.Equal(buf[ps:2*ps], batchPage(1, ps)) {
+		t.Fatalf("huge id: %v, %v", errs[0], errs[1])
+	}
+	// Read then Open: the codec verifies what was read (these pages have
+	// no valid header, so it must refuse them).
+	r.ReadPages([]uint64{3}, buf, errs)
+	if _, _, err := f.Open(buf[:ps], 3, 0, 0); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open of a page without a header: %v", err)
+	}
+}
+
+// TestPageReaderNeedsAFile: a backend that is not a file cannot be read in
+// batches, and says so with ErrNoBatchRead.
+func TestPageReaderNeedsAFile(t *testing.T) {
+	f := NewFile(struct{ Backend }{}, nil, 4096)
+	if _, err := f.NewPageReader(8); !errors.Is(err, ErrNoBatchRead) {
+		t.Fatalf("got %v", err)
+	}
+}
+
