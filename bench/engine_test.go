@@ -142,7 +142,8 @@ func (e *digbyEngine) Get(key []byte, fn func([]byte)) (found bool, err error) {
 }
 
 // Scan uses ScanCursor: like bbolt's cursor, it hands out the file's
-// bytes, valid until the transaction ends (fn copies what it keeps).
+// bytes (in the mapping, or in its read-ahead window once the scan is
+// long), valid until the cursor moves (fn copies what it keeps).
 func (e *digbyEngine) Scan(fn func(k, v []byte)) error {
 	return e.db.View(func(tx *store.Tx) error {
 		c := tx.Table(0).ScanCursor()

@@ -167,6 +167,10 @@ func (c *Cursor) step(d int) bool {
 	}
 }
 
+// Depth is the number of nodes on the path from the root to the cursor's
+// leaf (the tree's height; 0 when the cursor is on nothing).
+func (c *Cursor) Depth() int { return len(c.stack) }
+
 // Leaf returns the leaf node the cursor is on (nil if none).
 func (c *Cursor) Leaf() *Node {
 	if len(c.stack) == 0 {

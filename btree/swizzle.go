@@ -160,9 +160,13 @@ func (n *Node) rememberKid(i int, c *Node) {
 }
 
 // child returns the node of branch n's entry i: in a Published tree the
-// remembered one, else from the pager (then remembered).
+// remembered one, else from the pager (then remembered); in another tree
+// from the pager (its Kid when it is a KidPager).
 func (t *Tree) child(n *Node, i int) (*Node, error) {
 	if !t.Published {
+		if kp, ok := t.P.(KidPager); ok {
+			return kp.Kid(n, i)
+		}
 		return t.P.Node(n.kids[i])
 	}
 	if c := n.kidNode(i); c != nil {

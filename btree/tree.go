@@ -35,6 +35,14 @@ type Pager interface {
 	FreeOverflow(ref page.Ref) error
 }
 
+// A KidPager is a Pager that reads a branch's children itself: a tree
+// that is not Published asks it for child i of branch n instead of asking
+// Node for n.Kid(i), so that it can read the children after i in the same
+// call (a scan's read-ahead). Kid must return what Node(n.Kid(i)) would.
+type KidPager interface {
+	Kid(n *Node, i int) (*Node, error)
+}
+
 // InlineMax is the largest value stored inside a leaf for a page size.
 func InlineMax(pageSize int) int { return pageSize / 4 }
 

@@ -43,32 +43,35 @@ func (f *File) NewPageReader(depth int) (*PageReader, error) {
 	return &PageReader{f: f, ring: r}, nil
 }
 
-// ReadPages reads page ids[i] into buf[i*ps:(i+1)*ps] for every i (ps the
-// file's page size), unverified, as ReadRaw does; errs[i] is nil or the
-// read's error naming the page (a page past the end of the file is a
-// *CorruptError). It returns only when no read is in flight any more, so
-// buf is the caller's again. len(ids) must be at most the reader's depth,
-// len(buf) at least len(ids)*ps and len(errs) at least len(ids).
+// ReadPages reads page ids[i] into buf[i*ps:(i+1)*ps] (ps the file's page
+// size), unverified as ReadRaw reads, for every i whose errs[i] is nil;
+// a non-nil errs[i] is the caller's mark to skip that page, left as it is.
+// It sets errs[i] to the error naming the page of each read that fails (a
+// page past the end of the file is a *CorruptError). It returns only when
+// no read is in flight any more, so buf is the caller's again. len(ids)
+// must be at most the reader's depth, len(buf) at least len(ids)*ps and
+// len(errs) at least len(ids).
 func (r *PageReader) ReadPages(ids []uint64, buf []byte, errs []error) {
 	ps := r.f.pageSize
-	for i := range ids {
-		errs[i] = nil
-	}
 	if r.broken != nil {
 		for i := range ids {
-			errs[i] = r.broken
+			if errs[i] == nil {
+				errs[i] = r.broken
+			}
 		}
 		return
 	}
 	for i, id := range ids {
-		if id > uint64(math.MaxInt64-ps)/uint64(ps) {
+		if errs[i] == nil && id > uint64(math.MaxInt64-ps)/uint64(ps) {
 			errs[i] = corrupt(id, "page id past the largest possible file offset")
 		}
 	}
 	if err := r.ring.read(ids, errs, buf, ps); err != nil {
 		r.broken, r.hold = err, buf
 		for i := range ids {
-			errs[i] = err
+			if errs[i] == nil {
+				errs[i] = err
+			}
 		}
 	}
 }
@@ -79,8 +82,13 @@ func (f *File) Open(raw []byte, id uint64, want Type, txn uint64) ([]byte, Heade
 	return f.codec.Open(raw, id, want, txn, f.pageSize)
 }
 
-// Close releases the reader's ring. A reader whose ring failed keeps it
-// (reads may be in flight into the buffer it holds).
+// Broken is the error that broke the reader (io_uring_enter failed with
+// reads maybe in flight), or nil. The buffers a broken reader was given
+// must not be reused: it keeps the last one reachable.
+func (r *PageReader) Broken() error { return r.broken }
+
+// Close releases the reader's ring. A broken reader keeps it (reads may
+// be in flight into the buffer it holds).
 func (r *PageReader) Close() error {
 	if r.broken != nil {
 		return nil

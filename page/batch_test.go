@@ -37,9 +37,9 @@ func newPageReader(t *testing.T, f *File, depth int) *PageReader {
 }
 
 // TestPageReader: random batches of pages, many more in all than the
-// ring's entries (its indexes wrap), read what was written at each, and a
-// page past the end of the file is a corruption error naming it, the
-// others of its batch unaffected.
+// ring's entries (its indexes wrap), read what was written at each, a page
+// marked skipped keeps its mark, and a page past the end of the file is a
+// corruption error naming it, the others of its batch unaffected.
 func TestPageReader(t *testing.T) {
 	_, osf, b := mappedTemp(t)
 	const ps, pages = 4096, 300
@@ -58,8 +58,18 @@ func TestPageReader(t *testing.T) {
 		for i := range ids {
 			ids[i] = uint64(rng.IntN(pages + 5)) // a few past the end
 		}
+		clear(errs)
+		skip := rng.IntN(len(ids))
+		errs[skip] = errSkipped
 		r.ReadPages(ids, buf, errs)
+		if errs[skip] != errSkipped {
+			t.Fatalf("round %d: a page marked skipped got %v", round, errs[skip])
+		}
+		errs[skip] = nil
 		for i, id := range ids {
+			if i == skip {
+				continue
+			}
 			got := buf[i*ps : (i+1)*ps]
 			var ce *CorruptError
 			switch {
@@ -75,6 +85,7 @@ func TestPageReader(t *testing.T) {
 		}
 	}
 	// An id whose offset overflows is refused before any read.
+	clear(errs)
 	r.ReadPages([]uint64{math.MaxUint64, 1}, buf, errs)
 	var ce *CorruptError
 	if !errors.As(errs[0], &ce) || errs[1] != nil || !bytes.Equal(buf[ps:2*ps], batchPage(1, ps)) {
@@ -82,11 +93,15 @@ func TestPageReader(t *testing.T) {
 	}
 	// Read then Open: the codec verifies what was read (these pages have
 	// no valid header, so it must refuse them).
+	clear(errs)
 	r.ReadPages([]uint64{3}, buf, errs)
 	if _, _, err := f.Open(buf[:ps], 3, 0, 0); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Open of a page without a header: %v", err)
 	}
 }
+
+// errSkipped marks a page ReadPages must not read.
+var errSkipped = errors.New("skipped")
 
 // TestPageReaderNeedsAFile: a backend that is not a file cannot be read in
 // batches, and says so with ErrNoBatchRead.
@@ -97,3 +112,17 @@ func TestPageReaderNeedsAFile(t *testing.T) {
 	}
 }
 
+// BenchmarkNewPageReader: setting up and closing a reader (a ring), which
+// a long scan pays once.
+func BenchmarkNewPageReader(b *testing.B) {
+	_, osf, be := mappedTemp(b)
+	osf.WriteAt(make([]byte, 4096), 0)
+	f := NewFile(be, nil, 4096)
+	for i := 0; i < b.N; i++ {
+		r, err := f.NewPageReader(64)
+		if err != nil {
+			b.Skip(err)
+		}
+		r.Close()
+	}
+}

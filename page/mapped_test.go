@@ -15,7 +15,7 @@ import (
 
 // mappedTemp makes an empty file in a temporary directory and its mapped
 // backend (closed at the end of the test).
-func mappedTemp(t *testing.T) (string, *os.File, Backend) {
+func mappedTemp(t testing.TB) (string, *os.File, Backend) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "f")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)

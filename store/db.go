@@ -99,7 +99,14 @@ type DB struct {
 	written   atomic.Uint64 // bytes written to the data file
 	ovfReads  atomic.Uint64 // overflow runs (chunk tables, chunks) read
 	populates atomic.Uint64 // populateScan's Populate calls that succeeded
-	ovfWrites atomic.Uint64 // overflow runs written
+	batches   atomic.Uint64 // read-ahead batches read by scans (readahead.go)
+	noBatch   atomic.Bool   // batched reads failed to set up: not tried again
+	// amu guards idleAheads, the scan readers kept for later scans, and
+	// brokenAheads, those whose ring failed (readahead.go).
+	amu          sync.Mutex
+	idleAheads   []*readAhead
+	brokenAheads []*readAhead
+	ovfWrites    atomic.Uint64 // overflow runs written
 
 	pressure pressure // recent cache misses, for Prefetch's callers (prefetch.go)
 
@@ -549,6 +556,9 @@ func (db *DB) View(fn func(*Tx) error) error {
 	defer db.unregister(st)
 	tx := &Tx{db: db, st: st}
 	defer func() {
+		for _, a := range tx.aheads {
+			db.endReadAhead(a)
+		}
 		if tx.lending {
 			db.scanners.Add(-1)
 			db.lendMu.RUnlock()
@@ -587,6 +597,7 @@ func (db *DB) Close() error {
 	}
 	// Transactions using the mapping's bytes in place finish first.
 	db.lendMu.Lock()
+	db.closeIdleAheads()
 	cerr := db.file.Close()
 	db.lendMu.Unlock()
 	if err == nil {

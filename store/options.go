@@ -66,6 +66,10 @@ type Options struct {
 	// levels first, until the cache is 90% full) so that reads after a restart
 	// do not each pay a disk read.
 	NoWarmCache bool
+	// NoBatchReads has long scans read their pages one at a time through
+	// the file's mapping instead of in batches of readAheadDepth pages a
+	// system call (io_uring on Linux; without it they do so anyway).
+	NoBatchReads bool
 	// FileSlack is the share of the file, in percent, that may be kept
 	// free so that each flush's pages land close together on disk: a
 	// flush's one sync costs by how spread its pages are, several times

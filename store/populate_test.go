@@ -30,8 +30,10 @@ func TestWorthPopulating(t *testing.T) {
 }
 
 // TestScanPopulates: a ScanCursor that lends more than populateAfter
-// leaves from the file has the whole file mapped in (where the kernel can:
-// MADV_POPULATE_READ, Linux 5.14); one that stops before does not.
+// leaves from the file reads ahead in batches (readahead.go) where it can;
+// where it cannot (Options.NoBatchReads, or no io_uring) it has the whole
+// file mapped in instead (where the kernel can: MADV_POPULATE_READ, Linux
+// 5.14); one that stops before does neither.
 func TestScanPopulates(t *testing.T) {
 	dir := t.TempDir()
 	db, err := Open(dir, &Options{NoWarmCache: true})
@@ -46,39 +48,49 @@ func TestScanPopulates(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Reopened without warming, every leaf a scan reaches is read from
-	// the file, so it is lent.
-	db, err = Open(dir, &Options{NoWarmCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	scan := func(limit int) int {
-		n := 0
-		if err := db.View(func(tx *Tx) error {
-			c := tx.Table(0).ScanCursor()
-			for ok := c.First(); ok && n < limit; ok = c.Next() {
-				n++
-			}
-			return c.Err()
-		}); err != nil {
+	for _, noBatch := range []bool{true, false} {
+		// Reopened without warming, every leaf a scan reaches is read
+		// from the file, so it is lent.
+		db, err = Open(dir, &Options{NoWarmCache: true, NoBatchReads: noBatch})
+		if err != nil {
 			t.Fatal(err)
 		}
-		return n
-	}
-	if n := scan(100); n != 100 {
-		t.Fatalf("short scan saw %d keys", n)
-	}
-	if got := db.Stats().ScanPopulates; got != 0 {
-		t.Fatalf("a 100-key scan populated %d times, want 0", got)
-	}
-	if !db.file.Populate(0, 1) {
-		t.Skip("the kernel cannot populate a mapping (MADV_POPULATE_READ, Linux 5.14)")
-	}
-	if n := scan(keys + 1); n != keys {
-		t.Fatalf("full scan saw %d keys, want %d", n, keys)
-	}
-	if got := db.Stats().ScanPopulates; got != 1 {
-		t.Fatalf("a full scan populated %d times, want 1", got)
+		scan := func(limit int) int {
+			n := 0
+			if err := db.View(func(tx *Tx) error {
+				c := tx.Table(0).ScanCursor()
+				for ok := c.First(); ok && n < limit; ok = c.Next() {
+					n++
+				}
+				return c.Err()
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := scan(100); n != 100 {
+			t.Fatalf("short scan saw %d keys", n)
+		}
+		if st := db.Stats(); st.ScanPopulates != 0 || st.ScanBatches != 0 {
+			t.Fatalf("a 100-key scan populated %d times, read %d batches, want 0", st.ScanPopulates, st.ScanBatches)
+		}
+		batches := !noBatch && batchReads(t, db)
+		if !batches && !db.file.Populate(0, 1) {
+			db.Close()
+			t.Skip("the kernel cannot populate a mapping (MADV_POPULATE_READ, Linux 5.14)")
+		}
+		if n := scan(keys + 1); n != keys {
+			t.Fatalf("full scan saw %d keys, want %d", n, keys)
+		}
+		st := db.Stats()
+		if batches && (st.ScanPopulates != 0 || st.ScanBatches < 5) {
+			t.Fatalf("reading ahead, a full scan populated %d times and read %d batches, want 0 and about 9", st.ScanPopulates, st.ScanBatches)
+		}
+		if !batches && (st.ScanPopulates != 1 || st.ScanBatches != 0) {
+			t.Fatalf("without batches (NoBatchReads %v), a full scan populated %d times and read %d batches, want 1 and 0", noBatch, st.ScanPopulates, st.ScanBatches)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -22,9 +22,10 @@ import (
 
 // ScanCursor is Cursor for one pass over many keys in a read transaction:
 // pages it has to read from the file are verified and used in place in
-// the file's mapping instead of being copied and cached. The keys and
-// values it returns (Key, KeyValue, Tuple's slices) are valid only until
-// the transaction ends, as with bbolt; copy what you keep. In a write
+// the file's mapping, or, once the scan is long, in a window it reads
+// ahead into (readahead.go), instead of being copied and cached. The keys
+// and values it returns (Key, KeyValue, Tuple's slices) are valid only
+// until the cursor moves (as a pebble iterator's): copy what you keep. In a write
 // transaction, for an encrypted file or where the file is not mapped, it
 // is Cursor. Close waits for a read transaction that used one to end, so
 // it must not be called inside it.
@@ -39,7 +40,7 @@ func (t *Table) ScanCursor() *Cursor {
 		tx.lending = true
 	}
 	s, err := t.state()
-	m := btree.Tree{P: lendPager{readPager{tx.db}, &lentLeaf{count: s.count}}, Root: s.root}
+	m := btree.Tree{P: lendPager{readPager{tx.db}, &lentLeaf{count: s.count, tx: tx}}, Root: s.root}
 	return &Cursor{t: t, c: m.Cursor(), err: err}
 }
 
@@ -57,30 +58,41 @@ type lendPager struct {
 }
 
 // lentLeaf is the node of the leaf a lendPager last decoded from the
-// mapping, with how many leaves and keys it has lent and the table's entry
-// count (for populateScan).
+// mapping or its read-ahead window, with how many leaves and keys it has
+// lent, the table's entry count (for populateScan) and its transaction.
 type lentLeaf struct {
 	n            *btree.Node
 	leaves, keys int
 	count        uint64
+	tx           *Tx
+	ahead        *readAhead // set once the scan is long, where batches can be read
 }
 
 func (p lendPager) Node(ref page.Ref) (*btree.Node, error) {
 	n, lent, err := p.db.lendNode(ref, p.leaf.n)
 	if lent && err == nil && n.Leaf {
-		l := p.leaf
-		l.n = n
-		l.leaves++
-		l.keys += n.Len()
-		if l.leaves == populateAfter {
-			p.db.populateScan(l.count, l.keys/l.leaves)
-		}
+		p.leaf.lent(n)
 	}
 	return n, err
 }
 
+// lent counts leaf n, just lent, and once the scan is long sets up its
+// read-ahead (readahead.go) or, where there is none, populateScan.
+func (l *lentLeaf) lent(n *btree.Node) {
+	l.n = n
+	l.leaves++
+	l.keys += n.Len()
+	if l.leaves == populateAfter {
+		db := l.tx.db
+		if l.ahead = db.startReadAhead(l.tx); l.ahead == nil {
+			db.populateScan(l.count, l.keys/l.leaves)
+		}
+	}
+}
+
 // populateAfter is how many leaves a scan lends from the mapping before
-// it considers populateScan: a short scan never does. (The server's KEYS
+// it reads ahead (readahead.go) or, where it cannot, considers
+// populateScan: a short scan does neither. (The server's KEYS
 // uses a ScanCursor; SCAN, which holds no transaction across calls, uses
 // Cursor.)
 const populateAfter = 64

@@ -183,9 +183,11 @@ func TestScanCursorCloseWaits(t *testing.T) {
 // TestScanCursorWalk: a ScanCursor moved at random (First, Last, Seek,
 // runs of Next and Prev across leaves) over a table read from the file,
 // where each leaf it lends is decoded into the node of the one before,
-// is always on the key and value it should be; and every key and value it
-// handed out during the transaction still holds its bytes at the end
-// (they point into the mapping, not into the reused node).
+// is always on the key and value it should be, through the mapping at
+// first and the read-ahead window once the scan is long (ScanBatches
+// counts its batches where batches can be read); and the key and value it
+// handed out last still hold their bytes until it moves (they point into
+// the mapping or the window, not into the reused node).
 func TestScanCursorWalk(t *testing.T) {
 	const n = 20_000
 	db := openScanKeys(t, n)
@@ -196,11 +198,20 @@ func TestScanCursorWalk(t *testing.T) {
 		i    int
 	}
 	var kept []seen
+	var last *seen // the key and value read at the cursor's position
 	r := rand.New(rand.NewPCG(5, 5))
+	batches := db.Stats().ScanBatches
 	err := db.View(func(tx *Tx) error {
 		c := tx.Table(0).ScanCursor()
 		i, ok := -1, false
 		for op := 0; op < 3000; op++ {
+			if last != nil {
+				s := *last
+				if string(s.k) != want(s.i) || string(bytes.TrimRight(s.v, " ")) != want(s.i) {
+					return fmt.Errorf("op %d: key %d handed out before the move now reads %q = %q", op, s.i, s.k, s.v)
+				}
+			}
+			last = nil
 			switch r.IntN(5) {
 			case 0:
 				ok, i = c.First(), 0
@@ -234,11 +245,7 @@ func TestScanCursorWalk(t *testing.T) {
 				return fmt.Errorf("op %d: at %d found %q = %q", op, i, k, v)
 			}
 			kept = append(kept, seen{k, v, i})
-		}
-		for _, s := range kept {
-			if string(s.k) != want(s.i) || string(bytes.TrimRight(s.v, " ")) != want(s.i) {
-				return fmt.Errorf("key %d handed out earlier now reads %q = %q", s.i, s.k, s.v)
-			}
+			last = &kept[len(kept)-1]
 		}
 		return nil
 	})
@@ -247,6 +254,9 @@ func TestScanCursorWalk(t *testing.T) {
 	}
 	if len(kept) < 1000 {
 		t.Fatalf("only %d positions checked", len(kept))
+	}
+	if got := db.Stats().ScanBatches - batches; got == 0 && batchReads(t, db) {
+		t.Fatal("the walk never read ahead")
 	}
 }
 
@@ -319,5 +329,8 @@ func TestScanCursorAfterDamagedLeaf(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if bad > populateAfter && db.Stats().ScanBatches == 0 && batchReads(t, db) {
+		t.Fatal("the damaged leaf was not met in a read-ahead window")
 	}
 }

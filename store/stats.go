@@ -27,8 +27,11 @@ type Stats struct {
 	// the whole data file in at once (populateScan; the first for a
 	// mapping does the work, later ones find it done).
 	ScanPopulates uint64
-	TxID          uint64
-	Failed        error
+	// ScanBatches counts the batches of pages long scans read ahead in
+	// one system call each (readahead.go).
+	ScanBatches uint64
+	TxID        uint64
+	Failed      error
 	// Commit log (Options.CommitLog): whether it is on, the blocks
 	// written (one per round of writes: the batches committed while the
 	// round before was in flight), their bytes, and the rounds synced
@@ -45,7 +48,7 @@ func (db *DB) Stats() Stats {
 	s := Stats{
 		PageSize: db.ps, Encryption: db.Encryption(), FileSlack: max(db.opts.FileSlack, 0), CacheSize: cs.Limit, CacheBytes: cs.Bytes, CacheHits: cs.Hits, CacheMisses: cs.Misses,
 		LastFlush: time.UnixMilli(db.lastFlush.Load()), Flushes: db.flushes.Load(), Syncs: db.syncs.Load(),
-		BytesWritten: db.written.Load(), OverflowReads: db.ovfReads.Load(), OverflowWrites: db.ovfWrites.Load(), ScanPopulates: db.populates.Load(), TxID: db.cur.Load().txn, Failed: db.Failed(),
+		BytesWritten: db.written.Load(), OverflowReads: db.ovfReads.Load(), OverflowWrites: db.ovfWrites.Load(), ScanPopulates: db.populates.Load(), ScanBatches: db.batches.Load(), TxID: db.cur.Load().txn, Failed: db.Failed(),
 	}
 	if sz, err := db.file.Size(); err == nil {
 		s.FileSize = sz

@@ -71,6 +71,9 @@ type Tx struct {
 	// lending is set once a ScanCursor of this read transaction holds
 	// db.lendMu (read-locked until View returns).
 	lending bool
+	// aheads are the read-ahead windows its ScanCursors used, handed
+	// back when View returns (readahead.go).
+	aheads []*readAhead
 	// noRemember: this read transaction's trees are not marked Published
 	// (Prefetch), so every level goes through the page cache.
 	noRemember bool

@@ -1,0 +1,136 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/digby-db/digby/page"
+)
+
+// batchReads reports whether db's scans can read ahead here (io_uring);
+// where they cannot, the tests that check read-ahead was used say so in
+// the log and check only the results (the fallback is the mapping).
+func batchReads(t *testing.T, db *DB) bool {
+	t.Helper()
+	r, err := db.file.NewPageReader(readAheadDepth)
+	if errors.Is(err, page.ErrNoBatchRead) {
+		t.Logf("no batched reads here, scans read through the mapping: %v", err)
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	return true
+}
+
+// scanKeys reads table 0 in full with c (forward, or backward from the
+// end), returning "key=value" strings in the order read, and checks that
+// no key or value handed out changed before the cursor moved on.
+func scanKeys(t *testing.T, c *Cursor, back bool) []string {
+	t.Helper()
+	var got []string
+	ok := c.First()
+	if back {
+		ok = c.Last()
+	}
+	for ; ok; ok = map[bool]func() bool{false: c.Next, true: c.Prev}[back]() {
+		k, v := c.KeyValue()
+		got = append(got, string(k)+"="+string(v))
+	}
+	if err := c.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestReadAheadDeepTree: in a tree of five levels (long keys keep
+// branches narrow), full scans forward and backward that read ahead see
+// every entry as it should be, in order, the branches above the last level are not read
+// ahead batch after batch (they cost one wasted batch each; branches
+// this narrow hold 10-17 leaves, a batch each), and the
+// pages changed since the last flush (in memory, skipped by the batches)
+// read as changed.
+func TestReadAheadDeepTree(t *testing.T) {
+	dir := t.TempDir()
+	const n = 30_000
+	key := func(i int) []byte { return fmt.Appendf(bytes.Repeat([]byte("k"), 214), "%06d", i) } // separators as long as the keys
+	loadScan := func(db *DB, val string) {
+		updateRange(t, db, 0, n, 1, 2000, func(tx *Tx, i int) error {
+			return putString(tx, 0, key(i), []byte(fmt.Sprintf("%s%d", val, i)))
+		})
+	}
+	db, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadScan(db, "v")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, &Options{NoWarmCache: true, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Change every 97th key after the last flush: those leaves are in
+	// memory only.
+	updateRange(t, db, 0, n, 97, 2000, func(tx *Tx, i int) error {
+		return putString(tx, 0, key(i), []byte(fmt.Sprintf("new%d", i)))
+	})
+	var leaves, depth int
+	db.View(func(tx *Tx) error {
+		c := tx.Table(0).ScanCursor() // a Cursor would cache every page
+		for ok := c.First(); ok; ok = c.c.NextLeaf() {
+			leaves++
+			depth = c.c.Depth()
+		}
+		return c.Err()
+	})
+	if depth < 4 {
+		t.Fatalf("tree of depth %d, want at least 4 for the test", depth)
+	}
+	for _, back := range []bool{false, true} {
+		var want, got []string
+		for i := 0; i < n; i++ {
+			v := "v"
+			if i%97 == 0 {
+				v = "new"
+			}
+			want = append(want, string(key(i))+"="+v+strconv.Itoa(i))
+		}
+		if back {
+			slices.Reverse(want)
+		}
+		b0 := db.Stats().ScanBatches
+		db.View(func(tx *Tx) error {
+			got = scanKeys(t, tx.Table(0).ScanCursor(), back)
+			return nil
+		})
+		if !slices.Equal(got, want) {
+			for j := range min(len(got), len(want)) {
+				if got[j] != want[j] {
+					t.Fatalf("back %v: entry %d of %d reads %.40q..., want %.40q...", back, j, len(got), got[j][210:], want[j][210:])
+				}
+			}
+			t.Fatalf("back %v: read %d entries, want %d", back, len(got), len(want))
+		}
+		batches := db.Stats().ScanBatches - b0
+		t.Logf("back %v: %d leaves, depth %d, %d batches", back, leaves, depth, batches)
+		if batches > uint64(leaves/3) || (batches == 0 && batchReads(t, db)) {
+			t.Fatalf("back %v: %d batches for %d leaves", back, batches, leaves)
+		}
+	}
+	// The scans one after another used one reader, kept for the next.
+	db.amu.Lock()
+	idle := len(db.idleAheads)
+	db.amu.Unlock()
+	if db.Stats().ScanBatches > 0 && idle != 1 {
+		t.Fatalf("%d readers kept after scans one after another, want 1", idle)
+	}
+}
