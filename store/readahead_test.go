@@ -134,3 +134,36 @@ func TestReadAheadDeepTree(t *testing.T) {
 		t.Fatalf("%d readers kept after scans one after another, want 1", idle)
 	}
 }
+
+// TestOldestReaderAge: a reader holding its snapshot shows in
+// Stats.OldestReaderAge with about the time it has held it (readers stamp
+// the writer's clock, which ticks at most every 50 ms), and none once it
+// is done.
+func TestOldestReaderAge(t *testing.T) {
+	db, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	time.Sleep(100 * time.Millisecond) // the clock moves on from open
+	in, out, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		db.View(func(*Tx) error { close(in); <-out; return nil })
+		close(done)
+	}()
+	<-in
+	start := time.Now()
+	time.Sleep(300 * time.Millisecond)
+	st := db.Stats()
+	held := time.Since(start)
+	close(out)
+	<-done
+	// The clock lags by up to a tick (more on a loaded machine): generous
+	// above, exact enough below.
+	if st.Readers != 1 || st.OldestReaderAge < held-50*time.Millisecond || st.OldestReaderAge > held+time.Second {
+		t.Fatalf("%d readers, oldest %v, held for %v", st.Readers, st.OldestReaderAge, held)
+	}
+	if st := db.Stats(); st.Readers != 0 || st.OldestReaderAge != 0 {
+		t.Fatalf("after the reader: %d readers, oldest %v", st.Readers, st.OldestReaderAge)
+	}
+}

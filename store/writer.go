@@ -127,6 +127,7 @@ func (db *DB) run() {
 			}
 			fn()
 		case <-tick.C:
+			db.clock.Store(time.Now().UnixNano())
 			if !db.closed.Load() { // Close's last flush and seal come last
 				db.background(false)
 			}
