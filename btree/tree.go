@@ -216,27 +216,38 @@ func removeAt[T any](s []T, i int) []T {
 // needed, or shares an overfull leaf's entries with a sibling
 // (redistribute.go), and updates the ancestors bottom-up, shadowing each.
 func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
+	// resized: cur's entries changed beyond a child's reference (always
+	// the first node; a branch above only when a child split or shared).
+	// A branch whose only change is a child's reference (fixed size) has
+	// the size it had when it was last checked here or encoded, so it
+	// neither splits nor shares: Size, a walk over every entry, is only
+	// taken where it can have changed.
+	resized := true
+	var one [1]*Node
 	for level := len(path) - 1; ; level-- {
-		size := cur.Size()
-		if level > 0 && cur.Leaf && !appending && size > t.P.PageSize() {
-			w, err := t.share(path[level-1], cur, size)
-			if err != nil {
+		pieces := append(one[:0], cur)
+		if resized {
+			size := cur.Size()
+			if level > 0 && cur.Leaf && !appending && size > t.P.PageSize() {
+				w, err := t.share(path[level-1], cur, size)
+				if err != nil {
+					return err
+				}
+				if w != nil {
+					w.compact(t.P.PageSize())
+					cur = w
+					continue
+				}
+			}
+			var err error
+			if pieces, err = t.split(cur, size, appending, pieces); err != nil {
 				return err
 			}
-			if w != nil {
-				w.compact(t.P.PageSize())
-				cur = w
-				continue
+			if len(pieces) > 1 && cur.Leaf && appending && t.MarkFilled && atRightEdge(path) {
+				cur.filled = true // left full by a split at the tree's end
 			}
 		}
 		orig := path[level].n
-		pieces, err := t.split(cur, size, appending)
-		if err != nil {
-			return err
-		}
-		if len(pieces) > 1 && cur.Leaf && appending && t.MarkFilled && atRightEdge(path) {
-			cur.filled = true // left full by a split at the tree's end
-		}
 		if level == 0 {
 			if len(pieces) == 1 {
 				t.Root = cur.Ref()
@@ -273,6 +284,7 @@ func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
 		}
 		parent.compact(t.P.PageSize())
 		appending = appending && pf.i == pf.n.Len()-1
+		resized = len(pieces) > 1
 		cur = parent
 	}
 }
@@ -331,13 +343,13 @@ func sepKey(left, right *Node) []byte {
 // split cuts n (of size bytes encoded) into pieces that each fit a page,
 // choosing points by bytes: halves in general, the left piece full when
 // appending at the end (so sequential loads fill pages). n stays the first
-// piece.
-func (t *Tree) split(n *Node, size int, appending bool) ([]*Node, error) {
+// piece. The pieces are appended to pieces[:0] (the caller's buffer).
+func (t *Tree) split(n *Node, size int, appending bool, pieces []*Node) ([]*Node, error) {
 	limit := t.P.PageSize()
+	pieces = append(pieces[:0], n)
 	if size <= limit {
-		return []*Node{n}, nil
+		return pieces, nil
 	}
-	pieces := []*Node{n}
 	cur := n
 	for size > limit {
 		// Find the cut: the first index where the left part reaches the
