@@ -51,7 +51,6 @@ func TestPageReader(t *testing.T) {
 	f := NewFile(b, nil, ps)
 	r := newPageReader(t, f, 64)
 	rng := rand.New(rand.NewPCG(1, 2))
-	buf := make([]byte, 64*ps)
 	errs := make([]error, 64)
 	for round := 0; round < 200; round++ {
 		ids := make([]uint64, 1+rng.IntN(64))
@@ -61,7 +60,7 @@ func TestPageReader(t *testing.T) {
 		clear(errs)
 		skip := rng.IntN(len(ids))
 		errs[skip] = errSkipped
-		r.ReadPages(ids, buf, errs)
+		r.ReadPages(ids, errs)
 		if errs[skip] != errSkipped {
 			t.Fatalf("round %d: a page marked skipped got %v", round, errs[skip])
 		}
@@ -70,7 +69,7 @@ func TestPageReader(t *testing.T) {
 			if i == skip {
 				continue
 			}
-			got := buf[i*ps : (i+1)*ps]
+			got := r.Page(i)
 			var ce *CorruptError
 			switch {
 			case id >= pages:
@@ -86,17 +85,51 @@ func TestPageReader(t *testing.T) {
 	}
 	// An id whose offset overflows is refused before any read.
 	clear(errs)
-	r.ReadPages([]uint64{math.MaxUint64, 1}, buf, errs)
+	r.ReadPages([]uint64{math.MaxUint64, 1}, errs)
 	var ce *CorruptError
-	if !errors.As(errs[0], &ce) || errs[1] != nil || !bytes.Equal(buf[ps:2*ps], batchPage(1, ps)) {
+	if !errors.As(errs[0], &ce) || errs[1] != nil || !bytes.Equal(r.Page(1), batchPage(1, ps)) {
 		t.Fatalf("huge id: %v, %v", errs[0], errs[1])
 	}
 	// Read then Open: the codec verifies what was read (these pages have
 	// no valid header, so it must refuse them).
 	clear(errs)
-	r.ReadPages([]uint64{3}, buf, errs)
-	if _, _, err := f.Open(buf[:ps], 3, 0, 0); !errors.Is(err, ErrCorrupt) {
+	r.ReadPages([]uint64{3}, errs)
+	if _, _, err := f.Open(r.Page(0), 3, 0, 0); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Open of a page without a header: %v", err)
+	}
+	// More pages than the depth: refused, the reader still good; after
+	// Close every page is refused, and Close again does nothing.
+	clear(errs)
+	r.ReadPages(make([]uint64, 65), make([]error, 65))
+	if r.Broken() != nil {
+		t.Fatalf("a batch past the depth broke the reader: %v", r.Broken())
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.ReadPages([]uint64{1}, errs)
+	if errs[0] == nil || r.Close() != nil {
+		t.Fatalf("after Close: %v", errs[0])
+	}
+}
+
+// TestPageReaderShortFile: a file whose last page is cut short reads as
+// truncated there (the rest of the read finished with pread, which finds
+// the end too), the whole pages before it as written.
+func TestPageReaderShortFile(t *testing.T) {
+	_, osf, b := mappedTemp(t)
+	const ps = 4096
+	for id := uint64(0); id < 3; id++ {
+		osf.WriteAt(batchPage(id, ps), int64(id)*ps)
+	}
+	osf.Truncate(2*ps + 100)
+	f := NewFile(b, nil, ps)
+	r := newPageReader(t, f, 8)
+	errs := make([]error, 3)
+	r.ReadPages([]uint64{0, 1, 2}, errs)
+	var ce *CorruptError
+	if errs[0] != nil || errs[1] != nil || !bytes.Equal(r.Page(1), batchPage(1, ps)) || !errors.As(errs[2], &ce) || ce.ID != 2 {
+		t.Fatalf("got %v", errs)
 	}
 }
 

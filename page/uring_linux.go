@@ -3,10 +3,12 @@
 package page
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -15,7 +17,7 @@ import (
 // numbers are those of linux/io_uring.h; the standard library has none of
 // them.
 const (
-	sysIOURingSetup = 425 // the same number on every architecture
+	sysIOURingSetup = 425 // on every architecture but mips, where 425 is no call (ENOSYS)
 	sysIOURingEnter = 426
 
 	uringOffSQRing  = 0
@@ -65,7 +67,7 @@ type uringCQE struct {
 // is not used again).
 type uring struct {
 	fd, file int
-	maps     [][]byte // unmapped at close
+	maps     [][]byte // the rings, unmapped at close
 	sqHead   *uint32
 	sqTail   *uint32
 	sqMask   uint32
@@ -76,35 +78,49 @@ type uring struct {
 	cqMask   uint32
 	cqes     []uringCQE
 	depth    int
+	seq      uint32  // tags each call's requests (userData's high half)
 	offs     []int64 // read's scratch
 }
 
-func newURing(file, depth int) (*uring, error) {
+// newURing sets up a ring of at least depth entries on file and a window
+// of win bytes (an anonymous mapping), and checks with one read that the
+// kernel can read through it.
+func newURing(file, depth, win int) (*uring, []byte, error) {
 	var p uringParams
 	fd, _, e := syscall.Syscall(sysIOURingSetup, uintptr(depth), uintptr(unsafe.Pointer(&p)), 0)
-	if e != 0 {
-		return nil, fmt.Errorf("%w: io_uring_setup: %v", ErrNoBatchRead, e)
+	switch e {
+	case 0:
+	case syscall.ENOSYS, syscall.EPERM, syscall.EACCES, syscall.EINVAL, syscall.EOPNOTSUPP:
+		return nil, nil, fmt.Errorf("%w: io_uring_setup: %v", ErrNoBatchRead, e)
+	default: // out of descriptors or memory: may pass
+		return nil, nil, fmt.Errorf("io_uring_setup: %w", e)
 	}
 	r := &uring{fd: int(fd), file: file, depth: int(p.sqEntries)}
 	if err := r.mapRings(&p); err != nil {
-		r.close()
-		return nil, fmt.Errorf("%w: %v", ErrNoBatchRead, err)
+		r.close(nil)
+		return nil, nil, err
 	}
-	// A kernel before 5.6 sets rings up but fails IORING_OP_READ.
-	probe := make([]byte, 512)
+	w, err := syscall.Mmap(-1, 0, win, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		r.close(nil)
+		return nil, nil, fmt.Errorf("mapping a read window of %d bytes: %w", win, err)
+	}
+	// A kernel before 5.6 sets rings up but refuses IORING_OP_READ.
 	errs := []error{nil}
-	if err := r.readAt([]int64{0}, 512, errs, probe); err != nil || errs[0] != nil {
-		r.close()
-		return nil, fmt.Errorf("%w: a test read failed: %v", ErrNoBatchRead, firstErr(err, errs[0]))
+	if err := r.readAt([]int64{0}, min(512, win), errs, w); err != nil {
+		// Reads may be in flight: keep the ring and the window mapped.
+		return nil, nil, fmt.Errorf("%w: a test read failed: %v", ErrNoBatchRead, err)
 	}
-	return r, nil
+	if errs[0] != nil && !isShort(errs[0]) {
+		r.close(w)
+		return nil, nil, fmt.Errorf("%w: a test read failed: %v", ErrNoBatchRead, errs[0])
+	}
+	return r, w, nil
 }
 
-func firstErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+func isShort(err error) bool {
+	var s shortRead
+	return errors.As(err, &s)
 }
 
 // mapRings maps the submission and completion rings and the request array.
@@ -148,29 +164,55 @@ func (r *uring) mapRings(p *uringParams) error {
 	return nil
 }
 
-// read reads page ids[i] (ps bytes) into buf[i*ps:] for each i whose
-// errs[i] is nil, setting errs[i] for the reads that fail.
-func (r *uring) read(ids []uint64, errs []error, buf []byte, ps int) error {
+// read reads page ids[i] (ps bytes) into win[i*ps:] for each i whose
+// errs[i] is nil, setting errs[i] for the reads that fail. A read the
+// kernel cut short is finished with pread (a buffered read is short only
+// at the end of the file on today's kernels, but 5.6-5.8 could stop
+// early).
+func (r *uring) read(ids []uint64, errs []error, win []byte, ps int) error {
 	offs := r.offs[:0]
 	for _, id := range ids {
 		offs = append(offs, int64(id)*int64(ps))
 	}
 	r.offs = offs
-	if err := r.readAt(offs, ps, errs, buf); err != nil {
+	if err := r.readAt(offs, ps, errs, win); err != nil {
 		return err
 	}
 	for i, id := range ids {
-		if e, ok := errs[i].(shortRead); ok {
-			errs[i] = corrupt(id, "file truncated: read %d of %d bytes", int(e), ps)
-		} else if e, ok := errs[i].(syscall.Errno); ok {
-			errs[i] = fmt.Errorf("page %d: read: %w", id, e)
+		var s shortRead
+		switch e := errs[i]; {
+		case errors.As(e, &s):
+			buf := win[i*ps : (i+1)*ps]
+			got, err := int(s), error(nil)
+			for got < ps {
+				n, perr := syscall.Pread(r.file, buf[got:], offs[i]+int64(got))
+				if perr == syscall.EINTR {
+					continue
+				}
+				if perr != nil || n == 0 {
+					err = perr
+					break
+				}
+				got += n
+			}
+			switch {
+			case err != nil:
+				errs[i] = fmt.Errorf("page %d: read: %w", id, err)
+			case got < ps:
+				errs[i] = corrupt(id, "file truncated: read %d of %d bytes", got, ps)
+			default:
+				errs[i] = nil
+			}
+		case e != nil:
+			if en, ok := e.(syscall.Errno); ok {
+				errs[i] = fmt.Errorf("page %d: read: %w", id, en)
+			}
 		}
 	}
 	return nil
 }
 
-// shortRead is a read that returned fewer bytes than asked (past the end
-// of the file).
+// shortRead is a read that returned fewer bytes than asked.
 type shortRead int
 
 func (s shortRead) Error() string { return fmt.Sprintf("short read of %d bytes", int(s)) }
@@ -184,6 +226,12 @@ func (r *uring) readAt(offs []int64, n int, errs []error, buf []byte) error {
 	if len(offs) > r.depth || len(buf) < len(offs)*n {
 		return fmt.Errorf("io_uring: %d reads of %d bytes into %d: past the ring's depth %d or the buffer", len(offs), n, len(buf), r.depth)
 	}
+	// Completions are delivered through the submitting thread on older
+	// kernels: stay on it until every one is in.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r.seq++
+	tag := uint64(r.seq) << 32
 	tail := atomic.LoadUint32(r.sqTail)
 	queued := uint32(0)
 	for i, off := range offs {
@@ -197,19 +245,21 @@ func (r *uring) readAt(offs []int64, n int, errs []error, buf []byte) error {
 			off:      uint64(off),
 			addr:     uint64(uintptr(unsafe.Pointer(&buf[i*n]))),
 			len:      uint32(n),
-			userData: uint64(i),
+			userData: tag | uint64(i),
 		}
 		r.sqArray[idx] = idx
 		queued++
 	}
 	atomic.StoreUint32(r.sqTail, tail+queued)
-	for done := uint32(0); done < queued; {
+	for done, waits := uint32(0), 0; done < queued; {
 		submit := tail + queued - atomic.LoadUint32(r.sqHead)
 		_, _, e := syscall.Syscall6(sysIOURingEnter, uintptr(r.fd), uintptr(submit), uintptr(queued-done), uringGetEvents, 0, 0)
 		switch e {
 		case 0, syscall.EINTR:
-		case syscall.EAGAIN, syscall.EBUSY:
-			runtime.Gosched()
+		case syscall.EAGAIN, syscall.EBUSY: // the kernel is short of something: let it catch up
+			if waits++; waits > 3 {
+				time.Sleep(time.Duration(min(waits, 100)) * 10 * time.Microsecond)
+			}
 		default:
 			runtime.KeepAlive(buf)
 			return fmt.Errorf("io_uring_enter: %w", e)
@@ -217,13 +267,15 @@ func (r *uring) readAt(offs []int64, n int, errs []error, buf []byte) error {
 		head, ctail := atomic.LoadUint32(r.cqHead), atomic.LoadUint32(r.cqTail)
 		for ; head != ctail; head++ {
 			c := r.cqes[head&r.cqMask]
-			if i := int(c.userData); i < len(offs) {
-				switch {
-				case c.res < 0:
-					errs[i] = syscall.Errno(-c.res)
-				case int(c.res) != n:
-					errs[i] = shortRead(c.res)
-				}
+			i := int(c.userData &^ tag)
+			if c.userData&^0xffffffff != tag || i >= len(offs) {
+				continue // not this call's (there are none: see uring)
+			}
+			switch {
+			case c.res < 0:
+				errs[i] = syscall.Errno(-c.res)
+			case int(c.res) != n:
+				errs[i] = shortRead(c.res)
 			}
 			done++
 		}
@@ -233,7 +285,11 @@ func (r *uring) readAt(offs []int64, n int, errs []error, buf []byte) error {
 	return nil
 }
 
-func (r *uring) close() error {
+// close unmaps win (when not nil) and the rings and closes the ring.
+func (r *uring) close(win []byte) error {
+	if win != nil {
+		syscall.Munmap(win)
+	}
 	for _, m := range r.maps {
 		syscall.Munmap(m)
 	}

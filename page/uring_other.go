@@ -6,8 +6,8 @@ package page
 // ErrNoBatchRead and callers read page by page.
 type uring struct{}
 
-func newURing(file, depth int) (*uring, error) { return nil, ErrNoBatchRead }
+func newURing(file, depth, win int) (*uring, []byte, error) { return nil, nil, ErrNoBatchRead }
 
-func (r *uring) read(ids []uint64, errs []error, buf []byte, ps int) error { return ErrNoBatchRead }
+func (r *uring) read(ids []uint64, errs []error, win []byte, ps int) error { return ErrNoBatchRead }
 
-func (r *uring) close() error { return nil }
+func (r *uring) close(win []byte) error { return nil }

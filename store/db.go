@@ -105,12 +105,11 @@ type DB struct {
 	// 50 ms old while it is not busy): what a reader's registration
 	// stamps, where time.Now cost 2-3% of a point read.
 	clock atomic.Int64
-	// amu guards idleAheads, the scan readers kept for later scans, and
-	// brokenAheads, those whose ring failed (readahead.go).
-	amu          sync.Mutex
-	idleAheads   []*readAhead
-	brokenAheads []*readAhead
-	ovfWrites    atomic.Uint64 // overflow runs written
+	// amu guards idleAheads, the scan readers kept for later scans
+	// (readahead.go).
+	amu        sync.Mutex
+	idleAheads []*readAhead
+	ovfWrites  atomic.Uint64 // overflow runs written
 
 	pressure pressure // recent cache misses, for Prefetch's callers (prefetch.go)
 

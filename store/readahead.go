@@ -33,20 +33,21 @@ import (
 const readAheadDepth = 64
 
 // readAhead is a scan's window: the pages of children [lo, lo+len(refs))
-// of branch from, read in one batch.
+// of the branch at page from, read in one batch into r's window. (Pages,
+// not node pointers, name branches: a branch lent from the mapping is
+// decoded into a new node each time the cursor comes to it.)
 type readAhead struct {
 	r    *page.PageReader
-	from *btree.Node
+	from uint64 // 0: the window holds nothing (page 0 is a meta)
 	lo   int
 	refs []page.Ref
 	ids  []uint64
 	errs []error // per page: nil (read), errInMemory or the read's error
-	buf  []byte
 	// upper holds the branches met whose children are branches: they are
 	// not read ahead. Any other branch is taken for a parent of leaves
 	// until a window read for it shows otherwise (every leaf is at the
 	// same depth: upper holds the few branches above the last level).
-	upper map[*btree.Node]bool
+	upper map[uint64]bool
 }
 
 // errInMemory marks a window page not read because it is in memory.
@@ -54,8 +55,9 @@ var errInMemory = errors.New("in memory")
 
 // startReadAhead sets up batched reads for a long scan in tx, from the
 // database's idle ones when it has one (setting a ring up and closing it
-// again costs 100-160 us); nil where they cannot be had (then it is not
-// tried again on this database).
+// again costs 100-160 us); nil where they cannot be had (where the system
+// cannot read batches at all, page.ErrNoBatchRead, it is not tried again
+// on this database).
 func (db *DB) startReadAhead(tx *Tx) *readAhead {
 	if db.opts.NoBatchReads || db.noBatch.Load() {
 		return nil
@@ -69,16 +71,14 @@ func (db *DB) startReadAhead(tx *Tx) *readAhead {
 	if a == nil {
 		r, err := db.file.NewPageReader(readAheadDepth)
 		if err != nil {
-			db.noBatch.Store(true)
+			if errors.Is(err, page.ErrNoBatchRead) {
+				db.noBatch.Store(true)
+			}
 			return nil
 		}
-		a = &readAhead{
-			r:    r,
-			errs: make([]error, readAheadDepth),
-			buf:  make([]byte, readAheadDepth*db.ps),
-		}
+		a = &readAhead{r: r, errs: make([]error, readAheadDepth)}
 	}
-	a.upper = map[*btree.Node]bool{}
+	a.upper = map[uint64]bool{}
 	tx.aheads = append(tx.aheads, a)
 	return a
 }
@@ -89,19 +89,17 @@ const maxIdleAheads = 4
 // endReadAhead takes back a's reader when its transaction ends, keeping it
 // for a later scan if the database keeps fewer than maxIdleAheads. A
 // reader whose ring failed (io_uring_enter refused to go on, which a
-// working ring never does, with reads maybe in flight) is kept as it is
-// for the database's life, its window with it, so that the collector does
-// not hand memory the kernel may still write to anything else; batched
-// reads are then not used again.
+// working ring never does) is dropped, and batched reads are not used
+// again on this database; it keeps its ring and window mapped
+// (page.PageReader), as reads may be in flight.
 func (db *DB) endReadAhead(a *readAhead) {
-	a.from, a.refs, a.ids, a.upper = nil, a.refs[:0], a.ids[:0], nil
+	a.from, a.refs, a.ids, a.upper = 0, a.refs[:0], a.ids[:0], nil
 	clear(a.errs)
 	db.amu.Lock()
 	defer db.amu.Unlock()
 	switch {
 	case a.r.Broken() != nil:
 		db.noBatch.Store(true)
-		db.brokenAheads = append(db.brokenAheads, a)
 	case len(db.idleAheads) < maxIdleAheads && !db.closed.Load():
 		db.idleAheads = append(db.idleAheads, a)
 	default:
@@ -125,8 +123,8 @@ func (p lendPager) Kid(n *btree.Node, i int) (*btree.Node, error) {
 	if a == nil {
 		return p.Node(n.Kid(i))
 	}
-	if a.from != n || i < a.lo || i >= a.lo+len(a.refs) {
-		if a.upper[n] {
+	if a.from != n.ID || i < a.lo || i >= a.lo+len(a.refs) {
+		if a.upper[n.ID] {
 			return p.Node(n.Kid(i))
 		}
 		p.fill(a, n, i)
@@ -139,22 +137,24 @@ func (p lendPager) Kid(n *btree.Node, i int) (*btree.Node, error) {
 // at its last child, as Prev enters a branch).
 func (p lendPager) fill(a *readAhead, n *btree.Node, i int) {
 	lo := i
-	if (a.from == n && i < a.lo) || (a.from != n && i == n.Len()-1) {
+	if (a.from == n.ID && i < a.lo) || (a.from != n.ID && i == n.Len()-1) {
 		lo = max(0, i-readAheadDepth+1)
 	}
 	hi := min(n.Len(), lo+readAheadDepth)
-	a.from, a.lo = n, lo
+	a.from, a.lo = n.ID, lo
 	a.refs, a.ids = a.refs[:0], a.ids[:0]
 	for j := lo; j < hi; j++ {
 		ref := n.Kid(j)
 		a.refs = append(a.refs, ref)
 		a.ids = append(a.ids, ref.ID)
 		a.errs[j-lo] = nil
-		if _, ok, _ := p.db.memNode(ref); ok {
+		if _, ok, err := p.db.memNode(ref); ok {
 			a.errs[j-lo] = errInMemory
+		} else if err != nil {
+			a.errs[j-lo] = err
 		}
 	}
-	a.r.ReadPages(a.ids, a.buf, a.errs)
+	a.r.ReadPages(a.ids, a.errs)
 	p.db.batches.Add(1)
 }
 
@@ -172,13 +172,13 @@ func (p lendPager) fromWindow(a *readAhead, j int) (*btree.Node, error) {
 	default:
 		return nil, a.errs[j]
 	}
-	buf, h, err := p.db.file.Open(a.buf[j*p.db.ps:(j+1)*p.db.ps], ref.ID, 0, ref.Txn)
+	buf, h, err := p.db.file.Open(a.r.Page(j), ref.ID, 0, ref.Txn)
 	if err != nil {
 		return nil, err
 	}
 	if h.Type != page.TypeLeaf {
 		a.upper[a.from] = true
-		a.from, a.refs = nil, a.refs[:0] // the window's pages are branches: not lent
+		a.from, a.refs = 0, a.refs[:0] // the window's pages are branches: not lent
 		return p.db.readNode(ref)
 	}
 	n, err := btree.DecodeLeafInto(p.leaf.n, buf, h)
