@@ -17,10 +17,10 @@ import (
 // io_uring), about 1 us a page, into a window it reuses, and decodes each
 // leaf in place there when the cursor reaches it. (The branches above
 // the last level are few, and each wastes one batch, which finds them
-// branches.) Pages in memory
-// (unflushed or cached) are not read; they are used as they are. Where
-// batches cannot be read (page.ErrNoBatchRead, Options.NoBatchReads) the
-// scan goes on through the mapping as before (populateScan).
+// branches.) Pages in memory (unflushed or cached) are not read; they
+// are used as they are. Where batches cannot be read (page.ErrNoBatchRead,
+// Options.NoBatchReads) the scan goes on through the mapping as before
+// (populateScan).
 //
 // A leaf decoded from the window is overwritten when the window is read
 // again, which happens only once the cursor has moved off every leaf in
