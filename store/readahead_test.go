@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"testing"
@@ -165,5 +166,93 @@ func TestOldestReaderAge(t *testing.T) {
 	}
 	if st := db.Stats(); st.Readers != 0 || st.OldestReaderAge != 0 {
 		t.Fatalf("after the reader: %d readers, oldest %v", st.Readers, st.OldestReaderAge)
+	}
+}
+
+// TestReadAheadMetamorphic: one random workload (inserts, overwrites with
+// values of many sizes, deletes; the last part left unflushed), then the
+// same random cursor moves over it twice, reading ahead and through the
+// mapping only (Options.NoBatchReads): both see the same entries at every
+// step, and the read-ahead pass did read ahead.
+func TestReadAheadMetamorphic(t *testing.T) {
+	dir := t.TempDir()
+	const n = 40_000
+	key := func(i int) []byte { return fmt.Appendf(nil, "k%07d", i) }
+	r := rand.New(rand.NewPCG(9, 9))
+	db, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	updateRange(t, db, 0, n, 1, 4000, func(tx *Tx, i int) error {
+		return putString(tx, 0, key(i), bytes.Repeat([]byte{byte(i)}, r.IntN(120)))
+	})
+	updateRange(t, db, 0, n, 3, 4000, func(tx *Tx, i int) error {
+		if r.IntN(4) == 0 {
+			_, err := tx.Table(0).Delete(key(i))
+			return err
+		}
+		return putString(tx, 0, key(i), bytes.Repeat([]byte{byte(i + 1)}, r.IntN(300)))
+	})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	walk := func(noBatch bool) ([]string, uint64, bool) {
+		db, err := Open(dir, &Options{NoWarmCache: true, NoBatchReads: noBatch, FlushInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		// Changes since the last flush: in memory only.
+		updateRange(t, db, 0, n, 211, 4000, func(tx *Tx, i int) error {
+			return putString(tx, 0, key(i), []byte("unflushed"))
+		})
+		moves := rand.New(rand.NewPCG(4, 4))
+		var seen []string
+		err = db.View(func(tx *Tx) error {
+			c := tx.Table(0).ScanCursor()
+			ok := c.First()
+			for step := 0; step < 60_000; step++ {
+				switch m := moves.IntN(100); {
+				case m < 60:
+					ok = c.Next()
+				case m < 90:
+					ok = c.Prev()
+				case m < 95:
+					ok = c.Seek(key(moves.IntN(n + 10)))
+				case m < 97:
+					ok = c.Last()
+				default:
+					ok = c.First()
+				}
+				if !ok {
+					seen = append(seen, "-")
+					ok = c.First()
+					continue
+				}
+				k, v := c.KeyValue()
+				seen = append(seen, fmt.Sprintf("%s=%x", k, v))
+			}
+			return c.Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seen, db.Stats().ScanBatches, !noBatch && batchReads(t, db)
+	}
+	ahead, batches, can := walk(false)
+	mapped, none, _ := walk(true)
+	if none != 0 {
+		t.Fatalf("NoBatchReads read %d batches", none)
+	}
+	if batches == 0 && can {
+		t.Fatal("the read-ahead pass never read ahead")
+	}
+	for i := range min(len(ahead), len(mapped)) {
+		if ahead[i] != mapped[i] {
+			t.Fatalf("step %d: read ahead %.60s, through the mapping %.60s", i, ahead[i], mapped[i])
+		}
+	}
+	if len(ahead) != len(mapped) {
+		t.Fatalf("%d steps against %d", len(ahead), len(mapped))
 	}
 }
