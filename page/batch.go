@@ -3,7 +3,6 @@ package page
 import (
 	"errors"
 	"fmt"
-	"math"
 )
 
 // ErrNoBatchRead is NewPageReader's error where pages cannot be read in
@@ -32,7 +31,8 @@ type PageReader struct {
 	ring   *uring
 	win    []byte // depth pages
 	depth  int
-	broken error // set when reads may have been left in flight
+	offs   []int64 // ReadPages' scratch
+	broken error   // set when reads may have been left in flight
 	closed bool
 }
 
@@ -89,16 +89,42 @@ func (r *PageReader) ReadPages(ids []uint64, errs []error) {
 		fail(fmt.Errorf("%d pages in one batch, past the reader's depth %d", len(ids), r.depth))
 		return
 	}
+	offs := r.offs[:0]
 	for i, id := range ids {
-		if errs[i] == nil && id > uint64(math.MaxInt64-ps)/uint64(ps) {
-			errs[i] = corrupt(id, "page id past the largest possible file offset")
+		off, err := r.f.offset(id, ps)
+		if errs[i] == nil {
+			errs[i] = err
 		}
+		offs = append(offs, off)
 	}
-	if err := r.ring.read(ids, errs, r.win, ps); err != nil {
+	r.offs = offs
+	if err := r.ring.readAt(offs, ps, errs, r.win); err != nil {
 		r.broken = fmt.Errorf("batched read of pages %d..: %w", ids[0], err)
 		fail(r.broken)
+		return
+	}
+	for i, id := range ids {
+		switch e := errs[i].(type) {
+		case shortRead:
+			// Cut short: at the end of the file on today's kernels (5.6-5.8
+			// could stop early). ReadRaw reads the page whole again, and
+			// names a truncated one.
+			errs[i] = r.f.ReadRaw(id, r.Page(i))
+		case readErrno:
+			errs[i] = fmt.Errorf("page %d: read: %w", id, e.err)
+		}
 	}
 }
+
+// shortRead is a read that returned fewer bytes than asked.
+type shortRead int
+
+func (s shortRead) Error() string { return fmt.Sprintf("short read of %d bytes", int(s)) }
+
+// readErrno is a read the kernel failed with err (a syscall.Errno).
+type readErrno struct{ err error }
+
+func (e readErrno) Error() string { return e.err.Error() }
 
 // Broken is the error that broke the reader (its ring failed with reads
 // maybe in flight), or nil. A broken reader reads nothing more.

@@ -82,13 +82,23 @@ func (f *File) SetPageSize(n int) { f.pageSize = n }
 // Backend returns the underlying backend.
 func (f *File) Backend() Backend { return f.b }
 
+// offset is page id's offset in the file, or an error naming the page
+// when n bytes there would pass the largest possible file offset (a
+// corrupt reference: no file reaches this far).
+func (f *File) offset(id uint64, n int) (int64, error) {
+	if id > uint64(math.MaxInt64-n)/uint64(f.pageSize) {
+		return 0, corrupt(id, "page id past the largest possible file offset")
+	}
+	return int64(id) * int64(f.pageSize), nil
+}
+
 // ReadRaw reads len(buf) bytes at page id without verification.
 func (f *File) ReadRaw(id uint64, buf []byte) error {
-	if id > uint64(math.MaxInt64-len(buf))/uint64(f.pageSize) {
-		// A corrupt reference: no file reaches this far.
-		return corrupt(id, "page id past the largest possible file offset")
+	off, err := f.offset(id, len(buf))
+	if err != nil {
+		return err
 	}
-	n, err := f.b.ReadAt(buf, int64(id)*int64(f.pageSize))
+	n, err := f.b.ReadAt(buf, off)
 	if n == len(buf) {
 		return nil
 	}

@@ -3,7 +3,6 @@
 package page
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -78,8 +77,7 @@ type uring struct {
 	cqMask   uint32
 	cqes     []uringCQE
 	depth    int
-	seq      uint32  // tags each call's requests (userData's high half)
-	offs     []int64 // read's scratch
+	seq      uint32 // tags each call's requests (userData's high half)
 }
 
 // newURing sets up a ring of at least depth entries on file and a window
@@ -111,16 +109,11 @@ func newURing(file, depth, win int) (*uring, []byte, error) {
 		// Reads may be in flight: keep the ring and the window mapped.
 		return nil, nil, fmt.Errorf("%w: a test read failed: %v", ErrNoBatchRead, err)
 	}
-	if errs[0] != nil && !isShort(errs[0]) {
+	if _, short := errs[0].(shortRead); errs[0] != nil && !short {
 		r.close(w)
 		return nil, nil, fmt.Errorf("%w: a test read failed: %v", ErrNoBatchRead, errs[0])
 	}
 	return r, w, nil
-}
-
-func isShort(err error) bool {
-	var s shortRead
-	return errors.As(err, &s)
 }
 
 // mapRings maps the submission and completion rings and the request array.
@@ -164,61 +157,8 @@ func (r *uring) mapRings(p *uringParams) error {
 	return nil
 }
 
-// read reads page ids[i] (ps bytes) into win[i*ps:] for each i whose
-// errs[i] is nil, setting errs[i] for the reads that fail. A read the
-// kernel cut short is finished with pread (a buffered read is short only
-// at the end of the file on today's kernels, but 5.6-5.8 could stop
-// early).
-func (r *uring) read(ids []uint64, errs []error, win []byte, ps int) error {
-	offs := r.offs[:0]
-	for _, id := range ids {
-		offs = append(offs, int64(id)*int64(ps))
-	}
-	r.offs = offs
-	if err := r.readAt(offs, ps, errs, win); err != nil {
-		return err
-	}
-	for i, id := range ids {
-		var s shortRead
-		switch e := errs[i]; {
-		case errors.As(e, &s):
-			buf := win[i*ps : (i+1)*ps]
-			got, err := int(s), error(nil)
-			for got < ps {
-				n, perr := syscall.Pread(r.file, buf[got:], offs[i]+int64(got))
-				if perr == syscall.EINTR {
-					continue
-				}
-				if perr != nil || n == 0 {
-					err = perr
-					break
-				}
-				got += n
-			}
-			switch {
-			case err != nil:
-				errs[i] = fmt.Errorf("page %d: read: %w", id, err)
-			case got < ps:
-				errs[i] = corrupt(id, "file truncated: read %d of %d bytes", got, ps)
-			default:
-				errs[i] = nil
-			}
-		case e != nil:
-			if en, ok := e.(syscall.Errno); ok {
-				errs[i] = fmt.Errorf("page %d: read: %w", id, en)
-			}
-		}
-	}
-	return nil
-}
-
-// shortRead is a read that returned fewer bytes than asked.
-type shortRead int
-
-func (s shortRead) Error() string { return fmt.Sprintf("short read of %d bytes", int(s)) }
-
 // readAt reads n bytes at offs[i] into buf[i*n:] for each i whose errs[i]
-// is nil, setting errs[i] to a syscall.Errno or a shortRead for the reads
+// is nil, setting errs[i] to a readErrno or a shortRead for the reads
 // that fail. It returns only when none of its requests is in flight,
 // unless io_uring_enter itself fails (the error): reads may then be in
 // flight, and neither the ring nor buf may be used again.
@@ -273,7 +213,7 @@ func (r *uring) readAt(offs []int64, n int, errs []error, buf []byte) error {
 			}
 			switch {
 			case c.res < 0:
-				errs[i] = syscall.Errno(-c.res)
+				errs[i] = readErrno{syscall.Errno(-c.res)}
 			case int(c.res) != n:
 				errs[i] = shortRead(c.res)
 			}

@@ -8,6 +8,6 @@ type uring struct{}
 
 func newURing(file, depth, win int) (*uring, []byte, error) { return nil, nil, ErrNoBatchRead }
 
-func (r *uring) read(ids []uint64, errs []error, win []byte, ps int) error { return ErrNoBatchRead }
+func (r *uring) readAt(offs []int64, n int, errs []error, buf []byte) error { return ErrNoBatchRead }
 
 func (r *uring) close(win []byte) error { return nil }
