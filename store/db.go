@@ -100,16 +100,19 @@ type DB struct {
 	ovfReads  atomic.Uint64 // overflow runs (chunk tables, chunks) read
 	populates atomic.Uint64 // populateScan's Populate calls that succeeded
 	batches   atomic.Uint64 // read-ahead batches read by scans (readahead.go)
-	noBatch   atomic.Bool   // batched reads failed to set up: not tried again
+	ovfWrites atomic.Uint64 // overflow runs written
+
 	// clock is the time (unix ns) as of the writer's last tick (at most
 	// 50 ms old while it is not busy): what a reader's registration
 	// stamps, where time.Now cost 2-3% of a point read.
 	clock atomic.Int64
-	// amu guards idleAheads, the scan readers kept for later scans
-	// (readahead.go).
+
+	// Scans' read-ahead (readahead.go): noBatch is set once batched reads
+	// proved impossible here (not tried again); amu guards idleAheads, the
+	// readers kept for later scans.
+	noBatch    atomic.Bool
 	amu        sync.Mutex
 	idleAheads []*readAhead
-	ovfWrites  atomic.Uint64 // overflow runs written
 
 	pressure pressure // recent cache misses, for Prefetch's callers (prefetch.go)
 

@@ -42,7 +42,8 @@ type readAhead struct {
 	lo   int
 	refs []page.Ref
 	ids  []uint64
-	errs []error // per page: nil (read), errInMemory or the read's error
+	mem  []*btree.Node // per page: its node when in memory (not read)
+	errs []error       // per page: nil (read or in memory), a mark or the read's error
 	// upper holds the branches met whose children are branches: they are
 	// not read ahead. Any other branch is taken for a parent of leaves
 	// until a window read for it shows otherwise (every leaf is at the
@@ -50,7 +51,8 @@ type readAhead struct {
 	upper map[uint64]bool
 }
 
-// errInMemory marks a window page not read because it is in memory.
+// errInMemory marks, for ReadPages, a window page not read because it
+// is in memory (readAhead.mem).
 var errInMemory = errors.New("in memory")
 
 // startReadAhead sets up batched reads for a long scan in tx, from the
@@ -76,7 +78,7 @@ func (db *DB) startReadAhead(tx *Tx) *readAhead {
 			}
 			return nil
 		}
-		a = &readAhead{r: r, errs: make([]error, readAheadDepth)}
+		a = &readAhead{r: r, errs: make([]error, readAheadDepth), mem: make([]*btree.Node, readAheadDepth)}
 	}
 	a.upper = map[uint64]bool{}
 	tx.aheads = append(tx.aheads, a)
@@ -95,6 +97,7 @@ const maxIdleAheads = 4
 func (db *DB) endReadAhead(a *readAhead) {
 	a.from, a.refs, a.ids, a.upper = 0, a.refs[:0], a.ids[:0], nil
 	clear(a.errs)
+	clear(a.mem)
 	db.amu.Lock()
 	defer db.amu.Unlock()
 	switch {
@@ -143,19 +146,23 @@ func (p lendPager) fill(a *readAhead, n *btree.Node, i int) {
 	hi := min(n.Len(), lo+readAheadDepth)
 	a.from, a.lo = n.ID, lo
 	a.refs, a.ids = a.refs[:0], a.ids[:0]
+	reads := 0
 	for j := lo; j < hi; j++ {
 		ref := n.Kid(j)
 		a.refs = append(a.refs, ref)
 		a.ids = append(a.ids, ref.ID)
-		a.errs[j-lo] = nil
-		if _, ok, err := p.db.memNode(ref); ok {
+		c, ok, err := p.db.memNode(ref)
+		a.mem[j-lo], a.errs[j-lo] = c, err
+		if ok {
 			a.errs[j-lo] = errInMemory
-		} else if err != nil {
-			a.errs[j-lo] = err
+		} else if err == nil {
+			reads++
 		}
 	}
-	a.r.ReadPages(a.ids, a.errs)
-	p.db.batches.Add(1)
+	if reads > 0 {
+		a.r.ReadPages(a.ids, a.errs)
+		p.db.batches.Add(1)
+	}
 }
 
 // fromWindow returns the node of the window's page j.
@@ -163,12 +170,12 @@ func (p lendPager) fromWindow(a *readAhead, j int) (*btree.Node, error) {
 	ref := a.refs[j]
 	switch a.errs[j] {
 	case nil:
-	case errInMemory: // (or evicted since: then read as without read-ahead)
-		c, err := p.Node(ref)
-		if err == nil && !c.Leaf {
+	case errInMemory: // published, so still right if evicted since
+		c := a.mem[j]
+		if !c.Leaf {
 			a.upper[a.from] = true
 		}
-		return c, err
+		return c, nil
 	default:
 		return nil, a.errs[j]
 	}
