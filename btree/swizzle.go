@@ -161,11 +161,11 @@ func (n *Node) rememberKid(i int, c *Node) {
 
 // child returns the node of branch n's entry i: in a Published tree the
 // remembered one, else from the pager (then remembered); in another tree
-// from the pager (its Kid when it is a KidPager).
+// from its KidPager if it has one, else from the pager.
 func (t *Tree) child(n *Node, i int) (*Node, error) {
 	if !t.Published {
-		if kp, ok := t.P.(KidPager); ok {
-			return kp.Kid(n, i)
+		if t.Kids != nil {
+			return t.Kids.Kid(n, i)
 		}
 		return t.P.Node(n.kids[i])
 	}

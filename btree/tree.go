@@ -35,10 +35,11 @@ type Pager interface {
 	FreeOverflow(ref page.Ref) error
 }
 
-// A KidPager is a Pager that reads a branch's children itself: a tree
-// that is not Published asks it for child i of branch n instead of asking
-// Node for n.Kid(i), so that it can read the children after i in the same
-// call (a scan's read-ahead). Kid must return what Node(n.Kid(i)) would.
+// A KidPager reads a branch's children itself: a tree that is not
+// Published and has one (Tree.Kids) asks it for child i of branch n
+// instead of asking its Pager's Node for n.Kid(i), so that it can read the
+// children after i in the same call (a scan's read-ahead). Kid must return
+// what Node(n.Kid(i)) would.
 type KidPager interface {
 	Kid(n *Node, i int) (*Node, error)
 }
@@ -56,6 +57,7 @@ func InlineMax(pageSize int) int { return pageSize / 4 }
 // entries are read and replaced from both ends, like an expiry index).
 type Tree struct {
 	P          Pager
+	Kids       KidPager // nil: children come from P.Node
 	Root       page.Ref
 	Published  bool
 	MarkFilled bool

@@ -40,7 +40,8 @@ func (t *Table) ScanCursor() *Cursor {
 		tx.lending = true
 	}
 	s, err := t.state()
-	m := btree.Tree{P: lendPager{readPager{tx.db}, &lentLeaf{count: s.count, tx: tx}}, Root: s.root}
+	p := lendPager{readPager{tx.db}, &lentLeaf{count: s.count, tx: tx}}
+	m := btree.Tree{P: p, Kids: p, Root: s.root}
 	return &Cursor{t: t, c: m.Cursor(), err: err}
 }
 
