@@ -654,8 +654,7 @@ func (n *Node) bound(k []byte, p uint64, strict bool, s span) int {
 			a, b, last = n.ents[0].pfx, n.ents[hi-1].pfx, hi-1
 		}
 		if a < p && p < b {
-			g := int(float64(p-a) / float64(b-a) * float64(last))
-			g = min(max(g, 0), hi-1)
+			g := interpolate(p, a, b, last, hi)
 			if after(g) {
 				hi = g
 				for range interpolationWalk {
@@ -684,6 +683,13 @@ func (n *Node) bound(k []byte, p uint64, strict bool, s span) int {
 		}
 	}
 	return lo
+}
+
+// interpolate is bound's guess for prefix p among hi entries whose
+// prefixes run from a (entry 0) to b (entry last), a < p < b.
+func interpolate(p, a, b uint64, last, hi int) int {
+	g := int(float64(p-a) / float64(b-a) * float64(last))
+	return min(max(g, 0), hi-1)
 }
 
 // interpolationWalk is how many entries bound walks from its guess.

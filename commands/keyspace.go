@@ -20,10 +20,12 @@ const MaxKeyLen = store.MaxKeySize - hashLen
 
 // storedKey is the table key for a Redis key.
 func storedKey(key []byte) []byte {
-	sk := make([]byte, hashLen+len(key))
-	binary.BigEndian.PutUint64(sk, xxhash.Sum64(key))
-	copy(sk[hashLen:], key)
-	return sk
+	return appendStoredKey(make([]byte, 0, hashLen+len(key)), key)
+}
+
+// appendStoredKey appends key's table key to dst.
+func appendStoredKey(dst, key []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(dst, xxhash.Sum64(key)), key...)
 }
 
 // userKey is the Redis key of a table key.

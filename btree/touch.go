@@ -1,0 +1,112 @@
+package btree
+
+// Touch looks up many keys side by side, a level of the tree at a time,
+// and reports how many of them the tree holds. It reads what their
+// lookups will read (each key's path, the leaf entries its search
+// visits, the found value's first bytes) and nothing else.
+//
+// Why: one lookup's CPU cache misses come one after another (a node's
+// address is read from its parent, an entry's key bytes from the entry),
+// but different keys' lookups do not depend on each other. Walking them in
+// step lets the CPU wait for several keys' misses at once. A pipeline of
+// reads calls Touch before running them, and their own lookups then find
+// the memory in the cache: GET -P 16 over a million keys ran 30-40% more
+// requests a second (docs/benchmarks-server.md, stop 18).
+//
+// Touch changes nothing but what lookups change anyway (remembered
+// children, the page cache). It reports no error: a key whose descent
+// fails is not counted, and its real lookup reports the error.
+func (t *Tree) Touch(keys [][]byte, s *TouchScratch) int {
+	if t.Root.IsZero() || len(keys) == 0 {
+		return 0
+	}
+	root, err := t.P.Node(t.Root)
+	if err != nil {
+		return 0
+	}
+	if cap(s.walks) < len(keys) {
+		s.walks = make([]walk, len(keys))
+	}
+	walks := s.walks[:len(keys)]
+	defer clear(walks) // drop the nodes
+	for i, k := range keys {
+		walks[i] = walk{n: root, p: prefix(k)}
+	}
+	for depth, more := 0, true; more && depth < 64; depth++ {
+		more = false
+		for i := range walks {
+			w := &walks[i]
+			if w.n == nil || w.n.Leaf {
+				continue
+			}
+			j := w.n.childIn(keys[i], w.p, w.s)
+			w.s = w.n.kidSpan(j, w.s)
+			if w.n, err = t.child(w.n, j); err != nil {
+				w.n = nil
+			}
+			more = true
+		}
+	}
+	// The leaves' entries where the searches start, then the keys there,
+	// each pass's loads independent of one another.
+	var sum uint64
+	for i := range walks {
+		w := &walks[i]
+		w.g = -1
+		if w.n != nil && w.n.Leaf {
+			if w.g = w.n.guess(w.p, w.s); w.g >= 0 {
+				sum += w.n.ents[w.g].pfx
+			}
+		}
+	}
+	for i := range walks {
+		if w := &walks[i]; w.g >= 0 {
+			if k := w.n.Key(w.g); len(k) > 0 {
+				sum += uint64(k[0])
+			}
+		}
+	}
+	found := 0
+	for i := range walks {
+		w := &walks[i]
+		if w.n == nil || !w.n.Leaf {
+			continue
+		}
+		if j, ok := w.n.searchIn(keys[i], w.p, w.s); ok {
+			found++
+			if r := w.n.valRecord(&w.n.ents[j]); len(r) > 0 {
+				sum += uint64(r[0])
+			}
+		}
+	}
+	s.sink += sum
+	return found
+}
+
+// TouchScratch is Touch's reusable state. The zero value is ready to use;
+// one goroutine uses it at a time.
+type TouchScratch struct {
+	walks []walk
+	sink  uint64 // what Touch read, so that its loads stay
+}
+
+// walk is one key's lookup in Touch: its node so far (nil when the
+// descent failed), the key's prefix, the node's span, and the leaf entry
+// its search starts at (-1: none).
+type walk struct {
+	n *Node
+	p uint64
+	s span
+	g int
+}
+
+// guess is the entry bound's interpolation reads first for a key of
+// prefix p in n, whose prefixes s spans, or -1 when bound would not
+// interpolate from s.
+func (n *Node) guess(p uint64, s span) int {
+	hi := len(n.ents)
+	if hi <= 2*interpolationWalk || s.lo >= s.hi || p <= s.lo || p >= s.hi {
+		return -1
+	}
+	return interpolate(p, s.lo, s.hi, hi, hi)
+}
