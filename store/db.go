@@ -69,8 +69,8 @@ type DB struct {
 	// of submissions allocate them once, not per submission.
 	spBuf       savepoint
 	undoLogs    []*btree.UndoLog
-	flushBuf    []byte   // a landed flush's page array, for the next (flush.go)
-	releasedBuf []uint64 // ids of the last release, reused (writer.go)
+	flushBuf    pageArray // a landed flush's page array, for the next (flush.go)
+	releasedBuf []uint64  // ids of the last release, reused (writer.go)
 	nextTxn     uint64
 	lastApply   time.Time
 	idleShrink  bool // flushes from idle cycles cut any free tail
@@ -607,6 +607,7 @@ func (db *DB) Close() error {
 	db.closeIdleAheads()
 	cerr := db.file.Close()
 	db.lendMu.Unlock()
+	db.flushBuf.release() // the writer is done
 	if err == nil {
 		err = cerr
 	}

@@ -28,7 +28,7 @@ type flushJob struct {
 	meta    *page.Meta             // written last, then the one sync
 	split   bool                   // encode on a second goroutine while run writes: someone waits for this flush
 	cached  []*btree.Node          // compacted copies of nodes, for the cache (run)
-	pages   []byte                 // the backing array of the tree pages' runs
+	pages   pageArray              // the backing array of the tree pages' runs
 	waiters []*Pending             // Always-mode submitters acknowledged when it lands
 	err     error
 	done    chan struct{}
@@ -112,7 +112,7 @@ func (db *DB) startFlush() *flushJob {
 		db.clog.off[db.clog.gen%2] = 0
 	}
 	job := &flushJob{nodes: db.flushSet, waiters: db.waiters, pages: db.flushBuf, done: make(chan struct{})}
-	db.flushBuf = nil
+	db.flushBuf = pageArray{}
 	db.waiters = nil
 	db.flushSet = map[uint64]*btree.Node{}
 	db.dirtyBytes = 0
@@ -227,10 +227,14 @@ func (db *DB) finishFlush(job *flushJob) error {
 	// them be, and a new array each time is fresh memory the kernel
 	// faults in page by page: such an array is kept while flushes fill
 	// at least a quarter of it, so an idle server lets it go.
-	if keepFlushBuf(len(job.pages), cap(job.pages), db.opts.DirtyCap) && cap(job.pages) > cap(db.flushBuf) {
-		db.flushBuf = job.pages[:0]
+	if keepFlushBuf(len(job.pages.buf), cap(job.pages.buf), db.opts.DirtyCap) && cap(job.pages.buf) > cap(db.flushBuf.buf) {
+		db.flushBuf.release()
+		db.flushBuf = job.pages
+		db.flushBuf.buf = db.flushBuf.buf[:0]
+	} else {
+		job.pages.release()
 	}
-	job.pages = nil
+	job.pages = pageArray{}
 	if job.err != nil {
 		err := db.fail(job.err)
 		db.ackWaiters(job.waiters, err)
@@ -335,18 +339,18 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 	ps := db.ps
 	// One backing array for every page (page i at all[i*ps:]); runs are
 	// slices of it.
-	var all []byte
-	if n := len(ids) * ps; cap(job.pages) >= n {
-		all = job.pages[:n] // Encode clears each page
-	} else {
+	n := len(ids) * ps
+	if cap(job.pages.buf) < n {
 		// Room for flushes half as large again: a busy writer's flush
 		// sizes wander about their mean, and an array just large enough
 		// for each new largest was replaced every few flushes, fresh
 		// memory the kernel faults in page by page (under SET -P 16, half
 		// of the server's page faults were the flush arrays').
-		all = make([]byte, n, n+n/2)
+		job.pages.release()
+		job.pages = newPageArray(n + n/2)
 	}
-	job.pages = all
+	all := job.pages.buf[:n] // Encode writes each page whole
+	job.pages.buf = all
 	ends := runEnds(ids, ps, maxWrite)
 	encode := func(lo, hi int) error {
 		for i := lo; i < hi; i++ {

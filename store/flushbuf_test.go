@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -54,8 +55,8 @@ func TestFlushBufHeadroom(t *testing.T) {
 	for r, m := 0, 9000; r < 10; r, m = r+1, m*106/100 {
 		put(0, m) // about m/30 leaves, 6% more each round
 		if err := db.control(func() error {
-			if cap(db.flushBuf) > 0 {
-				arrays[&db.flushBuf[:1][0]] = true
+			if cap(db.flushBuf.buf) > 0 {
+				arrays[&db.flushBuf.buf[:1][0]] = true
 			}
 			return nil
 		}); err != nil {
@@ -64,5 +65,52 @@ func TestFlushBufHeadroom(t *testing.T) {
 	}
 	if len(arrays) > 3 {
 		t.Fatalf("10 flushes growing 6%% each used %d page arrays, want at most 3", len(arrays))
+	}
+}
+
+// TestPageArray: an array holds what is asked, is writable whole, and on
+// Linux lives in a mapping of its own (released by unmapping); a database
+// closed after flushes holds none.
+func TestPageArray(t *testing.T) {
+	for _, n := range []int{4096, 3 << 20, 10<<20 + 4096} {
+		a := newPageArray(n)
+		if len(a.buf) != 0 || cap(a.buf) < n {
+			t.Fatalf("newPageArray(%d): len %d cap %d", n, len(a.buf), cap(a.buf))
+		}
+		if runtime.GOOS == "linux" && !a.mapped {
+			t.Fatalf("newPageArray(%d) is not a mapping", n)
+		}
+		b := a.buf[:cap(a.buf)]
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = byte(i)
+		}
+		a.release()
+		if a.buf != nil || a.mapped {
+			t.Fatal("release left the array")
+		}
+	}
+	db, err := Open(t.TempDir(), &Options{Durability: Everysec, FlushInterval: time.Hour, NoWarmCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updateRange(t, db, 0, 5000, 1, 5000, func(tx *Tx, i int) error {
+		return putString(tx, 0, []byte(fmt.Sprintf("key-%07d", i)), []byte("v"))
+	})
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.control(func() error {
+		if cap(db.flushBuf.buf) == 0 {
+			return fmt.Errorf("no page array kept after a flush")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db.flushBuf.buf != nil {
+		t.Fatal("Close kept the page array")
 	}
 }
