@@ -11,7 +11,7 @@ package btree
 // step lets the CPU wait for several keys' misses at once. A pipeline of
 // reads calls Touch before running them, and their own lookups then find
 // the memory in the cache: under GET -P 16 over a million keys the server
-// spent about 12% less CPU a request (docs/benchmarks-server.md, stop 18).
+// spent 12-15% less CPU a request (docs/benchmarks-server.md, stop 18).
 //
 // Touch changes nothing but what lookups change anyway (remembered
 // children, the page cache). It reports no error: a key whose descent

@@ -372,12 +372,16 @@ func (p *pipeline) view(i int, cmd *command) int {
 // at the pipeline's command i (store.Table.Touch) before they run, when
 // there are two or more: each lookup alone waits for its CPU cache misses
 // one after another, together they wait for them at once, and the reads'
-// own lookups then find the memory in the cache.
+// own lookups then find the memory in the cache. Only the first maxTouch
+// keys are walked (the memory of thousands would push the first out of
+// the cache before their reads run), and the scratch is kept only while
+// small. Touch is only a hint: a panic in it fails no command.
 func (p *pipeline) touchKeys(tx *store.Tx, i int, reads []*command) {
+	defer func() { _ = recover() }()
 	buf, ends := p.tbuf[:0], p.tends[:0]
 	for k, cmd := range reads {
 		cmd.eachKey(p.cmds[i+k], func(key []byte) {
-			if len(key) <= MaxKeyLen {
+			if len(key) <= MaxKeyLen && len(ends) < maxTouch {
 				buf = appendStoredKey(buf, key)
 				ends = append(ends, len(buf))
 			}
@@ -394,7 +398,17 @@ func (p *pipeline) touchKeys(tx *store.Tx, i int, reads []*command) {
 		p.tkeys = keys[:0]
 	}
 	p.tbuf, p.tends = buf[:0], ends[:0]
+	if cap(p.tbuf) > maxTouchBuf {
+		p.tbuf = nil
+	}
 }
+
+// maxTouch is how many keys touchKeys walks at most, and maxTouchBuf the
+// key bytes it keeps room for between batches.
+const (
+	maxTouch    = 128
+	maxTouchBuf = 64 << 10
+)
 
 // safeRun runs a handler, turning a panic into an error so that one bad
 // command never takes the server down.

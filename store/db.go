@@ -198,6 +198,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	if err := db.openLog(); err != nil {
 		f.Close()
+		db.flushBuf.release() // a replay's flush may have kept one
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
 	db.lastFlush.Store(time.Now().UnixMilli())
@@ -575,6 +576,9 @@ func (db *DB) View(fn func(*Tx) error) error {
 }
 
 // Close flushes everything and closes the file. Pending submissions finish first.
+// A DB must be closed: besides the file, it holds memory outside the Go
+// heap (its flushes' page array, store/pagearray.go) that only Close gives
+// back, and its writer goroutine keeps it from being collected anyway.
 func (db *DB) Close() error {
 	db.closeMu.Lock()
 	if db.closed.Swap(true) {

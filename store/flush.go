@@ -131,6 +131,7 @@ func (db *DB) startFlush() *flushJob {
 	runs := func() int { return len(db.flushed) + len(job.nodes) }
 	dir, hwm, err := db.alloc.WriteFreespace(st.txn, collect, runs)
 	if err != nil {
+		db.flushBuf = job.pages // this job never runs: Close releases it
 		db.ackWaiters(job.waiters, db.fail(err))
 		return nil
 	}
@@ -347,7 +348,7 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 		// memory the kernel faults in page by page (under SET -P 16, half
 		// of the server's page faults were the flush arrays').
 		job.pages.release()
-		job.pages = newPageArray(n + n/2)
+		job.pages = newPageArray(n+n/2, db.opts.arrays)
 	}
 	all := job.pages.buf[:n] // Encode writes each page whole
 	job.pages.buf = all

@@ -93,6 +93,8 @@ type Options struct {
 	// OpenFile, if set, opens the data file and the commit log's files
 	// (tests use it to inject faults).
 	OpenFile func(path string) (page.Backend, error)
+
+	arrays *arrayCounts // counts flush page arrays (tests)
 }
 
 func (o Options) withDefaults() Options {

@@ -1,5 +1,7 @@
 package store
 
+import "sync/atomic"
+
 // pageArray is a flush's page array: the pages a flush encodes and
 // writes (flush.go). A busy writer's flushes are tens of MB, so the
 // array is kept from one flush to the next (keepFlushBuf) and, where the
@@ -18,15 +20,31 @@ package store
 // owning it holds a slice of it when release is called.
 type pageArray struct {
 	buf    []byte
-	mapped bool // buf is a mapping of its own: release unmaps it
+	mapped bool         // buf is a mapping of its own: release unmaps it
+	counts *arrayCounts // nil but in tests
 }
 
-// newPageArray returns an array of capacity at least n, empty.
-func newPageArray(n int) pageArray {
+// arrayCounts counts a store's page arrays, for tests (Options.arrays):
+// made is how many were made, mapped how many mappings are not yet
+// released.
+type arrayCounts struct{ made, mapped atomic.Int64 }
+
+// newPageArray returns an array of capacity at least n, empty, counted
+// in counts when that is not nil.
+func newPageArray(n int, counts *arrayCounts) pageArray {
+	a := pageArray{counts: counts}
 	if b, ok := mapPages(n); ok {
-		return pageArray{buf: b[:0], mapped: true}
+		a.buf, a.mapped = b[:0], true
+	} else {
+		a.buf = make([]byte, 0, n)
 	}
-	return pageArray{buf: make([]byte, 0, n)}
+	if counts != nil {
+		counts.made.Add(1)
+		if a.mapped {
+			counts.mapped.Add(1)
+		}
+	}
+	return a
 }
 
 // release gives the array back (a mapping is unmapped at once) and
@@ -34,6 +52,9 @@ func newPageArray(n int) pageArray {
 func (a *pageArray) release() {
 	if a.mapped {
 		unmapPages(a.buf[:cap(a.buf)])
+		if a.counts != nil {
+			a.counts.mapped.Add(-1)
+		}
 	}
 	*a = pageArray{}
 }
