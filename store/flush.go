@@ -347,6 +347,9 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 		// for each new largest was replaced every few flushes, fresh
 		// memory the kernel faults in page by page (under SET -P 16, half
 		// of the server's page faults were the flush arrays').
+		if c := db.opts.arrays; c != nil && cap(job.pages.buf) > 0 {
+			c.grown.Add(1)
+		}
 		job.pages.release()
 		job.pages = newPageArray(n+n/2, db.opts.arrays)
 	}

@@ -56,15 +56,17 @@ func TestFlushBufHeadroom(t *testing.T) {
 		put(i, i+1000)
 	}
 	// Flushes of 8 MB and more, past the 2 MiB a mapping is rounded to.
-	before := counts.made.Load()
+	// Counted: flushes that found the kept array too small (not those
+	// after an idle step's small flush let a large array go).
+	before := counts.grown.Load()
 	for r, m := 0, 60000; r < 10; r, m = r+1, m*112/100 {
 		put(0, m) // about m/30 leaves, 12% more each round
 	}
-	if n := counts.made.Load() - before; n > 4 {
-		t.Fatalf("10 flushes growing 12%% each made %d page arrays, want at most 4", n)
+	if n := counts.grown.Load() - before; n > 3 {
+		t.Fatalf("10 flushes growing 12%% each replaced the page array %d times, want at most 3", n)
 	}
-	if n := counts.mapped.Load(); runtime.GOOS == "linux" && n != 1 {
-		t.Fatalf("%d page arrays mapped after the flushes, want the one kept", n)
+	if n := counts.mapped.Load(); runtime.GOOS == "linux" && n > 1 {
+		t.Fatalf("%d page arrays mapped after the flushes, want at most the one kept", n)
 	}
 }
 

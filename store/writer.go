@@ -244,6 +244,10 @@ func (db *DB) apply(batch []*Pending) {
 		}
 	}
 	tx.w.log = nil // the catalog's update at commit is derived, not logged
+	// Idle time counts from the end of the last batch: a batch that ran
+	// a second or more must not make the writer look idle right after it
+	// (background relocation).
+	db.lastApply = time.Now()
 	if err := db.commit(tx); err != nil {
 		db.ackWaiters(batch, db.fail(err))
 		return
