@@ -648,29 +648,22 @@ func (n *Node) bound(k []byte, p uint64, strict bool, s span) int {
 		return c > 0 || (c == 0 && !strict)
 	}
 	lo, hi := 0, len(n.ents) // the answer is in [lo, hi]
-	if hi > 2*interpolationWalk {
-		a, b, last := s.lo, s.hi, hi
-		if a >= b {
-			a, b, last = n.ents[0].pfx, n.ents[hi-1].pfx, hi-1
-		}
-		if a < p && p < b {
-			g := interpolate(p, a, b, last, hi)
-			if after(g) {
-				hi = g
-				for range interpolationWalk {
-					if hi == lo || !after(hi-1) {
-						return hi
-					}
-					hi--
+	if g, ok := n.probe(p, s); ok {
+		if after(g) {
+			hi = g
+			for range interpolationWalk {
+				if hi == lo || !after(hi-1) {
+					return hi
 				}
-			} else {
-				lo = g + 1
-				for range interpolationWalk {
-					if lo == hi || after(lo) {
-						return lo
-					}
-					lo++
+				hi--
+			}
+		} else {
+			lo = g + 1
+			for range interpolationWalk {
+				if lo == hi || after(lo) {
+					return lo
 				}
+				lo++
 			}
 		}
 	}
@@ -685,11 +678,25 @@ func (n *Node) bound(k []byte, p uint64, strict bool, s span) int {
 	return lo
 }
 
-// interpolate is bound's guess for prefix p among hi entries whose
-// prefixes run from a (entry 0) to b (entry last), a < p < b.
-func interpolate(p, a, b uint64, last, hi int) int {
-	g := int(float64(p-a) / float64(b-a) * float64(last))
-	return min(max(g, 0), hi-1)
+// probe is the entry bound reads first for a key of prefix p in n, whose
+// prefixes s spans: interpolated between the span's ends (or, when s is
+// unknown, the first and last entries' prefixes); false when bound
+// binary-searches instead (few entries, or p not strictly inside).
+func (n *Node) probe(p uint64, s span) (int, bool) {
+	ents := n.ents
+	if len(ents) <= 2*interpolationWalk {
+		return 0, false
+	}
+	a, b, last := s.lo, s.hi, len(ents)
+	if a >= b {
+		last--
+		a, b = ents[0].pfx, ents[last].pfx
+	}
+	if p <= a || p >= b {
+		return 0, false
+	}
+	// a < p < b: the fraction is in (0, 1), g in [0, last].
+	return min(int(float64(p-a)/float64(b-a)*float64(last)), len(ents)-1), true
 }
 
 // interpolationWalk is how many entries bound walks from its guess.

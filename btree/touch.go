@@ -54,8 +54,9 @@ func (t *Tree) Touch(keys [][]byte, s *TouchScratch) int {
 		w := &walks[i]
 		w.g = -1
 		if w.n != nil && w.n.Leaf {
-			if w.g = w.n.guess(w.p, w.s); w.g >= 0 {
-				sum += w.n.ents[w.g].pfx
+			if g, ok := w.n.probe(w.p, w.s); ok {
+				w.g = g
+				sum += w.n.ents[g].pfx
 			}
 		}
 	}
@@ -98,15 +99,4 @@ type walk struct {
 	p uint64
 	s span
 	g int
-}
-
-// guess is the entry bound's interpolation reads first for a key of
-// prefix p in n, whose prefixes s spans, or -1 when bound would not
-// interpolate from s.
-func (n *Node) guess(p uint64, s span) int {
-	hi := len(n.ents)
-	if hi <= 2*interpolationWalk || s.lo >= s.hi || p <= s.lo || p >= s.hi {
-		return -1
-	}
-	return interpolate(p, s.lo, s.hi, hi, hi)
 }
