@@ -227,9 +227,9 @@ func (db *DB) finishFlush(job *flushJob) error {
 	// array. A busy writer's flushes are as large as the dirty cap lets
 	// them be, and a new array each time is fresh memory the kernel
 	// faults in page by page: such an array is kept while flushes fill
-	// at least a quarter of it, so an idle server lets it go.
-	if keepFlushBuf(len(job.pages.buf), cap(job.pages.buf), db.opts.DirtyCap) && cap(job.pages.buf) > cap(db.flushBuf.buf) {
-		db.flushBuf.release()
+	// at least a quarter of it, so an idle server lets it go. (db.flushBuf
+	// is empty here: startFlush gave it to this job, the only one.)
+	if keepFlushBuf(len(job.pages.buf), cap(job.pages.buf), db.opts.DirtyCap) {
 		db.flushBuf = job.pages
 		db.flushBuf.buf = db.flushBuf.buf[:0]
 	} else {

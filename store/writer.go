@@ -230,7 +230,6 @@ func (db *DB) apply(batch []*Pending) {
 		db.ackWaiters(batch, err)
 		return
 	}
-	db.lastApply = time.Now()
 	tx := db.beginWrite()
 	rec := db.logBuffer()
 	tx.w.log = rec
