@@ -71,6 +71,7 @@ type DB struct {
 	undoLogs    []*btree.UndoLog
 	flushBuf    pageArray // a landed flush's page array, for the next (flush.go)
 	releasedBuf []uint64  // ids of the last release, reused (writer.go)
+	evictBuf    []uint64  // ids commit evicts from the cache, reused (writer.go)
 	nextTxn     uint64
 	lastApply   time.Time
 	idleShrink  bool // flushes from idle cycles cut any free tail

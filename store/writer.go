@@ -279,18 +279,27 @@ func (db *DB) commit(tx *Tx) error {
 	if len(w.dirty) == 0 && len(w.freed) == 0 && tx.nextVersion == tx.st.nextVersion && tx.catalog.Root == tx.st.catalog {
 		return nil
 	}
-	for _, id := range w.freed {
-		if _, ok := db.flushSet[id]; ok {
-			delete(db.flushSet, id)
-			db.dirtyBytes -= int64(db.ps)
-		}
-	}
 	// Superseded versions leave the cache now: only readers of older
 	// snapshots can want them, and they read them from the file (intact
 	// until reuse, which waits for them). Those re-reads are forgotten at
 	// release; a flush in flight does not cache the pages freed meanwhile
-	// (finishFlush).
-	db.cache.RemoveAll(w.freed)
+	// (finishFlush). A page of the flush set was allocated since the last
+	// flush started and never written: nothing cached it (allocate), so
+	// only the others are looked for. Under random overwrites nearly every
+	// page freed is such a page (a leaf copied again by a later batch).
+	evict := db.evictBuf[:0]
+	for _, id := range w.freed {
+		if _, ok := db.flushSet[id]; ok {
+			delete(db.flushSet, id)
+			db.dirtyBytes -= int64(db.ps)
+			continue
+		}
+		evict = append(evict, id)
+	}
+	db.cache.RemoveAll(evict)
+	if cap(evict) <= maxKeptReleased {
+		db.evictBuf = evict[:0]
+	}
 	db.umu.Lock()
 	for id, n := range w.dirty {
 		if old, ok := db.unflushed[id]; ok {
@@ -318,12 +327,14 @@ func (db *DB) commit(tx *Tx) error {
 }
 
 // dropUnflushed removes id's node from the unflushed set, telling it
-// (btree/swizzle.go). db.umu is held.
-func (db *DB) dropUnflushed(id uint64) {
-	if n, ok := db.unflushed[id]; ok {
+// (btree/swizzle.go), and reports whether it was there. db.umu is held.
+func (db *DB) dropUnflushed(id uint64) bool {
+	n, ok := db.unflushed[id]
+	if ok {
 		delete(db.unflushed, id)
 		n.Held(false)
 	}
+	return ok
 }
 
 // maxKeptReleased bounds the id list release keeps for reuse.
@@ -341,13 +352,18 @@ func (db *DB) release() {
 	if len(ids) == 0 {
 		return
 	}
+	// A page still in the unflushed set was never written, so never read
+	// from the file nor cached (commit): only the others are looked for.
+	evict := ids[:0]
 	db.umu.Lock()
 	for _, id := range ids {
-		db.dropUnflushed(id)
+		if !db.dropUnflushed(id) {
+			evict = append(evict, id)
+		}
 	}
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
-	db.cache.RemoveAll(ids)
+	db.cache.RemoveAll(evict)
 }
 
 // SetDurability changes the durability mode of an open database (Redis's
