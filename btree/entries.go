@@ -550,21 +550,7 @@ func (n *Node) Size() int {
 // afterwards, nor may a second clone of n change while this one lives (they
 // would append into the same spare arena capacity): the Pager clones only
 // immutable nodes, once each per transaction.
-func (n *Node) Clone() *Node {
-	c := &Node{ID: n.ID, Txn: n.Txn, Leaf: n.Leaf, base: n.base, own: n.own, ownCheck: n.ownCheck}
-	// append to nil copies without first zeroing the new array (make
-	// would clear it), and rounds the capacity up to the allocation's
-	// size class, which leaves room for an insert.
-	if n.Leaf {
-		c.ents = append([]ent(nil), n.ents...) // a leaf's entries change
-	} else {
-		// Shadowing a branch changes a kid; its entries change only on a
-		// split or removal below (rare): share them until then.
-		c.ents, c.entsShared = n.ents[:len(n.ents):len(n.ents)], true
-		c.kids = append([]page.Ref(nil), n.kids...)
-	}
-	return c
-}
+func (n *Node) Clone() *Node { return n.CloneFrom(nil) }
 
 // prefix is the first 8 bytes of k as a big-endian number, zero-padded:
 // comparing prefixes orders keys as bytes.Compare does, unless they are

@@ -191,7 +191,7 @@ func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
 			return n, nil
 		}
 	}
-	c := n.Clone()
+	c := n.CloneFrom(&w.db.spare)
 	c.ID, c.Txn = w.allocate(1), w.txn
 	w.dirty[c.ID] = c
 	if w.sp != nil {

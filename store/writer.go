@@ -327,14 +327,15 @@ func (db *DB) commit(tx *Tx) error {
 }
 
 // dropUnflushed removes id's node from the unflushed set, telling it
-// (btree/swizzle.go), and reports whether it was there. db.umu is held.
-func (db *DB) dropUnflushed(id uint64) bool {
+// (btree/swizzle.go), and returns it (nil if it was not there). db.umu is
+// held.
+func (db *DB) dropUnflushed(id uint64) *btree.Node {
 	n, ok := db.unflushed[id]
 	if ok {
 		delete(db.unflushed, id)
 		n.Held(false)
 	}
-	return ok
+	return n
 }
 
 // maxKeptReleased bounds the id list release keeps for reuse.
@@ -354,10 +355,16 @@ func (db *DB) release() {
 	}
 	// A page still in the unflushed set was never written, so never read
 	// from the file nor cached (commit): only the others are looked for.
+	// Its node is reachable from no snapshot a reader holds (released) nor
+	// from any flush (a page a flush took is in no flush set any more, and
+	// finishFlush dropped it from the unflushed set before it could be
+	// released): its arrays are reused by later copies (btree.Spare).
 	evict := ids[:0]
 	db.umu.Lock()
 	for _, id := range ids {
-		if !db.dropUnflushed(id) {
+		if n := db.dropUnflushed(id); n != nil {
+			db.spare.Give(n)
+		} else {
 			evict = append(evict, id)
 		}
 	}
