@@ -227,8 +227,9 @@ func (a *Allocator) Unfree(m Mark) {
 
 // Release moves held pages freed at or before oldest (the oldest reader's
 // snapshot txn, or the current txn when there is none) into avail, and
-// returns the ids released so caches can forget them.
-func (a *Allocator) Release(oldest uint64, released func(id uint64)) {
+// reports each id released, with the txn that freed it, so caches can
+// forget them.
+func (a *Allocator) Release(oldest uint64, released func(id, freedIn uint64)) {
 	k := 0
 	for _, f := range a.freshFree {
 		if f.Txn > oldest {
@@ -243,7 +244,7 @@ func (a *Allocator) Release(oldest uint64, released func(id uint64)) {
 				a.lowHint = id
 			}
 			if released != nil {
-				released(id)
+				released(id, f.Txn)
 			}
 		}
 		k++
@@ -264,7 +265,7 @@ func (a *Allocator) Release(oldest uint64, released func(id uint64)) {
 				a.lowHint = id
 			}
 			if released != nil {
-				released(id)
+				released(id, f.Txn)
 			}
 		}
 		n++

@@ -69,10 +69,10 @@ type DB struct {
 	// of submissions allocate them once, not per submission.
 	spBuf       savepoint
 	undoLogs    []*btree.UndoLog
-	flushBuf    pageArray   // a landed flush's page array, for the next (flush.go)
-	releasedBuf []uint64    // ids of the last release, reused (writer.go)
-	evictBuf    []uint64    // ids commit evicts from the cache, reused (writer.go)
-	spare       btree.Spare // arrays of dropped nodes, for the writer's copies (writer.go)
+	flushBuf    pageArray      // a landed flush's page array, for the next (flush.go)
+	releasedBuf []releasedPage // the pages of the last release, reused (writer.go)
+	evictBuf    []uint64       // ids commit evicts from the cache, reused (writer.go)
+	spare       btree.Spare    // arrays of dropped nodes, for the writer's copies (writer.go)
 	nextTxn     uint64
 	lastApply   time.Time
 	idleShrink  bool // flushes from idle cycles cut any free tail

@@ -345,12 +345,12 @@ const maxKeptReleased = 1 << 16
 // forgets their nodes (an older snapshot's reader may have cached one
 // again since commit dropped it).
 func (db *DB) release() {
-	ids := db.releasedBuf[:0]
-	db.alloc.Release(db.oldestReader(), func(id uint64) { ids = append(ids, id) })
-	if cap(ids) <= maxKeptReleased { // not the list of a huge drop
-		db.releasedBuf = ids[:0]
+	rel := db.releasedBuf[:0]
+	db.alloc.Release(db.oldestReader(), func(id, freedIn uint64) { rel = append(rel, releasedPage{id, freedIn}) })
+	if cap(rel) <= maxKeptReleased { // not the list of a huge drop
+		db.releasedBuf = rel[:0]
 	}
-	if len(ids) == 0 {
+	if len(rel) == 0 {
 		return
 	}
 	// A page still in the unflushed set was never written, so never read
@@ -358,20 +358,30 @@ func (db *DB) release() {
 	// Its node is reachable from no snapshot a reader holds (released) nor
 	// from any flush (a page a flush took is in no flush set any more, and
 	// finishFlush dropped it from the unflushed set before it could be
-	// released): its arrays are reused by later copies (btree.Spare).
-	evict := ids[:0]
+	// released): its arrays are reused by later copies (btree.Spare). Only
+	// a node made before the txn that freed its page is given: were a page
+	// ever freed twice, a node made since under the reused id is live.
+	evict := db.evictBuf[:0]
 	db.umu.Lock()
-	for _, id := range ids {
-		if n := db.dropUnflushed(id); n != nil {
-			db.spare.Give(n)
+	for _, r := range rel {
+		if n := db.dropUnflushed(r.id); n != nil {
+			if n.Txn < r.freedIn {
+				db.spare.Give(n)
+			}
 		} else {
-			evict = append(evict, id)
+			evict = append(evict, r.id)
 		}
 	}
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
 	db.cache.RemoveAll(evict)
+	if cap(evict) <= maxKeptReleased {
+		db.evictBuf = evict[:0]
+	}
 }
+
+// releasedPage is a page release() made reusable, with the txn that freed it.
+type releasedPage struct{ id, freedIn uint64 }
 
 // SetDurability changes the durability mode of an open database (Redis's
 // CONFIG SET appendfsync). Writes acknowledged before it keep the promise
