@@ -17,6 +17,7 @@ package btree
 // children, the page cache). It reports no error: a key whose descent
 // fails is not counted, and its real lookup reports the error.
 func (t *Tree) Touch(keys [][]byte, s *TouchScratch) int {
+	s.Forget()
 	if t.Root.IsZero() || len(keys) == 0 {
 		return 0
 	}
@@ -68,18 +69,25 @@ func (t *Tree) Touch(keys [][]byte, s *TouchScratch) int {
 		}
 	}
 	found := 0
+	hits := s.hits[:0]
 	for i := range walks {
 		w := &walks[i]
 		if w.n == nil || !w.n.Leaf {
+			hits = append(hits, Hit{Failed: true})
 			continue
 		}
-		if j, ok := w.n.searchIn(keys[i], w.p, w.s); ok {
-			found++
-			if r := w.n.valRecord(&w.n.ents[j]); len(r) > 0 {
-				sum += uint64(r[0])
-			}
+		j, ok := w.n.searchIn(keys[i], w.p, w.s)
+		if !ok {
+			hits = append(hits, Hit{})
+			continue
+		}
+		found++
+		hits = append(hits, Hit{N: w.n, I: j})
+		if r := w.n.valRecord(&w.n.ents[j]); len(r) > 0 {
+			sum += uint64(r[0])
 		}
 	}
+	s.hits = hits
 	s.sink += sum
 	return found
 }
@@ -88,7 +96,29 @@ func (t *Tree) Touch(keys [][]byte, s *TouchScratch) int {
 // one goroutine uses it at a time.
 type TouchScratch struct {
 	walks []walk
+	hits  []Hit
 	sink  uint64 // what Touch read, so that its loads stay
+}
+
+// Hit is what Touch found for one key: the leaf that holds it and the
+// entry's index (N nil: the tree does not hold it), or that its descent
+// failed (a lookup of it reports the error).
+type Hit struct {
+	N      *Node
+	I      int
+	Failed bool
+}
+
+// Hits are what the last Touch found for each of its keys, in their order
+// (none when it returned at once: an empty tree, no keys, an unreadable
+// root). They hold nodes of the tree Touch walked, valid while its pages
+// are (for a reader, until its snapshot ends): Forget drops them.
+func (s *TouchScratch) Hits() []Hit { return s.hits }
+
+// Forget drops the nodes the last Touch's hits hold.
+func (s *TouchScratch) Forget() {
+	clear(s.hits)
+	s.hits = s.hits[:0]
 }
 
 // walk is one key's lookup in Touch: its node so far (nil when the

@@ -61,11 +61,23 @@ func TestTouchCounts(t *testing.T) {
 				if got := tr.Touch(keys, &s); got != want {
 					t.Fatalf("seed %d published %v: Touch counted %d of %d present keys", seed, pub, got, want)
 				}
-				for _, k := range keys {
+				hits := s.Hits()
+				if len(hits) != len(keys) {
+					t.Fatalf("seed %d: %d hits for %d keys", seed, len(hits), len(keys))
+				}
+				for i, k := range keys {
 					v, ok, err := tr.Get(k)
 					if err != nil || ok != (model[string(k)] != nil) || string(v.Data) != string(model[string(k)]) {
 						t.Fatalf("seed %d: after Touch, Get(%x) = %q %v %v, want %q", seed, k, v.Data, ok, err, model[string(k)])
 					}
+					h := hits[i]
+					if h.Failed || (h.N != nil) != ok || (ok && string(h.N.Val(h.I).Data) != string(v.Data)) {
+						t.Fatalf("seed %d: Touch's hit for %x: %+v, lookup %q %v", seed, k, h, v.Data, ok)
+					}
+				}
+				s.Forget()
+				if len(s.Hits()) != 0 {
+					t.Fatal("Forget kept hits")
 				}
 			}
 		}
@@ -114,9 +126,14 @@ func TestTouchReadErrors(t *testing.T) {
 	if got := tr.Touch(keys, &s); got != want || want == len(keys) {
 		t.Fatalf("Touch counted %d, want %d of %d", got, want, len(keys))
 	}
+	for i, h := range s.Hits() {
+		if failed := root.child(keys[i]) == 1; h.Failed != failed || (h.N == nil) != failed {
+			t.Fatalf("key %s: hit %+v, under the unreadable page: %v", keys[i], h, failed)
+		}
+	}
 	fp.bad[w.Root.ID] = true
-	if got := tr.Touch(keys, &s); got != 0 {
-		t.Fatalf("with the root unreadable, Touch counted %d", got)
+	if got := tr.Touch(keys, &s); got != 0 || len(s.Hits()) != 0 {
+		t.Fatalf("with the root unreadable, Touch counted %d, %d hits", got, len(s.Hits()))
 	}
 	if got := (&Tree{P: mp}).Touch(keys, &s); got != 0 {
 		t.Fatalf("an empty tree: Touch counted %d", got)

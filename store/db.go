@@ -566,6 +566,7 @@ func (db *DB) View(fn func(*Tx) error) error {
 	defer db.unregister(st)
 	tx := &Tx{db: db, st: st}
 	defer func() {
+		tx.forgetTouch()
 		for _, a := range tx.aheads {
 			db.endReadAhead(a)
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/digby-db/digby/btree"
@@ -21,6 +22,11 @@ func (t *Table) GetMeta(key []byte) (Tuple, bool, error) {
 }
 
 func (t *Table) getRaw(key []byte) (btree.Value, bool, error) {
+	if m := t.tx.touched; m != nil {
+		if v, ok, hit := m.take(t.n, key); hit {
+			return v, ok, nil
+		}
+	}
 	s, err := t.state()
 	if err != nil {
 		return btree.Value{}, false, err
@@ -206,24 +212,103 @@ func (t *Table) writeChunks(key []byte, v btree.Value, ct *chunkTable, off uint6
 // one goroutine uses it at a time.
 type TouchScratch struct {
 	bt   btree.TouchScratch
-	keys [][]byte
+	keys [][]byte // the tree keys of the last Touch, slices of kbuf
+	kbuf []byte
+	ends []int
+	memo touchMemo
 }
 
 // Touch looks keys up side by side (btree.Tree.Touch), so that lookups of
 // them right after find their memory in the CPU cache, and reports how
 // many of them have a tuple in the table (expired or not). It reports no
 // error: a lookup that follows does.
+//
+// In a read transaction the lookups that follow, of the same keys in the
+// same order, take what Touch found instead of descending again
+// (touchMemo), until the transaction ends.
 func (t *Table) Touch(keys [][]byte, s *TouchScratch) int {
+	t.tx.forgetTouch()
 	st, err := t.state()
 	if err != nil {
 		return 0
 	}
 	m, _ := t.trees(st)
-	tks := s.keys[:0]
+	// The memo keeps the tree keys until the transaction ends: copies, as
+	// a short key's tree key is the caller's key itself.
+	buf, ends := s.kbuf[:0], s.ends[:0]
 	for _, k := range keys {
-		tks = append(tks, treeKey(k))
+		buf = append(buf, treeKey(k)...)
+		ends = append(ends, len(buf))
+	}
+	s.kbuf, s.ends = buf, ends
+	tks, from := s.keys[:0], 0
+	for _, end := range ends {
+		tks, from = append(tks, buf[from:end:end]), end
 	}
 	s.keys = tks
-	defer clear(tks)
-	return m.Touch(tks, &s.bt)
+	n := m.Touch(tks, &s.bt)
+	if t.tx.Writable() || len(s.bt.Hits()) != len(tks) {
+		// A write may change the tree before the lookups.
+		clear(tks)
+		s.bt.Forget()
+		return n
+	}
+	s.memo = touchMemo{s: s, table: t.n}
+	t.tx.touched = &s.memo
+	return n
+}
+
+// maxTouchKeyBytes is the room for tree keys a TouchScratch keeps once
+// its memo is dropped.
+const maxTouchKeyBytes = 64 << 10
+
+// touchMemo is what a read transaction's last Table.Touch found, for the
+// lookups that follow it, which come in the order of Touch's keys: a
+// lookup of the table takes the hit of the first key from the last one
+// taken on that equals its own; a lookup of a key Touch did not walk (or
+// walked no more times) goes down the tree as usual. The snapshot does not
+// change, so neither do the nodes.
+type touchMemo struct {
+	s     *TouchScratch
+	table uint32
+	next  int
+}
+
+// take returns the tuple value Touch found for tree key tk of table n, if
+// tk is the next key Touch walked; hit false: look it up.
+func (m *touchMemo) take(n uint32, tk []byte) (v btree.Value, found, hit bool) {
+	if n != m.table {
+		return btree.Value{}, false, false
+	}
+	keys, hits := m.s.keys, m.s.bt.Hits()
+	i := m.next
+	for i < len(keys) && !bytes.Equal(keys[i], tk) {
+		i++
+	}
+	if i == len(keys) {
+		return btree.Value{}, false, false
+	}
+	h := hits[i]
+	m.next = i + 1
+	switch {
+	case h.Failed:
+		return btree.Value{}, false, false
+	case h.N == nil:
+		return btree.Value{}, false, true
+	}
+	return h.N.Val(h.I), true, true
+}
+
+// forgetTouch drops what the last Table.Touch of tx found (its keys, and
+// the nodes its hits hold).
+func (tx *Tx) forgetTouch() {
+	if m := tx.touched; m != nil {
+		clear(m.s.keys)
+		m.s.keys = m.s.keys[:0]
+		if cap(m.s.kbuf) > maxTouchKeyBytes {
+			m.s.kbuf = nil
+		}
+		m.s.bt.Forget()
+		tx.touched = nil
+	}
 }

@@ -77,6 +77,9 @@ type Tx struct {
 	// noRemember: this read transaction's trees are not marked Published
 	// (Prefetch), so every level goes through the page cache.
 	noRemember bool
+	// touched is what its last Table.Touch found, for the lookups after
+	// it (ranges.go); dropped when View returns.
+	touched *touchMemo
 }
 
 // Writable reports whether tx may write.
