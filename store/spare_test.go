@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+
+	"github.com/digby-db/digby/btree"
 )
 
 // TestSpareSparesReaders: the writer reuses the arrays of dropped nodes
@@ -75,5 +77,61 @@ func TestSpareSparesReaders(t *testing.T) {
 	}
 	if _, err := db.Check(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSpareGuardsReusedIDs: release gives the spare only a node made
+// before the txn that freed its page. Under an id freed at txn T, a node
+// of txn T or later is one made since (were a page ever freed twice, the
+// live one): it keeps its entries. A node of an earlier txn is given.
+func TestSpareGuardsReusedIDs(t *testing.T) {
+	db, err := Open(t.TempDir(), &Options{Durability: No})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	updateRange(t, db, 0, 10, 1, 10, func(tx *Tx, i int) error {
+		return putString(tx, 0, fmt.Appendf(nil, "k%d", i), []byte("v"))
+	})
+	var leaf *btree.Node
+	if err := db.View(func(tx *Tx) error {
+		s, err := tx.tableState(0)
+		if err != nil {
+			return err
+		}
+		leaf, err = db.node(s.root)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !leaf.Leaf || leaf.Len() != 10 {
+		t.Fatalf("want the table's root to be a leaf of 10 entries")
+	}
+	for _, tc := range []struct {
+		age   uint64 // how many txns before the freeing one the node was made
+		given bool
+	}{{0, false}, {1, true}} {
+		var n *btree.Node
+		before, after := 0, 0
+		if err := db.control(func() error {
+			freedIn := db.cur.Load().txn
+			id := db.alloc.Alloc(1)
+			db.alloc.Free(freedIn, id, 1)
+			n = leaf.Clone()
+			n.ID, n.Txn = id, freedIn-tc.age
+			db.umu.Lock()
+			db.unflushed[id] = n
+			db.umu.Unlock()
+			before = db.spare.Len()
+			db.release()
+			after = db.spare.Len()
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if given := after > before; given != tc.given || (n.Len() == 0) != tc.given {
+			t.Fatalf("node %d txns older than the free: spare %d -> %d, node keeps %d entries; want given %v",
+				tc.age, before, after, n.Len(), tc.given)
+		}
 	}
 }

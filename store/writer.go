@@ -296,10 +296,7 @@ func (db *DB) commit(tx *Tx) error {
 		}
 		evict = append(evict, id)
 	}
-	db.cache.RemoveAll(evict)
-	if cap(evict) <= maxKeptReleased {
-		db.evictBuf = evict[:0]
-	}
+	db.evict(evict)
 	db.umu.Lock()
 	for id, n := range w.dirty {
 		if old, ok := db.unflushed[id]; ok {
@@ -374,9 +371,15 @@ func (db *DB) release() {
 	}
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
-	db.cache.RemoveAll(evict)
-	if cap(evict) <= maxKeptReleased {
-		db.evictBuf = evict[:0]
+	db.evict(evict)
+}
+
+// evict drops pages from the cache; ids is db.evictBuf's array, kept for
+// the next call unless a huge drop grew it.
+func (db *DB) evict(ids []uint64) {
+	db.cache.RemoveAll(ids)
+	if cap(ids) <= maxKeptReleased {
+		db.evictBuf = ids[:0]
 	}
 }
 
