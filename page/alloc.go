@@ -348,10 +348,13 @@ func (a *Allocator) PendingBeyondMeta() bool {
 // being cut is pending (typically free-space metadata the last flush
 // replaced) while a lower page is allocatable: one more flush frees it and
 // lets the tail go, and the metadata that flush writes goes lower, so an
-// idle writer asking again after it gets false.
+// idle writer asking again after it gets false. That page may be the last
+// of the file, the free pages all below it: until stop 20 that case was
+// left out, and a file whose last flush had put its metadata at the end
+// (the pages below were still pending then) kept its whole free tail.
 func (a *Allocator) PendingAtTail() bool {
 	h := a.avail.highestClearBelow(a.hwm)
-	if h < 3 || h >= a.hwm || !a.pendBits.has(h-1) {
+	if h < 3 || !a.pendBits.has(h-1) {
 		return false
 	}
 	low, ok := a.LowestFree()

@@ -202,6 +202,11 @@ func TestPendingAtTail(t *testing.T) {
 		a.Flushed()
 		return a
 	}
+	land := func(a *Allocator, txn uint64) { // one flush of txn lands, no readers
+		a.PrepareFlush(txn)
+		a.Landed()
+		a.Release(^uint64(0), nil)
+	}
 	ids := func(lo, hi uint64) (s []uint64) {
 		for id := lo; id < hi; id++ {
 			s = append(s, id)
@@ -216,14 +221,32 @@ func TestPendingAtTail(t *testing.T) {
 	if !a.PendingAtTail() {
 		t.Fatal("pending page 95 below a free tail: want a flush")
 	}
-	a.PrepareFlush(7)
-	a.Landed()
-	a.Release(^uint64(0), nil)
+	land(a, 7)
 	if a.PendingAtTail() {
 		t.Fatal("after the flush nothing is pending: want no flush")
 	}
 	if h, ok := a.Shrink(1); !ok || h != 95 {
 		t.Fatalf("shrink: %d %v, want 95", h, ok)
+	}
+	checkAvailCount(t, a)
+
+	// The pending pages are the file's last (metadata a flush put at the
+	// end) and everything from 10 up to them is free: one more flush lets
+	// the whole tail go.
+	a = setup()
+	freeNow(a, 5, ids(10, 95))
+	for id := uint64(95); id < 100; id++ {
+		a.Free(7, id, 1)
+	}
+	if !a.PendingAtTail() {
+		t.Fatal("pending pages 95-99 at the end above a free run: want a flush")
+	}
+	land(a, 7)
+	if a.PendingAtTail() {
+		t.Fatal("after the flush nothing is pending: want no flush")
+	}
+	if h, ok := a.Shrink(1); !ok || h != 10 {
+		t.Fatalf("shrink: %d %v, want 10", h, ok)
 	}
 	checkAvailCount(t, a)
 
