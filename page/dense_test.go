@@ -262,3 +262,152 @@ func TestPendingAtTail(t *testing.T) {
 		t.Fatal("no free page below: want no flush")
 	}
 }
+
+// idleSim drives an Allocator through whole flush cycles as the store does
+// (PrepareFlush, WriteFreespace placing the free-space metadata, Landed,
+// Release with no readers, Shrink), so that where each flush's metadata
+// lands is the allocator's own choice.
+type idleSim struct {
+	a      *Allocator
+	txn    uint64 // last committed
+	newest uint64 // txn of the newest meta on disk
+}
+
+// flush flushes the last commit (an empty commit if it is flushed
+// already); idle cuts any free tail, a busy flush only a large one.
+func (s *idleSim) flush(t *testing.T, idle bool) {
+	t.Helper()
+	if s.txn == s.newest {
+		s.txn++
+	}
+	s.a.PrepareFlush(s.newest)
+	s.a.Flushed()
+	if _, _, err := s.a.WriteFreespace(s.txn, func(uint64, []byte) error { return nil }, func() int { return 1 }); err != nil {
+		t.Fatal(err)
+	}
+	s.a.Landed()
+	s.a.Release(s.txn, nil)
+	minPages := max(s.a.HWM()/16, 1)
+	if idle {
+		minPages = 1
+	}
+	s.a.Shrink(minPages)
+	s.newest = s.txn
+	checkAvailCount(t, s.a)
+}
+
+// idle is the idle writer: it flushes (an empty commit) while
+// PendingBeyondMeta or PendingAtTail asks for it, at most limit times, and
+// returns how many flushes it made.
+func (s *idleSim) idle(t *testing.T, limit int) int {
+	t.Helper()
+	n := 0
+	for ; n < limit && (s.a.PendingBeyondMeta() || s.a.PendingAtTail()); n++ {
+		s.flush(t, true)
+	}
+	return n
+}
+
+// TestIdleFlushCutsMetaAtEnd follows the case PendingAtTail left out until
+// stop 20, with the metadata placed by WriteFreespace itself: a flush finds
+// no allocatable page and puts its metadata at the end of the file (the
+// pages below are still pending), the next flush's metadata goes low, and
+// the first flush's metadata is then the pending last page above a file of
+// free pages. The idle writer must flush once more and the file be cut
+// back to its live pages; after that it asks for nothing. Without the fix
+// the idle writer stops after one flush and the file keeps 104 pages for
+// 10 live (8 of data, 2 of metadata).
+func TestIdleFlushCutsMetaAtEnd(t *testing.T) {
+	s := &idleSim{a: NewAllocator(PlainCodec(), MinPageSize)}
+	a := s.a
+	a.Alloc(98) // pages 2..99, live
+	a.Flushed()
+	s.txn = 1
+	s.flush(t, false) // metadata (the directory) at 100
+	free := func(lo, hi uint64) {
+		s.txn++
+		for id := lo; id < hi; id++ {
+			a.Free(s.txn, id, 1)
+		}
+	}
+	free(10, 50)
+	s.flush(t, false) // at 101
+	free(50, 100)
+	s.flush(t, false) // nothing allocatable yet: a chunk and the directory at 102-103
+	if hwm := a.HWM(); hwm != 104 || !a.IsMetaPage(103) {
+		t.Fatalf("setup: hwm %d, page 103 metadata %v; want the last flush's metadata at the end of 104 pages", hwm, a.IsMetaPage(103))
+	}
+	if n := s.idle(t, 10); n != 2 {
+		t.Fatalf("idle writer flushed %d times, want 2 (pending pages, then the metadata left at the end)", n)
+	}
+	// Live: pages 2..9 and one flush's metadata (two pages, the lowest
+	// free ones); the previous flush's metadata is pending just above.
+	if hwm := a.HWM(); hwm > 14 {
+		t.Fatalf("file kept %d pages for 8 live pages and the metadata", hwm)
+	}
+	if n := s.idle(t, 10); n != 0 {
+		t.Fatalf("settled file: idle writer flushed %d more times", n)
+	}
+}
+
+// TestIdleFlushesStop runs random workloads (allocations of pages and
+// runs, frees, busy flushes; lowest-first and dense placement), then the
+// idle writer: it must stop asking for flushes within a few (the flush
+// PendingAtTail asks for puts its metadata lower or leaves live metadata
+// on top, so the question is not asked forever), and it must not stop
+// while the highest page that is not allocatable is pending above an
+// allocatable one, the state that kept a free tail until stop 20 (without
+// the fix this fails, first at seed 5).
+func TestIdleFlushesStop(t *testing.T) {
+	most := 0
+	for seed := uint64(0); seed < 1000; seed++ {
+		r := rand.New(rand.NewPCG(seed, 7))
+		s := &idleSim{a: NewAllocator(PlainCodec(), MinPageSize)}
+		a := s.a
+		if seed%2 == 0 {
+			a.SetSlack(15)
+		}
+		live := map[uint64]int{}
+		var ids []uint64
+		for range 5 + r.IntN(60) {
+			s.txn++
+			for range r.IntN(40) {
+				if len(ids) == 0 {
+					break
+				}
+				i := r.IntN(len(ids))
+				id := ids[i]
+				ids[i] = ids[len(ids)-1]
+				ids = ids[:len(ids)-1]
+				a.Free(s.txn, id, live[id])
+				delete(live, id)
+			}
+			for range r.IntN(40) {
+				n := 1
+				if r.IntN(8) == 0 {
+					n = 1 + r.IntN(20)
+				}
+				id := a.Alloc(n)
+				live[id] = n
+				ids = append(ids, id)
+			}
+			a.Release(s.txn, nil)
+			if r.IntN(3) == 0 {
+				s.flush(t, false)
+			}
+		}
+		if s.txn != s.newest {
+			s.flush(t, false)
+		}
+		n := s.idle(t, 20)
+		most = max(most, n)
+		if n > 4 {
+			t.Fatalf("seed %d: the idle writer flushed %d times", seed, n)
+		}
+		top := a.avail.highestClearBelow(a.HWM()) - 1
+		if low, ok := a.LowestFree(); ok && low < top && a.IsPending(top) {
+			t.Fatalf("seed %d: idle writer stopped with pending page %d on top of %d pages, page %d allocatable", seed, top, a.HWM(), low)
+		}
+	}
+	t.Logf("at most %d idle flushes", most)
+}
