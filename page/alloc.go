@@ -361,6 +361,12 @@ func (a *Allocator) PendingAtTail() bool {
 	return ok && low < h-1
 }
 
+// FreeAtTail reports whether the file ends in allocatable pages: a flush
+// (Shrink) would cut them.
+func (a *Allocator) FreeAtTail() bool {
+	return a.hwm > 2 && a.avail.highestClearBelow(a.hwm) < a.hwm
+}
+
 // AvailCount is the number of pages allocation can draw from now.
 func (a *Allocator) AvailCount() uint64 { return a.availN }
 

@@ -297,12 +297,12 @@ func (s *idleSim) flush(t *testing.T, idle bool) {
 }
 
 // idle is the idle writer: it flushes (an empty commit) while
-// PendingBeyondMeta or PendingAtTail asks for it, at most limit times, and
-// returns how many flushes it made.
+// PendingBeyondMeta, PendingAtTail or FreeAtTail asks for it, at most limit
+// times, and returns how many flushes it made.
 func (s *idleSim) idle(t *testing.T, limit int) int {
 	t.Helper()
 	n := 0
-	for ; n < limit && (s.a.PendingBeyondMeta() || s.a.PendingAtTail()); n++ {
+	for ; n < limit && (s.a.PendingBeyondMeta() || s.a.PendingAtTail() || s.a.FreeAtTail()); n++ {
 		s.flush(t, true)
 	}
 	return n

@@ -207,13 +207,7 @@ func TestOverwriteLargeRandom(t *testing.T) {
 	// for a pending page at the tail (page.PendingAtTail) puts the new
 	// metadata lower, so it is not asked for again and again.
 	settle(t, db)
-	before := db.flushes.Load()
-	for range 8 {
-		db.control(func() error { db.background(true); return nil })
-	}
-	if n := db.flushes.Load() - before; n > 2 {
-		t.Fatalf("idle cycles of a settled file flushed %d times in 8 cycles", n)
-	}
+	idleStopsFlushing(t, db, "overwritten value")
 	if got := getOne(t, db, "big"); !bytes.Equal(got, v) {
 		t.Fatal("value read back wrong")
 	}

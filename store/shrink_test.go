@@ -169,6 +169,20 @@ func verifyKeys(t *testing.T, db *DB, present, absent [][]byte) {
 	})
 }
 
+// idleStopsFlushing fails the test if 8 idle cycles of db, which the
+// caller has settled, flush more than twice: the flushes an idle writer
+// makes to cut a free tail must converge, not repeat every tick.
+func idleStopsFlushing(t *testing.T, db *DB, what string) {
+	t.Helper()
+	before := db.flushes.Load()
+	for range 8 {
+		db.control(func() error { db.background(true); return nil })
+	}
+	if n := db.flushes.Load() - before; n > 2 {
+		t.Fatalf("%s: idle cycles of a settled file flushed %d times in 8 cycles", what, n)
+	}
+}
+
 // bound is the most pages a compacted file may hold for live pages.
 func bound(live uint64) uint64 { return live + live/4 + 64 }
 
@@ -208,17 +222,54 @@ func TestIdleCutsTailBelowMeta(t *testing.T) {
 			for range 8 {
 				idle(t, db)
 			}
-			before := db.flushes.Load()
-			for range 8 {
-				db.control(func() error { db.background(true); return nil })
-			}
-			if n := db.flushes.Load() - before; n > 2 {
-				t.Fatalf("seed %d, slack %d: idle cycles of a settled file flushed %d times in 8 cycles", seed, slack, n)
-			}
+			idleStopsFlushing(t, db, fmt.Sprintf("seed %d, slack %d", seed, slack))
 			if rep := mustCheck(t, db); rep.Pages > bound(rep.Reachable) {
 				t.Fatalf("seed %d, slack %d: file holds %d pages for %d live ones", seed, slack, rep.Pages, rep.Reachable)
 			}
 			db.Close()
 		}
+	}
+}
+
+// TestIdleReleasesAfterReaders: pages freed while a reader holds an older
+// snapshot are held for it; once it ends, idle cycles alone (no write
+// comes) must make them allocatable and cut the free tail. Until stop 20
+// nothing on the idle path released them: the file kept the deleted
+// value's pages until the next write.
+func TestIdleReleasesAfterReaders(t *testing.T) {
+	for _, slack := range []int{-1, 15} {
+		db := openTemp(t, &Options{Durability: Everysec, FlushInterval: time.Hour, FileSlack: slack})
+		for i := range 500 {
+			putOne(t, db, fmt.Sprint("k", i), make([]byte, 100))
+		}
+		putOne(t, db, "big", randBytes(rand.New(rand.NewPCG(1, 2)), 2<<20))
+		settle(t, db)
+		holding, letGo, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			done <- db.View(func(tx *Tx) error {
+				close(holding)
+				<-letGo
+				return nil
+			})
+		}()
+		<-holding
+		if err := db.Update(func(tx *Tx) error { _, err := tx.Table(0).Delete([]byte("big")); return err }); err != nil {
+			t.Fatal(err)
+		}
+		for range 4 {
+			idle(t, db)
+		}
+		close(letGo)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		for range 8 {
+			idle(t, db)
+		}
+		idleStopsFlushing(t, db, fmt.Sprintf("slack %d", slack))
+		if rep := mustCheck(t, db); rep.Pages > bound(rep.Reachable) {
+			t.Fatalf("slack %d: file holds %d pages for %d live ones after the reader ended", slack, rep.Pages, rep.Reachable)
+		}
+		db.Close()
 	}
 }

@@ -185,8 +185,14 @@ func (db *DB) background(force bool) {
 	}
 	// Freed pages wait for flushes; with no commits there would be none,
 	// and they would never become reusable (nor the tail cut): after a
-	// pause, flush an empty commit.
-	if (force || time.Since(db.lastApply) >= relocateIdle) && db.cur.Load().txn == db.newestMeta().Txn && (db.alloc.PendingBeyondMeta() || db.alloc.PendingAtTail()) {
+	// pause, flush an empty commit. Pages a reader held are released here
+	// too (commits and flushes release them, and none may come), and a
+	// free tail they leave is cut by that flush.
+	idle := force || time.Since(db.lastApply) >= relocateIdle
+	if idle {
+		db.release()
+	}
+	if idle && db.cur.Load().txn == db.newestMeta().Txn && (db.alloc.PendingBeyondMeta() || db.alloc.PendingAtTail() || db.alloc.FreeAtTail()) {
 		db.publish(&state{txn: db.nextTxn, catalog: db.cur.Load().catalog, nextVersion: db.cur.Load().nextVersion})
 		db.nextTxn++
 		db.idleShrink = true
