@@ -361,6 +361,24 @@ func (a *Allocator) PendingAtTail() bool {
 	return ok && low < h-1
 }
 
+// MetaAtTail reports whether the highest page that is not allocatable is
+// live free-space metadata (a chunk or the directory) while a lower page
+// is allocatable, and rewrites it if so (RewriteMeta: a chunk moves at the
+// next flush; every flush writes a new directory): that flush writes it
+// in the lowest free pages and lets the tail go. A flush that found no
+// allocatable page put its metadata at the end of the file.
+func (a *Allocator) MetaAtTail() bool {
+	h := a.avail.highestClearBelow(a.hwm)
+	if h < 3 || !a.IsMetaPage(h-1) {
+		return false
+	}
+	if low, ok := a.LowestFree(); !ok || low >= h-1 {
+		return false
+	}
+	a.RewriteMeta(h - 1)
+	return true
+}
+
 // FreeAtTail reports whether the file ends in allocatable pages: a flush
 // (Shrink) would cut them.
 func (a *Allocator) FreeAtTail() bool {

@@ -273,3 +273,33 @@ func TestIdleReleasesAfterReaders(t *testing.T) {
 		db.Close()
 	}
 }
+
+// TestIdleMovesMetaOffTail: a flush that finds no allocatable page (the
+// pages a delete freed are still pending) puts its free-space metadata at
+// the end of the file; once the pages below are free, idle cycles must
+// move that metadata low and cut the tail. Until stop 20 nothing did (the
+// top page was live, not pending, and relocation only marked a chunk to
+// move at a flush that never came): these seeds kept 448-571 pages for
+// about 70 live. Once settled, idle cycles must stop flushing.
+func TestIdleMovesMetaOffTail(t *testing.T) {
+	for _, seed := range []uint64{16, 22, 30} {
+		db := openTemp(t, &Options{Durability: Everysec, FlushInterval: time.Hour, FileSlack: 15})
+		r := rand.New(rand.NewPCG(seed, 1))
+		for i := range 200 + r.IntN(2000) {
+			putOne(t, db, fmt.Sprint("k", i), make([]byte, 100))
+		}
+		putOne(t, db, "big", randBytes(r, 1<<20+r.IntN(1<<20)))
+		settle(t, db)
+		if err := db.Update(func(tx *Tx) error { _, err := tx.Table(0).Delete([]byte("big")); return err }); err != nil {
+			t.Fatal(err)
+		}
+		for range 8 {
+			idle(t, db)
+		}
+		idleStopsFlushing(t, db, fmt.Sprintf("seed %d", seed))
+		if rep := mustCheck(t, db); rep.Pages > bound(rep.Reachable) {
+			t.Fatalf("seed %d: file holds %d pages for %d live ones", seed, rep.Pages, rep.Reachable)
+		}
+		db.Close()
+	}
+}

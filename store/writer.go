@@ -192,7 +192,7 @@ func (db *DB) background(force bool) {
 	if idle {
 		db.release()
 	}
-	if idle && db.cur.Load().txn == db.newestMeta().Txn && (db.alloc.PendingBeyondMeta() || db.alloc.PendingAtTail() || db.alloc.FreeAtTail()) {
+	if idle && db.cur.Load().txn == db.newestMeta().Txn && (db.alloc.PendingBeyondMeta() || db.alloc.PendingAtTail() || db.alloc.FreeAtTail() || db.metaOffTail()) {
 		db.publish(&state{txn: db.nextTxn, catalog: db.cur.Load().catalog, nextVersion: db.cur.Load().nextVersion})
 		db.nextTxn++
 		db.idleShrink = true
@@ -203,6 +203,23 @@ func (db *DB) background(force bool) {
 	if db.opts.Durability != Always && db.dirtyBytes > db.opts.DirtyCap {
 		db.flush()
 	}
+}
+
+// metaOffTail reports whether an idle flush should move the free-space
+// metadata that ends the file (page.Allocator.MetaAtTail), marking it to
+// move. It says so only while each such flush shrinks the file: in a file
+// too tight for the metadata to go lower, rewriting it would only move it
+// from one end page to another, a flush every idle tick.
+func (db *DB) metaOffTail() bool {
+	hwm := db.alloc.HWM()
+	if db.metaTopHWM != 0 && hwm >= db.metaTopHWM {
+		return false
+	}
+	if !db.alloc.MetaAtTail() {
+		return false
+	}
+	db.metaTopHWM = hwm
+	return true
 }
 
 func (db *DB) beginWrite() *Tx {
@@ -253,6 +270,7 @@ func (db *DB) apply(batch []*Pending) {
 	// a second or more must not make the writer look idle right after it
 	// (background relocation).
 	db.lastApply = time.Now()
+	db.metaTopHWM = 0
 	if err := db.commit(tx); err != nil {
 		db.ackWaiters(batch, db.fail(err))
 		return
