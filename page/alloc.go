@@ -70,6 +70,9 @@ type Allocator struct {
 	metaFreed int                 // pages the last flush's metadata replaced (pending)
 	staged    []Freed             // moved to diskFree by a flush whose meta has not landed
 	metaPages map[uint64]struct{} // pages of the current directory and chunks
+	// metaTopHWM is hwm when MoveMetaOffTail last moved metadata off the
+	// file's end; 0 since Alloc (metadata's own allocation leaves it).
+	metaTopHWM uint64
 }
 
 // Freed is a batch of page ids freed at one txn.
@@ -101,6 +104,7 @@ func (a *Allocator) HWM() uint64 { return a.hwm }
 // mostly free group of 64 pages where there is one (dense.go).
 func (a *Allocator) Alloc(n int) uint64 {
 	id := a.alloc(n)
+	a.metaTopHWM = 0
 	for i := id; i < id+uint64(n); i++ {
 		a.fresh.set(i)
 		a.freshIDs = append(a.freshIDs, i)
@@ -361,13 +365,19 @@ func (a *Allocator) PendingAtTail() bool {
 	return ok && low < h-1
 }
 
-// MetaAtTail reports whether the highest page that is not allocatable is
-// live free-space metadata (a chunk or the directory) while a lower page
-// is allocatable, and rewrites it if so (RewriteMeta: a chunk moves at the
-// next flush; every flush writes a new directory): that flush writes it
-// in the lowest free pages and lets the tail go. A flush that found no
-// allocatable page put its metadata at the end of the file.
-func (a *Allocator) MetaAtTail() bool {
+// MoveMetaOffTail marks the free-space metadata that ends the file (a
+// chunk: RewriteMeta; every flush writes a new directory anyway) to move
+// at the next flush, and reports whether it did: only when a lower page is
+// allocatable, so that flush writes it there and lets the tail go. A flush
+// that found no allocatable page put its metadata at the end of the file.
+// It does so again only once the file is smaller than at the last time, or
+// after an allocation (metaTopHWM): in a file too tight for the metadata
+// to go lower, it would only move from one end page to another, a flush
+// every idle tick.
+func (a *Allocator) MoveMetaOffTail() bool {
+	if a.metaTopHWM != 0 && a.hwm >= a.metaTopHWM {
+		return false
+	}
 	h := a.avail.highestClearBelow(a.hwm)
 	if h < 3 || !a.IsMetaPage(h-1) {
 		return false
@@ -376,13 +386,8 @@ func (a *Allocator) MetaAtTail() bool {
 		return false
 	}
 	a.RewriteMeta(h - 1)
+	a.metaTopHWM = a.hwm
 	return true
-}
-
-// FreeAtTail reports whether the file ends in allocatable pages: a flush
-// (Shrink) would cut them.
-func (a *Allocator) FreeAtTail() bool {
-	return a.hwm > 2 && a.avail.highestClearBelow(a.hwm) < a.hwm
 }
 
 // AvailCount is the number of pages allocation can draw from now.

@@ -268,24 +268,9 @@ func TestPendingAtTail(t *testing.T) {
 // Release with no readers, Shrink), so that where each flush's metadata
 // lands is the allocator's own choice.
 type idleSim struct {
-	a       *Allocator
-	txn     uint64 // last committed
-	newest  uint64 // txn of the newest meta on disk
-	metaTop uint64 // the store's metaTopHWM: hwm at the last MetaAtTail flush
-}
-
-// metaOffTail is the store's guard around MetaAtTail (store/writer.go):
-// another such flush only once the file is smaller.
-func (s *idleSim) metaOffTail() bool {
-	hwm := s.a.HWM()
-	if s.metaTop != 0 && hwm >= s.metaTop {
-		return false
-	}
-	if !s.a.MetaAtTail() {
-		return false
-	}
-	s.metaTop = hwm
-	return true
+	a      *Allocator
+	txn    uint64 // last committed
+	newest uint64 // txn of the newest meta on disk
 }
 
 // flush flushes the last commit (an empty commit if it is flushed
@@ -312,12 +297,12 @@ func (s *idleSim) flush(t *testing.T, idle bool) {
 }
 
 // idle is the idle writer: it flushes (an empty commit) while
-// PendingBeyondMeta, PendingAtTail or FreeAtTail asks for it, at most limit
+// PendingBeyondMeta, PendingAtTail or MoveMetaOffTail asks for it, at most limit
 // times, and returns how many flushes it made.
 func (s *idleSim) idle(t *testing.T, limit int) int {
 	t.Helper()
 	n := 0
-	for ; n < limit && (s.a.PendingBeyondMeta() || s.a.PendingAtTail() || s.a.FreeAtTail() || s.metaOffTail()); n++ {
+	for ; n < limit && (s.a.PendingBeyondMeta() || s.a.PendingAtTail() || s.a.MoveMetaOffTail()); n++ {
 		s.flush(t, true)
 	}
 	return n

@@ -76,10 +76,6 @@ type DB struct {
 	nextTxn     uint64
 	lastApply   time.Time
 	idleShrink  bool // flushes from idle cycles cut any free tail
-	// metaTopHWM is the file's size in pages when an idle flush last moved
-	// free-space metadata off its end (background); another is made only
-	// once the file is smaller, and any write resets it.
-	metaTopHWM uint64
 
 	queue   chan *Pending
 	ctl     chan func()

@@ -186,13 +186,13 @@ func (db *DB) background(force bool) {
 	// Freed pages wait for flushes; with no commits there would be none,
 	// and they would never become reusable (nor the tail cut): after a
 	// pause, flush an empty commit. Pages a reader held are released here
-	// too (commits and flushes release them, and none may come), and a
-	// free tail they leave is cut by that flush.
+	// too (commits and flushes release them, and none may come), so that
+	// relocation and the next flush can use them and cut the tail.
 	idle := force || time.Since(db.lastApply) >= relocateIdle
 	if idle {
 		db.release()
 	}
-	if idle && db.cur.Load().txn == db.newestMeta().Txn && (db.alloc.PendingBeyondMeta() || db.alloc.PendingAtTail() || db.alloc.FreeAtTail() || db.metaOffTail()) {
+	if idle && db.cur.Load().txn == db.newestMeta().Txn && (db.alloc.PendingBeyondMeta() || db.alloc.PendingAtTail() || db.alloc.MoveMetaOffTail()) {
 		db.publish(&state{txn: db.nextTxn, catalog: db.cur.Load().catalog, nextVersion: db.cur.Load().nextVersion})
 		db.nextTxn++
 		db.idleShrink = true
@@ -203,23 +203,6 @@ func (db *DB) background(force bool) {
 	if db.opts.Durability != Always && db.dirtyBytes > db.opts.DirtyCap {
 		db.flush()
 	}
-}
-
-// metaOffTail reports whether an idle flush should move the free-space
-// metadata that ends the file (page.Allocator.MetaAtTail), marking it to
-// move. It says so only while each such flush shrinks the file: in a file
-// too tight for the metadata to go lower, rewriting it would only move it
-// from one end page to another, a flush every idle tick.
-func (db *DB) metaOffTail() bool {
-	hwm := db.alloc.HWM()
-	if db.metaTopHWM != 0 && hwm >= db.metaTopHWM {
-		return false
-	}
-	if !db.alloc.MetaAtTail() {
-		return false
-	}
-	db.metaTopHWM = hwm
-	return true
 }
 
 func (db *DB) beginWrite() *Tx {
@@ -270,7 +253,6 @@ func (db *DB) apply(batch []*Pending) {
 	// a second or more must not make the writer look idle right after it
 	// (background relocation).
 	db.lastApply = time.Now()
-	db.metaTopHWM = 0
 	if err := db.commit(tx); err != nil {
 		db.ackWaiters(batch, db.fail(err))
 		return
