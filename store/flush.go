@@ -137,7 +137,7 @@ func (db *DB) startFlush() *flushJob {
 	}
 	job.dir = dir
 	job.known = db.flushedRuns()
-	clear(db.flushed) // listed by this flush's directory
+	db.flushed = emptied(db.flushed, keptFlushedRuns) // listed by this flush's directory
 	// One sync for pages and meta together: the directory lists every run
 	// this flush wrote with its checksum, and open verifies them before
 	// trusting a meta marked MetaSingleSync (see verifyFlush). The runs
@@ -302,6 +302,10 @@ func (db *DB) writeRecorded(id uint64, buf []byte) error {
 	db.flushed[id] = page.RunSum{ID: id, Pages: uint32(len(buf) / db.ps), Sum: binary.LittleEndian.Uint64(buf)}
 	return db.writeRun(id, buf)
 }
+
+// keptFlushedRuns is the most runs a flush may have listed for the next
+// one to reuse their map (emptied).
+const keptFlushedRuns = 4096
 
 // flushedRuns lists the runs written since the last flush, by page id.
 func (db *DB) flushedRuns() []page.RunSum {

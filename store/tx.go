@@ -234,15 +234,17 @@ func (tx *Tx) ClearTable(n uint32) error {
 // records a few nodes: a leaf and its path).
 const maxKeptUndoLogs = 64
 
+// keptSavepointNodes is the most nodes (or tables) a savepoint's maps may
+// have held for the next savepoint to reuse them (emptied): a write
+// command touches a few, an EXEC of thousands of writes many.
+const keptSavepointNodes = 256
+
 // savepoint starts a savepoint; rollback undoes everything since.
 func (tx *Tx) savepoint() {
 	w := tx.w
 	sp := &tx.db.spBuf
-	if sp.undo == nil {
-		sp.undo, sp.tables = map[uint64]*btree.Node{}, map[uint32]tableState{}
-	}
-	clear(sp.undo)
-	clear(sp.tables)
+	sp.undo = emptied(sp.undo, keptSavepointNodes)
+	sp.tables = emptied(sp.tables, keptSavepointNodes)
 	maps.Copy(sp.tables, tx.tables)
 	sp.allocs, sp.freed = len(w.allocs), len(w.freed)
 	sp.mark = tx.db.alloc.Mark()

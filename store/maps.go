@@ -1,0 +1,15 @@
+package store
+
+// emptied returns m emptied for reuse, or a new map when m held more than
+// keep entries. A Go map never shrinks: ranging over it or clearing it
+// costs the most it ever held, not what it holds now. A map reused for
+// every savepoint or flush that once took a huge one (an EXEC of
+// thousands of writes, a bulk load's flush) would otherwise make every
+// later one pay that size.
+func emptied[K comparable, V any](m map[K]V, keep int) map[K]V {
+	if m == nil || len(m) > keep {
+		return make(map[K]V)
+	}
+	clear(m)
+	return m
+}
