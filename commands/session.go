@@ -24,7 +24,8 @@ type slot struct {
 	x    Ctx
 	cmd  *command
 	wait *store.Pending
-	buf  [16]byte // room for short replies (+OK, :n) without a second allocation
+	run  func(*store.Tx) error // apply, bound once per slot (a method value allocates)
+	buf  [16]byte              // room for short replies (+OK, :n) without a second allocation
 }
 
 // apply runs the slot's command inside the writer's transaction.
@@ -116,6 +117,7 @@ func (p *pipeline) newSlot() *slot {
 	}
 	s := &slot{}
 	s.w = resp.Writer{B: s.buf[:0], Proto: p.c.Proto()}
+	s.run = s.apply
 	return s
 }
 
@@ -304,7 +306,7 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 	}
 	s.cmd = cmd
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
-	s.wait = p.e.db.Submit(s.apply)
+	s.wait = p.e.db.Submit(s.run)
 }
 
 // prefetch reads the pages of the keys the write cmd will touch into the
