@@ -42,9 +42,10 @@ type pipeline struct {
 	e     *Engine
 	c     *resp.Client
 	slots []*slot
-	free  []*slot    // slots whose writes have been answered, for reuse
-	cmds  [][][]byte // the commands of the batch
-	reads []*command // the run of reads being served on one snapshot
+	free  []*slot          // slots whose writes have been answered, for reuse
+	held  []*store.Pending // writes prepared by submit, not yet given to the store
+	cmds  [][][]byte       // the commands of the batch
+	reads []*command       // the run of reads being served on one snapshot
 	w     resp.Writer
 	x     Ctx
 	now   time.Time          // when the batch started (CLIENT LIST's idle time)
@@ -79,8 +80,14 @@ func (e *Engine) Serve(c *resp.Client, cmd redcon.Command) {
 	p.cmds = p.cmds[:0]
 }
 
-// drain waits for the submitted writes and sends their replies in order.
+// drain submits the writes submit prepared, all together, then waits for
+// them and sends their replies in order.
 func (p *pipeline) drain() {
+	if len(p.held) > 0 {
+		p.e.db.SubmitAll(p.held...)
+		clear(p.held)
+		p.held = p.held[:0]
+	}
 	for _, s := range p.slots {
 		if s.wait != nil {
 			if err := s.wait.Wait(); err != nil {
@@ -293,7 +300,9 @@ func (e *Engine) authRequired(c *resp.Client) bool {
 	return !c.Authed() && e.cfg.PasswordSet()
 }
 
-// submit queues a write to the writer; its reply is sent by drain.
+// submit prepares a write for the writer; drain submits the run of writes
+// it ends in one call (so that a connection leading a batch applies them
+// together: store.DB.SubmitAll), and sends their replies.
 func (p *pipeline) submit(cmd *command, args [][]byte) {
 	s := p.newSlot()
 	p.slots = append(p.slots, s)
@@ -306,7 +315,8 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 	}
 	s.cmd = cmd
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
-	s.wait = p.e.db.Submit(s.run)
+	s.wait = store.NewPending(s.run)
+	p.held = append(p.held, s.wait)
 }
 
 // prefetch reads the pages of the keys the write cmd will touch into the

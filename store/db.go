@@ -77,7 +77,20 @@ type DB struct {
 	lastApply   time.Time
 	idleShrink  bool // flushes from idle cycles cut any free tail
 
-	queue   chan *Pending
+	// wmu is held by whoever acts as the writer: the writer goroutine
+	// while it handles an event, or a submitter leading a batch
+	// (SubmitAll). The writer's state above is used under it.
+	wmu sync.Mutex
+	// cmu guards waiting (submissions not yet taken into a batch, in
+	// order) and leading (someone has undertaken to apply them).
+	cmu     sync.Mutex
+	waiting []*Pending
+	leading bool
+	// wake tells the writer goroutine to lead on; ended that a flush or
+	// log round ended (one a leading submitter started may not be among
+	// those it waits for: signalEnded).
+	wake    chan struct{}
+	ended   chan struct{}
 	ctl     chan func()
 	done    chan struct{}
 	closed  atomic.Bool
@@ -186,7 +199,8 @@ func Open(dir string, opts *Options) (*DB, error) {
 		unflushed: map[uint64]*btree.Node{},
 		flushSet:  map[uint64]*btree.Node{},
 		flushed:   map[uint64]page.RunSum{},
-		queue:     make(chan *Pending, 4096),
+		wake:      make(chan struct{}, 1),
+		ended:     make(chan struct{}, 1),
 		ctl:       make(chan func()),
 		done:      make(chan struct{}),
 	}

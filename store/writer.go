@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/digby-db/digby/btree"
@@ -35,18 +36,92 @@ func (p *Pending) Done() <-chan struct{} { return p.done }
 // Submit queues fn for the writer and returns at once. fn runs in the
 // writer's transaction under its own savepoint: if it returns an error or
 // panics, its changes are rolled back and Wait returns the error, while
-// the rest of the batch commits.
+// the rest of the batch commits. (fn may have run before Submit returns:
+// see SubmitAll.)
 func (db *DB) Submit(fn func(*Tx) error) *Pending {
-	p := &Pending{fn: fn, done: make(chan struct{})}
+	p := NewPending(fn)
+	db.SubmitAll(p)
+	return p
+}
+
+// NewPending makes a submission of fn, for SubmitAll.
+func NewPending(fn func(*Tx) error) *Pending {
+	return &Pending{fn: fn, done: make(chan struct{})}
+}
+
+// SubmitAll submits ps in order, each as Submit does. Submissions are
+// applied in the order they were made.
+//
+// They join the list of waiting submissions. When no one is applying
+// that list, the caller leads: it yields once, so that connections ready
+// to run add theirs, then applies the whole list in one transaction
+// (flat combining). A leader applies one batch: if more joined meanwhile,
+// the writer goroutine leads on. This spares the two goroutine switches
+// of handing a batch to the writer goroutine and its answer back (and,
+// with a core idle, a thread woken to look for work), while batches form
+// as they did: from the time one takes to apply. A submission must not
+// be made from inside a write function: the caller would wait for itself.
+//
+// ps (the slice) is not kept.
+func (db *DB) SubmitAll(ps ...*Pending) {
 	db.closeMu.RLock()
 	defer db.closeMu.RUnlock()
 	if db.closed.Load() {
-		p.err = ErrClosed
-		close(p.done)
-		return p
+		for _, p := range ps {
+			p.err = ErrClosed
+			close(p.done)
+		}
+		return
 	}
-	db.queue <- p
-	return p
+	db.cmu.Lock()
+	db.waiting = append(db.waiting, ps...)
+	if db.leading {
+		db.cmu.Unlock()
+		return
+	}
+	db.leading = true
+	db.cmu.Unlock()
+	runtime.Gosched()
+	db.wmu.Lock()
+	if db.lead(1) {
+		select { // the writer goroutine leads on
+		case db.wake <- struct{}{}:
+		default:
+		}
+	}
+	db.wmu.Unlock()
+}
+
+// lead applies the waiting submissions, up to rounds batches, and reports
+// whether some still wait (leading stays set: the caller must see to
+// them). With none left it clears leading. wmu is held.
+func (db *DB) lead(rounds int) bool {
+	for ; ; rounds-- {
+		db.cmu.Lock()
+		if len(db.waiting) == 0 {
+			db.leading = false
+			db.cmu.Unlock()
+			return false
+		}
+		if rounds == 0 {
+			db.cmu.Unlock()
+			return true
+		}
+		n := min(len(db.waiting), maxBatch)
+		batch := slices.Clone(db.waiting[:n])
+		rest := copy(db.waiting, db.waiting[n:])
+		clear(db.waiting[rest:])
+		db.waiting = db.waiting[:rest]
+		db.cmu.Unlock()
+		db.apply(batch)
+	}
+}
+
+// nothingWaiting reports whether no submission waits to be applied.
+func (db *DB) nothingWaiting() bool {
+	db.cmu.Lock()
+	defer db.cmu.Unlock()
+	return len(db.waiting) == 0
 }
 
 // Update runs fn in the writer's transaction and waits for its result.
@@ -71,43 +146,64 @@ func (db *DB) control(fn func() error) (err error) {
 	return err
 }
 
-// run is the writer goroutine: it owns the allocator and all flushing.
+// run is the writer goroutine: it owns the allocator and all flushing,
+// and holds wmu while it acts (a leading submitter holds it instead while
+// it applies its batch: SubmitAll).
 func (db *DB) run() {
 	defer close(db.done)
 	tick := time.NewTicker(max(min(db.opts.FlushInterval/4, 50*time.Millisecond), time.Millisecond))
 	defer tick.Stop()
 	for {
+		// The flush and log round in flight, if any, whose ends to wait
+		// for. A leading submitter may finish one itself (back-pressure)
+		// and start another before this goroutine gets wmu again: only
+		// the one waited for is finished here.
 		var flushDone, logDone chan struct{}
-		if db.inflight != nil {
-			flushDone = db.inflight.done
+		db.wmu.Lock()
+		flush, round := db.inflight, db.logRound()
+		db.wmu.Unlock()
+		if flush != nil {
+			flushDone = flush.done
 		}
-		if db.clog != nil && db.clog.inflight != nil {
-			logDone = db.clog.inflight.done
+		if round != nil {
+			logDone = round.done
 		}
 		select {
-		case p := <-db.queue:
-			batch := []*Pending{p}
-			// Let submitters that are runnable (often woken by the last
-			// batch, on this P) enqueue before draining: bigger batches.
-			runtime.Gosched()
-		drain:
-			for len(batch) < maxBatch {
+		case <-db.ended:
+			// A flush or log round ended that a leading submitter started
+			// after flush and round were read: read them again.
+		case <-db.wake:
+			// A leading submitter left submissions to lead on. One batch
+			// a turn, the next signalled again: flushes' ends and ticks
+			// (the timed flush) are handled between batches.
+			db.wmu.Lock()
+			db.cmu.Lock()
+			lead := db.leading && len(db.waiting) > 0
+			db.cmu.Unlock()
+			if lead && db.lead(1) {
 				select {
-				case p := <-db.queue:
-					batch = append(batch, p)
-				default:
-					break drain
+				case db.wake <- struct{}{}:
+				default: // one is pending already
 				}
 			}
-			db.apply(batch)
+			db.wmu.Unlock()
 		case <-flushDone:
-			db.finishFlush(db.inflight)
-			if len(db.waiters) > 0 {
-				db.kickFlush()
+			db.wmu.Lock()
+			if db.inflight == flush {
+				db.finishFlush(flush)
+				if len(db.waiters) > 0 {
+					db.kickFlush()
+				}
 			}
+			db.wmu.Unlock()
 		case <-logDone:
-			db.finishLog(db.clog.inflight)
+			db.wmu.Lock()
+			if db.logRound() == round {
+				db.finishLog(round)
+			}
+			db.wmu.Unlock()
 		case fn, ok := <-db.ctl:
+			db.wmu.Lock()
 			if !ok {
 				// Closing: a flush or log round still in flight (one a
 				// tick started beside Close's own) lands before Close
@@ -120,31 +216,50 @@ func (db *DB) run() {
 					<-db.clog.inflight.done
 					db.finishLog(db.clog.inflight)
 				}
+				db.wmu.Unlock()
 				return
 			}
 			if db.closed.Load() {
 				db.drainQueue()
 			}
 			fn()
+			db.wmu.Unlock()
 		case <-tick.C:
 			db.clock.Store(time.Now().UnixNano())
 			if !db.closed.Load() { // Close's last flush and seal come last
+				db.wmu.Lock()
 				db.background(false)
+				db.wmu.Unlock()
 			}
 		}
 	}
 }
 
-// drainQueue applies what was submitted before Close.
-func (db *DB) drainQueue() {
-	for {
-		select {
-		case p := <-db.queue:
-			db.apply([]*Pending{p})
-		default:
-			return
-		}
+// signalEnded tells the writer goroutine, without waiting, that a flush
+// or log round has ended (after its done channel is closed). One signal
+// pending is enough: it makes the writer read what is in flight again.
+func (db *DB) signalEnded() {
+	select {
+	case db.ended <- struct{}{}:
+	default:
 	}
+}
+
+// logRound is the commit log's round in flight, if any.
+func (db *DB) logRound() *logRound {
+	if db.clog == nil {
+		return nil
+	}
+	return db.clog.inflight
+}
+
+// drainQueue applies what was submitted before Close (a leader that
+// yielded may not have taken it yet). wmu is held.
+func (db *DB) drainQueue() {
+	db.cmu.Lock()
+	db.leading = true // no submitter leads from here: they see closed
+	db.cmu.Unlock()
+	db.lead(-1)
 }
 
 // background runs when the writer is idle: timed flushes and drop steps.
@@ -161,7 +276,7 @@ func (db *DB) background(force bool) {
 		db.kickFlush()
 	}
 	// Free dropped trees in bounded, committed steps while nothing waits.
-	for len(db.queue) == 0 {
+	for db.nothingWaiting() {
 		more, err := db.dropStep(dropBudget)
 		if err != nil {
 			db.fail(err)
@@ -173,7 +288,7 @@ func (db *DB) background(force bool) {
 	}
 	// Move high pages lower so the free tail can be cut off, once writes
 	// have paused for a while (it competes with them otherwise).
-	for i := 0; i < 16 && len(db.queue) == 0 && (force || time.Since(db.lastApply) >= relocateIdle); i++ {
+	for i := 0; i < 16 && db.nothingWaiting() && (force || time.Since(db.lastApply) >= relocateIdle); i++ {
 		moved, err := db.relocateStep()
 		if err != nil {
 			db.fail(err)
