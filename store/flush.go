@@ -281,9 +281,16 @@ func (db *DB) finishFlush(job *flushJob) error {
 }
 
 // ackWaiters releases Always-mode submitters; a flush error replaces the
-// result of those that had succeeded.
+// result of those that had succeeded. Submissions are answered only by
+// whoever holds the writer's role (wmu), so one answered already is
+// skipped without a race.
 func (db *DB) ackWaiters(ps []*Pending, err error) {
 	for _, p := range ps {
+		select {
+		case <-p.done:
+			continue // answered already (applyGuarded's answer to a panic)
+		default:
+		}
 		if err != nil && p.err == nil {
 			p.err = err
 		}

@@ -107,14 +107,40 @@ func (db *DB) lead(rounds int) bool {
 			db.cmu.Unlock()
 			return true
 		}
-		n := min(len(db.waiting), maxBatch)
-		batch := slices.Clone(db.waiting[:n])
-		rest := copy(db.waiting, db.waiting[n:])
-		clear(db.waiting[rest:])
-		db.waiting = db.waiting[:rest]
+		var batch []*Pending
+		if len(db.waiting) <= maxBatch {
+			batch, db.waiting = db.waiting, nil // apply may keep batch
+		} else {
+			batch = slices.Clone(db.waiting[:maxBatch])
+			rest := copy(db.waiting, db.waiting[maxBatch:])
+			clear(db.waiting[rest:])
+			db.waiting = db.waiting[:rest]
+		}
 		db.cmu.Unlock()
-		db.apply(batch)
+		db.applyGuarded(batch)
 	}
+}
+
+// applyGuarded is apply for whoever leads. A panic outside the write
+// functions (they have their own recover: call), which only a bug can
+// cause, would otherwise unwind a leading submitter with the writer's
+// role held, and every later write, Flush and Close would wait forever
+// (before submitters led, it stopped the process). It fails the store
+// instead, naming the panic, and answers the batch's submissions not yet
+// answered with that error: the role stays usable, and later batches are
+// answered with the failure.
+func (db *DB) applyGuarded(batch []*Pending) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := db.fail(fmt.Errorf("panic in the writer: %v\n%s", r, debug.Stack()))
+			for _, p := range batch {
+				if p.done != nil {
+					db.ackWaiters([]*Pending{p}, err)
+				}
+			}
+		}
+	}()
+	db.apply(batch)
 }
 
 // nothingWaiting reports whether no submission waits to be applied.
