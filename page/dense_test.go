@@ -214,21 +214,29 @@ func TestPendingAtTail(t *testing.T) {
 		return s
 	}
 
+	// flushCuts checks that a's pending pages ask for a flush (what they
+	// are), that once the flush of txn lands nothing does, and that the
+	// file is then cut to want pages.
+	flushCuts := func(a *Allocator, txn, want uint64, what string) {
+		t.Helper()
+		if !a.PendingAtTail() {
+			t.Fatalf("%s: want a flush", what)
+		}
+		land(a, txn)
+		if a.PendingAtTail() {
+			t.Fatalf("%s: after the flush nothing is pending: want no flush", what)
+		}
+		if h, ok := a.Shrink(1); !ok || h != want {
+			t.Fatalf("%s: shrink: %d %v, want %d", what, h, ok, want)
+		}
+		checkAvailCount(t, a)
+	}
+
 	a := setup()
 	freeNow(a, 5, ids(10, 90))
 	freeNow(a, 6, ids(96, 100))
 	a.Free(7, 95, 1)
-	if !a.PendingAtTail() {
-		t.Fatal("pending page 95 below a free tail: want a flush")
-	}
-	land(a, 7)
-	if a.PendingAtTail() {
-		t.Fatal("after the flush nothing is pending: want no flush")
-	}
-	if h, ok := a.Shrink(1); !ok || h != 95 {
-		t.Fatalf("shrink: %d %v, want 95", h, ok)
-	}
-	checkAvailCount(t, a)
+	flushCuts(a, 7, 95, "pending page 95 below a free tail")
 
 	// The pending pages are the file's last (metadata a flush put at the
 	// end) and everything from 10 up to them is free: one more flush lets
@@ -238,17 +246,7 @@ func TestPendingAtTail(t *testing.T) {
 	for id := uint64(95); id < 100; id++ {
 		a.Free(7, id, 1)
 	}
-	if !a.PendingAtTail() {
-		t.Fatal("pending pages 95-99 at the end above a free run: want a flush")
-	}
-	land(a, 7)
-	if a.PendingAtTail() {
-		t.Fatal("after the flush nothing is pending: want no flush")
-	}
-	if h, ok := a.Shrink(1); !ok || h != 10 {
-		t.Fatalf("shrink: %d %v, want 10", h, ok)
-	}
-	checkAvailCount(t, a)
+	flushCuts(a, 7, 10, "pending pages 95-99 at the end above a free run")
 
 	a = setup()
 	a.Free(7, 50, 1)

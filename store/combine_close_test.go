@@ -10,20 +10,34 @@ import (
 )
 
 // TestPanicWhileLeadingFailsStore: a panic in apply outside the write
-// function's own recover (here ackWaiters closing a nil done channel; in
-// the field a bug in commit, logCommit, kickFlush...) must not unwind a
+// function's own recover (here commit writing to a flush set made nil; in
+// the field any bug in commit, logCommit, kickFlush...) must not unwind a
 // leading submitter with the writer's role held: when the caller
 // recovers it (commands' safeRun around EXEC's Update does), later
 // submissions, Flush and Close would wait forever. The store fails
-// instead, naming the panic, and answers later writes with that.
+// instead, naming the panic, and answers that batch and later writes
+// with that error.
 func TestPanicWhileLeadingFailsStore(t *testing.T) {
 	db, err := Open(t.TempDir(), &Options{Durability: Everysec, NoWarmCache: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.SubmitAll(&Pending{fn: func(*Tx) error { return nil }}) // done == nil: ackWaiters panics
+	if err := db.control(func() error { db.flushSet = nil; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	put := func(tx *Tx) error { return putString(tx, 0, []byte("k"), []byte("v")) }
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Errorf("the panic reached the leading submitter: %v", r)
+			}
+		}()
+		if err := db.Update(put); err == nil || !strings.Contains(err.Error(), "panic in the writer") {
+			t.Errorf("the batch that panicked: %v, want the store failed naming the panic", err)
+		}
+	}()
 	res := make(chan error, 1)
-	go func() { res <- db.Update(func(tx *Tx) error { return putString(tx, 0, []byte("k"), []byte("v")) }) }()
+	go func() { res <- db.Update(put) }()
 	select {
 	case err := <-res:
 		if err == nil || !strings.Contains(err.Error(), "panic in the writer") {
@@ -100,7 +114,7 @@ func TestCloseUnderSubmissions(t *testing.T) {
 								if errors.Is(p.err, ErrClosed) {
 									return
 								}
-								if p.err != nil && p.err.Error()[:3] == "out" {
+								if p.err != nil && strings.HasPrefix(p.err.Error(), "out of order") {
 									t.Error(p.err)
 								}
 							}
@@ -123,6 +137,9 @@ func TestCloseUnderSubmissions(t *testing.T) {
 				for _, p := range pend {
 					select {
 					case <-p.done:
+						if p.err != nil && strings.HasPrefix(p.err.Error(), "out of order") {
+							t.Fatal(p.err)
+						}
 					case <-time.After(5 * time.Second):
 						t.Fatal("a submission is never answered")
 					}

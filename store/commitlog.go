@@ -643,7 +643,7 @@ func (db *DB) kickLog() {
 	r := &logRound{writes: c.queue, done: make(chan struct{})}
 	c.queue = nil
 	c.inflight = r
-	go func() { r.run(c.files); db.signalEnded() }()
+	go func() { r.run(c.files); notify(db.ended) }()
 }
 
 // finishLog acknowledges a round's batches and starts the next round. A

@@ -88,7 +88,7 @@ type DB struct {
 	leading bool
 	// wake tells the writer goroutine to lead on; ended that a flush or
 	// log round ended (one a leading submitter started may not be among
-	// those it waits for: signalEnded).
+	// those it waits for). Both are signalled with notify.
 	wake    chan struct{}
 	ended   chan struct{}
 	ctl     chan func()

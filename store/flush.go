@@ -75,7 +75,7 @@ func (db *DB) kickFlush() {
 	// Always-mode submitters wait for this flush: finishing it sooner
 	// comes first. Otherwise one goroutine leaves a core to the writer.
 	job.split = len(job.waiters) > 0
-	go func() { job.run(db); close(job.done); db.signalEnded() }()
+	go func() { job.run(db); close(job.done); notify(db.ended) }()
 }
 
 // waitFlush waits for the flush in flight, if any, and finishes it.

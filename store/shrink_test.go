@@ -183,6 +183,20 @@ func idleStopsFlushing(t *testing.T, db *DB, what string) {
 	}
 }
 
+// idleSettles runs 8 idle cycles of db and fails the test unless the
+// file is then cut back to its live pages (bound) and further idle
+// cycles stop flushing (idleStopsFlushing).
+func idleSettles(t *testing.T, db *DB, what string) {
+	t.Helper()
+	for range 8 {
+		idle(t, db)
+	}
+	idleStopsFlushing(t, db, what)
+	if rep := mustCheck(t, db); rep.Pages > bound(rep.Reachable) {
+		t.Fatalf("%s: file holds %d pages for %d live ones", what, rep.Pages, rep.Reachable)
+	}
+}
+
 // bound is the most pages a compacted file may hold for live pages.
 func bound(live uint64) uint64 { return live + live/4 + 64 }
 
@@ -219,13 +233,7 @@ func TestIdleCutsTailBelowMeta(t *testing.T) {
 				t.Fatal(err)
 			}
 			flush(db)
-			for range 8 {
-				idle(t, db)
-			}
-			idleStopsFlushing(t, db, fmt.Sprintf("seed %d, slack %d", seed, slack))
-			if rep := mustCheck(t, db); rep.Pages > bound(rep.Reachable) {
-				t.Fatalf("seed %d, slack %d: file holds %d pages for %d live ones", seed, slack, rep.Pages, rep.Reachable)
-			}
+			idleSettles(t, db, fmt.Sprintf("seed %d, slack %d", seed, slack))
 			db.Close()
 		}
 	}
@@ -263,13 +271,7 @@ func TestIdleReleasesAfterReaders(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		for range 8 {
-			idle(t, db)
-		}
-		idleStopsFlushing(t, db, fmt.Sprintf("slack %d", slack))
-		if rep := mustCheck(t, db); rep.Pages > bound(rep.Reachable) {
-			t.Fatalf("slack %d: file holds %d pages for %d live ones after the reader ended", slack, rep.Pages, rep.Reachable)
-		}
+		idleSettles(t, db, fmt.Sprintf("slack %d, after the reader ended", slack))
 		db.Close()
 	}
 }
@@ -293,13 +295,7 @@ func TestIdleMovesMetaOffTail(t *testing.T) {
 		if err := db.Update(func(tx *Tx) error { _, err := tx.Table(0).Delete([]byte("big")); return err }); err != nil {
 			t.Fatal(err)
 		}
-		for range 8 {
-			idle(t, db)
-		}
-		idleStopsFlushing(t, db, fmt.Sprintf("seed %d", seed))
-		if rep := mustCheck(t, db); rep.Pages > bound(rep.Reachable) {
-			t.Fatalf("seed %d: file holds %d pages for %d live ones", seed, rep.Pages, rep.Reachable)
-		}
+		idleSettles(t, db, fmt.Sprintf("seed %d", seed))
 		db.Close()
 	}
 }

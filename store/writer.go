@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	"github.com/digby-db/digby/btree"
@@ -54,8 +53,8 @@ func NewPending(fn func(*Tx) error) *Pending {
 //
 // They join the list of waiting submissions. When no one is applying
 // that list, the caller leads: it yields once, so that connections ready
-// to run add theirs, then applies the whole list in one transaction
-// (flat combining). A leader applies one batch: if more joined meanwhile,
+// to run add theirs, then applies the list (up to maxBatch) in one
+// transaction (flat combining). A leader applies one batch: if more joined meanwhile,
 // the writer goroutine leads on. This spares the two goroutine switches
 // of handing a batch to the writer goroutine and its answer back (and,
 // with a core idle, a thread woken to look for work), while batches form
@@ -84,10 +83,7 @@ func (db *DB) SubmitAll(ps ...*Pending) {
 	runtime.Gosched()
 	db.wmu.Lock()
 	if db.lead(1) {
-		select { // the writer goroutine leads on
-		case db.wake <- struct{}{}:
-		default:
-		}
+		notify(db.wake) // the writer goroutine leads on
 	}
 	db.wmu.Unlock()
 }
@@ -107,15 +103,10 @@ func (db *DB) lead(rounds int) bool {
 			db.cmu.Unlock()
 			return true
 		}
-		var batch []*Pending
-		if len(db.waiting) <= maxBatch {
-			batch, db.waiting = db.waiting, nil // apply may keep batch
-		} else {
-			batch = slices.Clone(db.waiting[:maxBatch])
-			rest := copy(db.waiting, db.waiting[maxBatch:])
-			clear(db.waiting[rest:])
-			db.waiting = db.waiting[:rest]
-		}
+		// apply may keep batch: later submissions append past its end.
+		n := min(len(db.waiting), maxBatch)
+		batch := db.waiting[:n:n]
+		db.waiting = db.waiting[n:]
 		db.cmu.Unlock()
 		db.applyGuarded(batch)
 	}
@@ -132,12 +123,7 @@ func (db *DB) lead(rounds int) bool {
 func (db *DB) applyGuarded(batch []*Pending) {
 	defer func() {
 		if r := recover(); r != nil {
-			err := db.fail(fmt.Errorf("panic in the writer: %v\n%s", r, debug.Stack()))
-			for _, p := range batch {
-				if p.done != nil {
-					db.ackWaiters([]*Pending{p}, err)
-				}
-			}
+			db.ackWaiters(batch, db.fail(fmt.Errorf("panic in the writer: %v\n%s", r, debug.Stack())))
 		}
 	}()
 	db.apply(batch)
@@ -201,16 +187,12 @@ func (db *DB) run() {
 		case <-db.wake:
 			// A leading submitter left submissions to lead on. One batch
 			// a turn, the next signalled again: flushes' ends and ticks
-			// (the timed flush) are handled between batches.
+			// (the timed flush) are handled between batches. (A wake
+			// while a submitter is about to lead applies its batch here;
+			// it then finds the list empty.)
 			db.wmu.Lock()
-			db.cmu.Lock()
-			lead := db.leading && len(db.waiting) > 0
-			db.cmu.Unlock()
-			if lead && db.lead(1) {
-				select {
-				case db.wake <- struct{}{}:
-				default: // one is pending already
-				}
+			if db.lead(1) {
+				notify(db.wake)
 			}
 			db.wmu.Unlock()
 		case <-flushDone:
@@ -246,7 +228,7 @@ func (db *DB) run() {
 				return
 			}
 			if db.closed.Load() {
-				db.drainQueue()
+				db.lead(-1) // what was submitted before Close
 			}
 			fn()
 			db.wmu.Unlock()
@@ -261,12 +243,11 @@ func (db *DB) run() {
 	}
 }
 
-// signalEnded tells the writer goroutine, without waiting, that a flush
-// or log round has ended (after its done channel is closed). One signal
-// pending is enough: it makes the writer read what is in flight again.
-func (db *DB) signalEnded() {
+// notify signals ch (wake or ended) without waiting: one signal pending
+// is enough, as each makes the writer goroutine look again.
+func notify(ch chan struct{}) {
 	select {
-	case db.ended <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -277,15 +258,6 @@ func (db *DB) logRound() *logRound {
 		return nil
 	}
 	return db.clog.inflight
-}
-
-// drainQueue applies what was submitted before Close (a leader that
-// yielded may not have taken it yet). wmu is held.
-func (db *DB) drainQueue() {
-	db.cmu.Lock()
-	db.leading = true // no submitter leads from here: they see closed
-	db.cmu.Unlock()
-	db.lead(-1)
 }
 
 // background runs when the writer is idle: timed flushes and drop steps.
