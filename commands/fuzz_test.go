@@ -62,8 +62,8 @@ func newTestEngine(tb testing.TB) *Engine {
 	return e
 }
 
-// FuzzCommands feeds arbitrary bytes, framed by redcon as a client's input
-// would be, to the command layer: it must never panic (a handler panic would
+// FuzzCommands feeds arbitrary bytes, framed by resp.Reader as a client's
+// input is, to the command layer: it must never panic (a handler panic would
 // show as an internal error reply) and must answer every command.
 func FuzzCommands(f *testing.F) {
 	for _, seed := range []string{
@@ -79,17 +79,19 @@ func FuzzCommands(f *testing.F) {
 	}
 	e := newTestEngine(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rd := redcon.NewReader(bytes.NewReader(data))
+		rd := resp.NewReader(resp.Limits{})
+		for b := data; len(b) > 0; {
+			n := copy(rd.Space(), b)
+			rd.Fill(n)
+			b = b[n:]
+		}
+		cmds, _ := rd.Parse() // the commands before any framing error
 		conn := &fakeConn{}
 		c := resp.NewClient(conn, 1)
 		defer e.Closed(c)
-		for !conn.closed {
-			cmd, err := rd.ReadCommand()
-			if err != nil {
+		for _, cmd := range cmds {
+			if conn.closed {
 				return
-			}
-			if len(cmd.Args) == 0 {
-				continue
 			}
 			name := strings.ToLower(string(cmd.Args[0]))
 			if name == "debug" || name == "shutdown" {

@@ -30,8 +30,8 @@ type Client struct {
 	// Session is the command layer's own per-connection state.
 	Session any
 
-	conn  redcon.Conn
-	guard *guardConn
+	conn redcon.Conn
+	own  *conn // conn when the Listener made it; nil for NewClient's
 
 	proto  atomic.Int64
 	db     atomic.Int64
@@ -108,8 +108,8 @@ func (c *Client) Close() {
 // Kill closes the connection from another goroutine (CLIENT KILL).
 func (c *Client) Kill() {
 	c.closed.Store(true)
-	if c.guard != nil {
-		c.guard.Conn.Close()
+	if c.own != nil {
+		_ = c.own.nc.Close()
 	}
 }
 
@@ -143,25 +143,21 @@ func (c *Client) Info(now time.Time) string {
 }
 
 // Send writes w's reply to the connection. Payloads w holds by reference
-// (Writer.BulkRef) are written straight to the socket after what redcon
-// has buffered is flushed, so a large value is never copied into an
-// output buffer; a failed write closes the connection.
+// (Writer.BulkRef) are written straight to the socket after what is
+// buffered, so a large value is never copied into an output buffer; a
+// failed write closes the connection.
 func (c *Client) Send(w *Writer) {
 	if !w.HasRefs() {
 		c.conn.WriteRaw(w.B)
 		return
 	}
-	bw := redcon.BaseWriter(c.conn)
 	w.Segments(func(b []byte, fromRef bool) {
-		if !fromRef || bw == nil {
+		if !fromRef || c.own == nil {
 			c.conn.WriteRaw(b)
 			return
 		}
-		if bw.Flush() != nil {
-			return // the connection is gone; redcon closes it
-		}
-		if _, err := c.conn.NetConn().Write(b); err != nil {
-			c.conn.Close()
+		if c.own.writeDirect(b) != nil {
+			_ = c.own.nc.Close()
 		}
 	})
 }

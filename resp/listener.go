@@ -1,7 +1,9 @@
 package resp
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"sync"
@@ -13,8 +15,10 @@ import (
 
 // Handler serves the commands of connections.
 type Handler interface {
-	// Serve runs cmd and every command already queued behind it on the
-	// connection (redcon's pipeline), writing replies in order to c.Conn().
+	// Serve runs cmd and every command read with it (c.Conn().ReadPipeline
+	// takes them), writing replies in order to c.Conn(). The replies are
+	// written to the socket once Serve returns. Arguments stay valid after
+	// Serve returns and are never written again, so a handler may keep them.
 	Serve(c *Client, cmd redcon.Command)
 	// Closed is called once when a connection has gone.
 	Closed(c *Client)
@@ -33,18 +37,19 @@ type Options struct {
 	Log func(format string, args ...any)
 }
 
-// Listener accepts Redis-protocol connections with redcon and hands their
-// commands to a Handler, keeping the table of live clients.
+// Listener accepts Redis-protocol connections and serves each with its own
+// goroutine: it reads requests in place (Reader), hands each read's commands
+// to the Handler as one pipeline, and writes the replies with one write. It
+// keeps the table of live clients.
 type Listener struct {
 	opts Options
 	h    Handler
 	ln   net.Listener
-	srv  *redcon.Server
 
 	nextID   atomic.Int64
 	mu       sync.Mutex
 	clients  map[int64]*Client
-	pending  map[net.Conn]*Client
+	done     bool
 	accepted atomic.Int64
 	rejected atomic.Int64
 }
@@ -55,30 +60,134 @@ func Listen(addr string, h Handler, opts Options) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	l := &Listener{opts: opts, h: h, clients: map[int64]*Client{}, pending: map[net.Conn]*Client{}}
-	l.ln = &guardListener{Listener: ln, l: l}
-	l.srv = redcon.NewServerNetwork("tcp", addr, l.serve, l.accept, l.closed)
-	return l, nil
+	return &Listener{opts: opts, h: h, ln: ln, clients: map[int64]*Client{}}, nil
 }
 
 // Addr is the bound address.
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
-// Serve accepts connections until Close.
+// Serve accepts connections until Close, which makes it return nil.
 func (l *Listener) Serve() error {
-	if err := l.srv.Serve(l.ln); err != nil {
-		return fmt.Errorf("serve: %w", err)
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			l.mu.Lock()
+			done := l.done
+			l.mu.Unlock()
+			if done || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			l.logf("accept: %v", err)
+			time.Sleep(10 * time.Millisecond) // out of file descriptors: let some close
+			continue
+		}
+		if c := l.admit(nc); c != nil {
+			go l.handle(c)
+		}
 	}
-	return nil
+}
+
+// admit registers a new connection as a client, or refuses it past maxclients.
+func (l *Listener) admit(nc net.Conn) *Client {
+	c := &Client{
+		ID:      l.nextID.Add(1),
+		Addr:    nc.RemoteAddr().String(),
+		LAddr:   nc.LocalAddr().String(),
+		Created: time.Now(),
+	}
+	c.SetProto(2)
+	cn := newConn(nc, Limits{
+		MaxBulk: l.opts.MaxBulk,
+		AuthRequired: func() bool {
+			return !c.Authed() && l.opts.PasswordSet != nil && l.opts.PasswordSet()
+		},
+	})
+	c.conn, c.own = cn, cn
+	l.mu.Lock()
+	full := l.opts.MaxClients != nil && l.opts.MaxClients() > 0 && len(l.clients) >= l.opts.MaxClients()
+	if !full && !l.done {
+		l.clients[c.ID] = c
+	}
+	done := l.done
+	l.mu.Unlock()
+	if full || done {
+		if full {
+			l.rejected.Add(1)
+			cn.WriteError("ERR max number of clients reached")
+		}
+		_ = cn.Close()
+		return nil
+	}
+	l.accepted.Add(1)
+	cn.SetContext(c)
+	return c
+}
+
+// handle serves one connection until it closes: read, parse, serve the
+// pipeline, write the replies.
+func (l *Listener) handle(c *Client) {
+	cn := c.own
+	err := l.loop(c, cn)
+	if cn.detached { // its taker owns the socket now; it is no longer a client here
+		l.mu.Lock()
+		delete(l.clients, c.ID)
+		l.mu.Unlock()
+		return
+	}
+	_ = cn.nc.Close()
+	l.mu.Lock()
+	delete(l.clients, c.ID)
+	l.mu.Unlock()
+	c.closed.Store(true)
+	if err != nil && IsProtocolError(err) {
+		l.logf("client id=%d addr=%s closed: %v", c.ID, c.Addr, err)
+	}
+	l.h.Closed(c)
+}
+
+func (l *Listener) loop(c *Client, cn *conn) error {
+	for {
+		cmds, perr := cn.rd.Parse()
+		for len(cmds) > 0 && !c.Closed() {
+			cn.cmds = cmds[1:]
+			l.h.Serve(c, cmds[0])
+			if cn.detached {
+				return nil
+			}
+			cmds, cn.cmds = cn.cmds, nil
+		}
+		if perr != nil && !c.Closed() {
+			cn.WriteError("ERR " + perr.Error())
+		}
+		if err := cn.flush(); err != nil {
+			return err
+		}
+		if perr != nil || c.Closed() {
+			return perr
+		}
+		if err := cn.readMore(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 // Close stops accepting and closes every connection.
 func (l *Listener) Close() error {
-	err := l.srv.Close()
+	l.mu.Lock()
+	l.done = true
+	l.mu.Unlock()
+	err := l.ln.Close()
 	for _, c := range l.Clients() {
 		c.Kill()
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("close listener: %w", err)
 	}
 	return nil
@@ -105,82 +214,4 @@ func (l *Listener) logf(format string, args ...any) {
 	if l.opts.Log != nil {
 		l.opts.Log(format, args...)
 	}
-}
-
-// guardListener wraps accepted connections in a guardConn and creates their Client.
-type guardListener struct {
-	net.Listener
-	l *Listener
-}
-
-func (gl *guardListener) Accept() (net.Conn, error) {
-	nc, err := gl.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	l := gl.l
-	c := &Client{
-		ID:      l.nextID.Add(1),
-		Addr:    nc.RemoteAddr().String(),
-		LAddr:   nc.LocalAddr().String(),
-		Created: time.Now(),
-	}
-	c.SetProto(2)
-	g := newGuardConn(nc, Limits{
-		MaxBulk: l.opts.MaxBulk,
-		AuthRequired: func() bool {
-			return !c.Authed() && l.opts.PasswordSet != nil && l.opts.PasswordSet()
-		},
-	})
-	c.guard = g
-	l.mu.Lock()
-	l.pending[g] = c
-	l.mu.Unlock()
-	return g, nil
-}
-
-func (l *Listener) accept(conn redcon.Conn) bool {
-	l.mu.Lock()
-	c := l.pending[conn.NetConn()]
-	delete(l.pending, conn.NetConn())
-	full := l.opts.MaxClients != nil && l.opts.MaxClients() > 0 && len(l.clients) >= l.opts.MaxClients()
-	if c != nil && !full {
-		l.clients[c.ID] = c
-	}
-	l.mu.Unlock()
-	if c == nil {
-		return false
-	}
-	if full {
-		l.rejected.Add(1)
-		conn.WriteError("ERR max number of clients reached")
-		return false
-	}
-	l.accepted.Add(1)
-	c.conn = conn
-	conn.SetContext(c)
-	return true
-}
-
-func (l *Listener) serve(conn redcon.Conn, cmd redcon.Command) {
-	c, ok := conn.Context().(*Client)
-	if !ok || c.Closed() {
-		return
-	}
-	l.h.Serve(c, cmd)
-}
-
-func (l *Listener) closed(conn redcon.Conn, err error) {
-	c, ok := conn.Context().(*Client)
-	if !ok {
-		return
-	}
-	l.mu.Lock()
-	delete(l.clients, c.ID)
-	l.mu.Unlock()
-	c.closed.Store(true)
-	if err != nil && IsProtocolError(err) {
-		l.logf("client id=%d addr=%s closed: %v", c.ID, c.Addr, err)
-	}
-	l.h.Closed(c)
 }
