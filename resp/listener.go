@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,8 @@ type Listener struct {
 	done     bool
 	accepted atomic.Int64
 	rejected atomic.Int64
+	// attackLogged is when (Unix seconds) logAttack last logged.
+	attackLogged atomic.Int64
 }
 
 // Listen binds addr ("host:port") and prepares to serve; call Serve to run.
@@ -152,6 +155,10 @@ func (l *Listener) handle(c *Client) {
 func (l *Listener) loop(c *Client, cn *conn) error {
 	for {
 		cmds, perr := cn.rd.Parse()
+		attack := attackAt(cmds)
+		if attack >= 0 {
+			cmds, perr = cmds[:attack], nil
+		}
 		for len(cmds) > 0 && !c.Closed() {
 			cn.cmds = cmds[1:]
 			l.h.Serve(c, cmds[0])
@@ -159,6 +166,13 @@ func (l *Listener) loop(c *Client, cn *conn) error {
 				return nil
 			}
 			cmds, cn.cmds = cn.cmds, nil
+		}
+		if attack >= 0 {
+			// Redis drops the connection without a reply, not even to
+			// the commands before it in the same read.
+			cn.out = cn.out[:0]
+			l.logAttack(c)
+			return nil
 		}
 		if perr != nil && !c.Closed() {
 			cn.WriteError("ERR " + perr.Error())
@@ -214,4 +228,31 @@ func (l *Listener) logf(format string, args ...any) {
 	if l.opts.Log != nil {
 		l.opts.Log(format, args...)
 	}
+}
+
+// logAttack logs an aborted cross-protocol connection, at most once a
+// minute (as Redis does), so that a flood of them cannot flood the log.
+func (l *Listener) logAttack(c *Client) {
+	now := time.Now().Unix()
+	last := l.attackLogged.Load()
+	if now-last <= 60 && last != 0 || !l.attackLogged.CompareAndSwap(last, now) {
+		return
+	}
+	l.logf("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to digby. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your digby instance. Connection from %s aborted.", c.Addr)
+}
+
+// attackAt returns the index of the first command named POST or Host: (an
+// HTTP request sent to the port, as in cross-protocol scripting), or -1.
+// Redis closes such a connection at once, without a reply.
+func attackAt(cmds []redcon.Command) int {
+	for i, cmd := range cmds {
+		if len(cmd.Args) == 0 {
+			continue
+		}
+		a := cmd.Args[0]
+		if (len(a) == 4 && bytes.EqualFold(a, []byte("post"))) || (len(a) == 5 && bytes.EqualFold(a, []byte("host:"))) {
+			return i
+		}
+	}
+	return -1
 }

@@ -86,6 +86,7 @@ type Reader struct {
 	args  [][]byte // the unused rest of the shared argument array; never reused once handed out
 	cmds  []redcon.Command
 	err   error // the framing error met; the input after it is never parsed
+	nul   bool  // the current line holds a NUL byte (see lineEnd)
 }
 
 // NewReader returns a Reader applying lim.
@@ -138,6 +139,7 @@ func (r *Reader) Parse() ([]redcon.Command, error) {
 			}
 			r.start = r.pos
 			r.marks = r.marks[:0]
+			r.nul = false
 			if r.buf[r.pos] == '*' {
 				r.state, r.hdr = rsCount, 0
 			} else {
@@ -163,7 +165,7 @@ func (r *Reader) Parse() ([]redcon.Command, error) {
 
 // inline parses an inline request line.
 func (r *Reader) inline() (more bool, err error) {
-	i := bytes.IndexByte(r.buf[r.pos:r.end], '\n')
+	i := r.lineEnd()
 	if i < 0 {
 		r.pos = r.end
 		if r.end-r.start > inlineMax {
@@ -191,13 +193,33 @@ func (r *Reader) inline() (more bool, err error) {
 	return false, nil
 }
 
+// lineEnd returns the offset from pos of the newline ending the current
+// line, or -1. A line with a NUL byte never ends: Redis looks for line ends
+// with strchr, which stops at a NUL, so it waits for more input until the
+// request is too big; so does the Reader.
+func (r *Reader) lineEnd() int {
+	if r.nul {
+		return -1
+	}
+	seg := r.buf[r.pos:r.end]
+	i := bytes.IndexByte(seg, '\n')
+	if i >= 0 {
+		seg = seg[:i]
+	}
+	if bytes.IndexByte(seg, 0) >= 0 {
+		r.nul = true
+		return -1
+	}
+	return i
+}
+
 // header parses a "*<count>" or "$<len>" line.
 func (r *Reader) header() (more bool, err error) {
 	h := r.start + r.hdr
 	if r.state == rsBulkHeader && r.end > h && r.buf[h] != '$' {
 		return false, &ProtocolError{"expected '$', got '" + string(r.buf[h]) + "'"}
 	}
-	i := bytes.IndexByte(r.buf[r.pos:r.end], '\n')
+	i := r.lineEnd()
 	if i < 0 {
 		r.pos = r.end
 		if r.end-h > inlineMax {

@@ -1,17 +1,13 @@
 package resp
 
-import "bytes"
-
 // splitArgs splits an inline request line into arguments as Redis's
 // sdssplitargs does: blanks separate arguments; "double quotes" take the
 // escapes \n \r \t \b \a \xHH and \<any>; 'single quotes' take \'; a closing
-// quote must be followed by a blank or the end; a NUL ends the line. It
+// quote must be followed by a blank or the end. line holds no NUL byte (the
+// Reader never completes such a line, as Redis does not). It
 // appends to out and reports false for unbalanced quotes. Arguments without
 // quotes are slices of line; quoted ones are new.
 func splitArgs(line []byte, out [][]byte) ([][]byte, bool) {
-	if i := bytes.IndexByte(line, 0); i >= 0 {
-		line = line[:i]
-	}
 	p := 0
 	for {
 		for p < len(line) && isBlank(line[p]) {
