@@ -94,6 +94,8 @@ func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hook
 	ln, err = resp.Listen(cfg.Addr(), eng, resp.Options{
 		MaxClients:  func() int { return int(cfg.Int("maxclients")) },
 		MaxBulk:     cfg.MaxBulkLen,
+		MaxQuery:    cfg.MaxQueryLen,
+		IdleTimeout: cfg.IdleTimeout,
 		PasswordSet: cfg.PasswordSet,
 		Log:         logf,
 	})

@@ -157,7 +157,7 @@ func (c *Client) Send(w *Writer) {
 			return
 		}
 		if c.own.writeDirect(b) != nil {
-			_ = c.own.nc.Close()
+			c.Kill() // the rest of the pipeline is not served
 		}
 	})
 }

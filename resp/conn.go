@@ -28,6 +28,7 @@ type conn struct {
 	cmds     []redcon.Command // the rest of the pipeline being served
 	closed   bool
 	detached bool
+	deadline bool // a read deadline (the idle timeout) is set
 }
 
 var _ redcon.Conn = (*conn)(nil)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,11 @@ type Options struct {
 	MaxClients func() int
 	// MaxBulk is proto-max-bulk-len.
 	MaxBulk func() int64
+	// MaxQuery is client-query-buffer-limit (see Limits.MaxQuery).
+	MaxQuery func() int64
+	// IdleTimeout is timeout: a connection that sends nothing for that
+	// long is closed; nil or 0 means never.
+	IdleTimeout func() time.Duration
 	// PasswordSet reports whether requirepass is set.
 	PasswordSet func() bool
 	// Log receives lifecycle and error lines.
@@ -51,6 +57,7 @@ type Listener struct {
 	mu       sync.Mutex
 	clients  map[int64]*Client
 	done     bool
+	conns    sync.WaitGroup // connection goroutines, which Close waits for
 	accepted atomic.Int64
 	rejected atomic.Int64
 	// attackLogged is when (Unix seconds) logAttack last logged.
@@ -104,7 +111,8 @@ func (l *Listener) admit(nc net.Conn) *Client {
 	}
 	c.SetProto(2)
 	cn := newConn(nc, Limits{
-		MaxBulk: l.opts.MaxBulk,
+		MaxBulk:  l.opts.MaxBulk,
+		MaxQuery: l.opts.MaxQuery,
 		AuthRequired: func() bool {
 			return !c.Authed() && l.opts.PasswordSet != nil && l.opts.PasswordSet()
 		},
@@ -114,6 +122,7 @@ func (l *Listener) admit(nc net.Conn) *Client {
 	full := l.opts.MaxClients != nil && l.opts.MaxClients() > 0 && len(l.clients) >= l.opts.MaxClients()
 	if !full && !l.done {
 		l.clients[c.ID] = c
+		l.conns.Add(1) // under mu, so Close's Wait sees it
 	}
 	done := l.done
 	l.mu.Unlock()
@@ -133,6 +142,7 @@ func (l *Listener) admit(nc net.Conn) *Client {
 // handle serves one connection until it closes: read, parse, serve the
 // pipeline, write the replies.
 func (l *Listener) handle(c *Client) {
+	defer l.conns.Done()
 	cn := c.own
 	err := l.loop(c, cn)
 	if cn.detached { // its taker owns the socket now; it is no longer a client here
@@ -174,6 +184,13 @@ func (l *Listener) loop(c *Client, cn *conn) error {
 			l.logAttack(c)
 			return nil
 		}
+		if errors.Is(perr, ErrQueryLimit) {
+			// Redis closes without a reply (but after the replies to the
+			// requests complete before it).
+			_ = cn.flush()
+			l.logf("Closing client that reached max query buffer length: id=%d addr=%s (qbuf initial bytes: %.64q)", c.ID, c.Addr, cn.rd.pending())
+			return perr
+		}
 		if perr != nil && !c.Closed() {
 			cn.WriteError("ERR " + perr.Error())
 		}
@@ -183,16 +200,42 @@ func (l *Listener) loop(c *Client, cn *conn) error {
 		if perr != nil || c.Closed() {
 			return perr
 		}
+		if cn.rd.Buffered() {
+			continue // parsed one request at a time before AUTH
+		}
+		if err := l.setIdleDeadline(cn); err != nil {
+			return err
+		}
 		if err := cn.readMore(); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
+			if errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil // closed by the client, or idle past timeout
 			}
 			return err
 		}
 	}
 }
 
-// Close stops accepting and closes every connection.
+// setIdleDeadline bounds the next read by the idle timeout, or lifts the
+// bound once timeout is 0 again.
+func (l *Listener) setIdleDeadline(cn *conn) error {
+	var d time.Duration
+	if l.opts.IdleTimeout != nil {
+		d = l.opts.IdleTimeout()
+	}
+	switch {
+	case d > 0:
+		cn.deadline = true
+		return cn.nc.SetReadDeadline(time.Now().Add(d))
+	case cn.deadline:
+		cn.deadline = false
+		return cn.nc.SetReadDeadline(time.Time{})
+	}
+	return nil
+}
+
+// Close stops accepting, closes every connection and waits until their
+// goroutines have finished the pipelines they were serving (so that a
+// caller may close the store after it).
 func (l *Listener) Close() error {
 	l.mu.Lock()
 	l.done = true
@@ -201,6 +244,7 @@ func (l *Listener) Close() error {
 	for _, c := range l.Clients() {
 		c.Kill()
 	}
+	l.conns.Wait()
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("close listener: %w", err)
 	}

@@ -2,9 +2,11 @@ package resp
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,5 +167,56 @@ func TestWriterRESP3(t *testing.T) {
 	}
 	if string(w3.B) != "%1\r\n$1\r\nk\r\n_\r\n,1.5\r\n#t\r\n=5\r\ntxt:x\r\n+a  b\r\n" {
 		t.Fatalf("resp3 %q", w3.B)
+	}
+}
+
+// TestIdleTimeout checks the timeout parameter: a connection that sends
+// nothing is closed once it has been idle that long, one that keeps
+// sending is not, and a timeout set back to 0 lets connections idle.
+func TestIdleTimeout(t *testing.T) {
+	var idle atomic.Int64
+	idle.Store(int64(time.Second))
+	l := startListener(t, Options{IdleTimeout: func() time.Duration { return time.Duration(idle.Load()) }})
+	quiet, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	busy, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	r := bufio.NewReader(busy)
+	for range 15 { // 1.5 s of a request every 100 ms
+		io.WriteString(busy, "PING\r\n")
+		if line, err := r.ReadString('\n'); err != nil || line != "+PING\r\n" {
+			t.Fatalf("busy connection: %q %v", line, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	quiet.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if n, err := quiet.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("idle connection: read %d, %v; want it closed", n, err)
+	}
+	idle.Store(0)
+	io.WriteString(busy, "PING\r\n") // its next read has no deadline
+	r.ReadString('\n')
+	time.Sleep(1500 * time.Millisecond)
+	io.WriteString(busy, "PING\r\n")
+	if line, err := r.ReadString('\n'); err != nil || line != "+PING\r\n" {
+		t.Fatalf("after timeout 0: %q %v", line, err)
+	}
+}
+
+// TestQueryLimitCloses checks client-query-buffer-limit end to end: the
+// requests before the over-long one are answered, then the connection is
+// closed without a reply to it.
+func TestQueryLimitCloses(t *testing.T) {
+	l := startListener(t, Options{MaxQuery: func() int64 { return 1 << 20 }})
+	big := "*2\r\n$3\r\nSET\r\n$3000000\r\n" + strings.Repeat("v", 2<<20)
+	got := exchange(t, l.Addr().String(), "PING\r\n"+big, 0)
+	if got != "+PING\r\n" {
+		t.Fatalf("got %.100q", got)
 	}
 }

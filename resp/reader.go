@@ -14,6 +14,9 @@ const (
 	maxMultibulk   = 1<<31 - 1
 	unauthMaxCount = 10
 	unauthMaxBulk  = 16384
+	// maxBulkLen bounds a bulk's length whatever proto-max-bulk-len says,
+	// so that length arithmetic cannot overflow.
+	maxBulkLen = 1 << 50
 )
 
 // ProtocolError is a framing error in a client's input. The connection
@@ -36,7 +39,14 @@ type Limits struct {
 	// AuthRequired reports whether the client still has to authenticate;
 	// such clients get Redis's small caps on counts and lengths.
 	AuthRequired func() bool
+	// MaxQuery is client-query-buffer-limit: the most bytes of one
+	// incomplete request held; past it Parse returns ErrQueryLimit.
+	MaxQuery func() int64
 }
+
+// ErrQueryLimit is Parse's error for a request that grew past MaxQuery
+// before it was complete. Redis closes such a connection without a reply.
+var ErrQueryLimit = errors.New("max query buffer length reached")
 
 // Reader buffer sizes: a new buffer holds at least readChunk bytes, and one
 // with less than readMin bytes free is replaced rather than read into.
@@ -45,6 +55,7 @@ const (
 	readChunk = 16 << 10
 	readMin   = 512
 	argChunk  = 256
+	marksKeep = 1024 // the most argument bounds kept between requests
 )
 
 type readState uint8
@@ -87,6 +98,7 @@ type Reader struct {
 	cmds  []redcon.Command
 	err   error // the framing error met; the input after it is never parsed
 	nul   bool  // the current line holds a NUL byte (see lineEnd)
+	early bool  // the last Parse returned before parsing all it had (Buffered)
 }
 
 // NewReader returns a Reader applying lim.
@@ -97,8 +109,10 @@ func NewReader(lim Limits) *Reader { return &Reader{lim: lim} }
 // bytes free is replaced by a new one holding the current request's bytes:
 // readChunk, or twice those bytes, or for a bulk body just what it still
 // needs when that is less (memory follows what the client really sent).
+// A buffer grown past readChunk for a large request is let go once nothing
+// is pending, so an idle connection holds readChunk bytes at most.
 func (r *Reader) Space() []byte {
-	if len(r.buf)-r.end >= readMin {
+	if len(r.buf)-r.end >= readMin && (len(r.buf) <= readChunk || r.start < r.end) {
 		return r.buf[r.end:]
 	}
 	keep := r.end - r.start
@@ -123,22 +137,35 @@ func (r *Reader) Fill(n int) { r.end += n }
 // reused by the next call; the commands' arguments are not. With an error,
 // the requests before the malformed one are still returned: a connection
 // serves them, then answers the error and closes. Once an error is
-// returned, every later call returns it.
+// returned, every later call returns it. While the client has to
+// authenticate, Parse returns at most one request (see Buffered).
 func (r *Reader) Parse() ([]redcon.Command, error) {
 	r.cmds = r.cmds[:0]
 	if r.err != nil {
 		return nil, r.err
 	}
+	// Before AUTH, Redis judges each request's caps after the one before
+	// it ran (it may be the AUTH): return one request at a time.
+	single := r.authNeeded()
+	r.early = false
 	for {
+		if single && len(r.cmds) > 0 {
+			r.early = r.pos < r.end
+			return r.cmds, nil
+		}
 		var err error
 		var more bool
 		switch r.state {
 		case rsCommand:
 			if r.pos == r.end {
+				r.start = r.pos // nothing pending: Space copies nothing
 				return r.cmds, nil
 			}
 			r.start = r.pos
 			r.marks = r.marks[:0]
+			if cap(r.marks) > marksKeep {
+				r.marks = nil // a request of many arguments went by
+			}
 			r.nul = false
 			if r.buf[r.pos] == '*' {
 				r.state, r.hdr = rsCount, 0
@@ -158,10 +185,21 @@ func (r *Reader) Parse() ([]redcon.Command, error) {
 			return r.cmds, err
 		}
 		if more {
+			if r.lim.MaxQuery != nil && int64(r.end-r.start) > r.lim.MaxQuery() {
+				r.err = ErrQueryLimit
+				return r.cmds, r.err
+			}
 			return r.cmds, nil
 		}
 	}
 }
+
+// Buffered reports whether bytes already read wait to be parsed (Parse
+// returned one request at a time, before AUTH).
+func (r *Reader) Buffered() bool { return r.early }
+
+// pending returns the bytes of the incomplete request held.
+func (r *Reader) pending() []byte { return r.buf[r.start:r.end] }
 
 // inline parses an inline request line.
 func (r *Reader) inline() (more bool, err error) {
@@ -252,7 +290,7 @@ func (r *Reader) header() (more bool, err error) {
 		return false, nil
 	}
 	switch {
-	case !ok || n < 0 || (r.lim.MaxBulk != nil && n > r.lim.MaxBulk()):
+	case !ok || n < 0 || n > maxBulkLen || (r.lim.MaxBulk != nil && n > r.lim.MaxBulk()):
 		return false, &ProtocolError{"invalid bulk length"}
 	case n > unauthMaxBulk && r.authNeeded():
 		return false, &ProtocolError{"unauthenticated bulk length"}

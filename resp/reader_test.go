@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -58,6 +59,24 @@ func feed(t testing.TB, lim Limits, data []byte, cuts []int) ([][][]byte, error)
 	cmds, err := r.Parse()
 	collect(cmds)
 	return got, err
+}
+
+// fill gives b to r a read at a time, parsing after each, and returns the
+// commands found (their headers copied: Parse reuses its slice).
+func fill(t testing.TB, r *Reader, b []byte) []redcon.Command {
+	t.Helper()
+	var all []redcon.Command
+	for len(b) > 0 {
+		n := copy(r.Space(), b)
+		r.Fill(n)
+		b = b[n:]
+		cmds, err := r.Parse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, cmds...)
+	}
+	return all
 }
 
 // randomCuts returns sorted cut points in [0, n].
@@ -128,21 +147,7 @@ func TestReaderModel(t *testing.T) {
 // appending to one does not touch its neighbour.
 func TestReaderArgsStay(t *testing.T) {
 	r := NewReader(Limits{})
-	put := func(b []byte) []redcon.Command {
-		var all []redcon.Command
-		for len(b) > 0 {
-			n := copy(r.Space(), b)
-			r.Fill(n)
-			b = b[n:]
-			cmds, err := r.Parse()
-			if err != nil {
-				t.Fatal(err)
-			}
-			all = append(all, cmds...)
-		}
-		return all
-	}
-	first := put(encode([]byte("SET"), []byte("k"), []byte("v")))
+	first := fill(t, r, encode([]byte("SET"), []byte("k"), []byte("v")))
 	if len(first) != 1 {
 		t.Fatalf("%d commands", len(first))
 	}
@@ -150,8 +155,8 @@ func TestReaderArgsStay(t *testing.T) {
 	_ = append(kept[1], 'X', 'X', 'X')
 	_ = append(kept, []byte("extra"))
 	for i := range 5000 {
-		put(encode([]byte("SET"), fmt.Appendf(nil, "key%d", i), bytes.Repeat([]byte{'z'}, i%50)))
-		put([]byte("PING  inline\r\n"))
+		fill(t, r, encode([]byte("SET"), fmt.Appendf(nil, "key%d", i), bytes.Repeat([]byte{'z'}, i%50)))
+		fill(t, r, []byte("PING  inline\r\n"))
 	}
 	if string(kept[0]) != "SET" || string(kept[1]) != "k" || string(kept[2]) != "v" {
 		t.Fatalf("kept args changed: %q", kept)
@@ -317,4 +322,21 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("commands differ: %q / %q", whole, split)
 		}
 	})
+}
+
+// TestReaderQueryLimit checks client-query-buffer-limit: an incomplete
+// request holding more bytes than the limit is refused (the requests
+// before it still returned), one within it is not.
+func TestReaderQueryLimit(t *testing.T) {
+	lim := Limits{MaxQuery: func() int64 { return 1 << 20 }}
+	ping := "*1\r\n$4\r\nPING\r\n"
+	body := strings.Repeat("v", 1<<20)
+	got, err := feed(t, lim, []byte(ping+"*2\r\n$3\r\nSET\r\n$2000000\r\n"+body), []int{len(ping) + 5})
+	if !errors.Is(err, ErrQueryLimit) || len(got) != 1 {
+		t.Fatalf("over the limit: %v, %d commands", err, len(got))
+	}
+	got, err = feed(t, lim, []byte(ping+"*2\r\n$3\r\nSET\r\n$1000000\r\n"+body[:1000000]+"\r\n"), []int{len(ping) + 5})
+	if err != nil || len(got) != 2 || len(got[1][1]) != 1000000 {
+		t.Fatalf("within the limit: %v, %d commands", err, len(got))
+	}
 }

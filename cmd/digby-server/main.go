@@ -40,6 +40,10 @@ Options (also accepted as "name value" lines in the config file):
   --maxclients N               connection cap (default 10000)
   --requirepass-file FILE      require AUTH with the password on the file's first line
   --proto-max-bulk-len SIZE    longest accepted bulk string (default 512mb)
+  --client-query-buffer-limit SIZE
+                               most bytes of one incomplete request a connection may
+                               hold; past it the connection is closed (default 1gb)
+  --timeout SECONDS            close connections idle that long (default 0: never)
   --encryption-key-file FILE   encrypt the database (AES-GCM) with the key in FILE:
                                32 or 64 hex characters (AES-128/256), mode 0600,
                                e.g. made by: openssl rand -hex 32 > FILE

@@ -5,11 +5,13 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/digby-db/digby/commands/glob"
 )
@@ -21,8 +23,10 @@ type Config struct {
 	vals map[string]string
 
 	// Parameters consulted on every request, kept decoded.
-	passSet atomic.Bool  // requirepass is not empty
-	maxBulk atomic.Int64 // proto-max-bulk-len in bytes
+	passSet  atomic.Bool  // requirepass is not empty
+	maxBulk  atomic.Int64 // proto-max-bulk-len in bytes
+	maxQuery atomic.Int64 // client-query-buffer-limit in bytes
+	idle     atomic.Int64 // timeout in seconds
 }
 
 // param describes one configuration parameter.
@@ -57,6 +61,17 @@ func isPositiveSize(v string) error {
 		err = fmt.Errorf("argument must be a positive size")
 	}
 	return err
+}
+
+// minSize accepts sizes of at least lo bytes.
+func minSize(lo int64) func(string) error {
+	return func(v string) error {
+		n, err := ParseSize(v)
+		if err == nil && n < lo {
+			err = fmt.Errorf("argument must be between %d and %d inclusive", lo, int64(math.MaxInt64))
+		}
+		return err
+	}
 }
 
 // choose returns the word of choices that v names, in any case.
@@ -110,11 +125,12 @@ var params = map[string]param{
 	"encryption-key-file":         {def: ""},
 	"requirepass":                 {def: "", mutable: true, noList: true},
 	"proto-max-bulk-len":          {def: "512mb", mutable: true, check: isSize},
+	"client-query-buffer-limit":   {def: "1gb", mutable: true, check: minSize(1 << 20)},
 	"save":                        {def: "", mutable: true},
 	"appendonly":                  {def: "no", mutable: true, choices: []string{"yes", "no"}},
 	"maxmemory":                   {def: "0", mutable: true, check: isSize},
 	"maxmemory-policy":            {def: "noeviction", mutable: true},
-	"timeout":                     {def: "0", mutable: true, check: isInt},
+	"timeout":                     {def: "0", mutable: true, check: rangeInt(0, 1<<31-1)},
 	"tcp-keepalive":               {def: "300", mutable: true, check: isInt},
 	"loglevel":                    {def: "notice", mutable: true, choices: []string{"debug", "verbose", "notice", "warning", "nothing"}},
 	"logfile":                     {def: ""},
@@ -151,6 +167,8 @@ func Default() *Config {
 	}
 	c.cache("requirepass", c.vals["requirepass"])
 	c.cache("proto-max-bulk-len", c.vals["proto-max-bulk-len"])
+	c.cache("client-query-buffer-limit", c.vals["client-query-buffer-limit"])
+	c.cache("timeout", c.vals["timeout"])
 	return c
 }
 
@@ -213,6 +231,12 @@ func (c *Config) cache(name, value string) {
 	case "proto-max-bulk-len":
 		n, _ := ParseSize(value)
 		c.maxBulk.Store(n)
+	case "client-query-buffer-limit":
+		n, _ := ParseSize(value)
+		c.maxQuery.Store(n)
+	case "timeout":
+		n, _ := strconv.ParseInt(value, 10, 64)
+		c.idle.Store(n)
 	}
 }
 
@@ -222,6 +246,12 @@ func (c *Config) PasswordSet() bool { return c.passSet.Load() }
 
 // MaxBulkLen is proto-max-bulk-len in bytes, without taking the lock.
 func (c *Config) MaxBulkLen() int64 { return c.maxBulk.Load() }
+
+// MaxQueryLen is client-query-buffer-limit in bytes, without taking the lock.
+func (c *Config) MaxQueryLen() int64 { return c.maxQuery.Load() }
+
+// IdleTimeout is timeout (0: never), without taking the lock.
+func (c *Config) IdleTimeout() time.Duration { return time.Duration(c.idle.Load()) * time.Second }
 
 // Get returns a parameter's value as set ("" for an unknown name).
 func (c *Config) Get(name string) string {
@@ -252,7 +282,7 @@ func (c *Config) Match(pattern string) [][2]string {
 // Report returns the value as CONFIG GET shows it: sizes in bytes.
 func (c *Config) Report(name string) string {
 	v := c.Get(name)
-	if p := params[name]; p.check != nil && (name == "cache-size" || name == "proto-max-bulk-len" || name == "maxmemory" || name == "page-size") {
+	if p := params[name]; p.check != nil && (name == "cache-size" || name == "proto-max-bulk-len" || name == "client-query-buffer-limit" || name == "maxmemory" || name == "page-size") {
 		if n, err := ParseSize(v); err == nil {
 			return strconv.FormatInt(n, 10)
 		}
