@@ -78,8 +78,9 @@ type ent struct {
 }
 
 // A leaf entry's value is preceded in its arena by its header, laid out as
-// on the page: version u64, expire-at u64 (only with FlagExpire), value
-// length u32 (only without FlagOverflow). Keeping version and expiry there
+// on the page: the entry's prefix (recPrefix: key length u16, flags, type),
+// version u64, expire-at u64 (only with FlagExpire), value length u32 (only
+// without FlagOverflow); hdrLen counts from the version. Keeping version and expiry there
 // rather than in ent makes ent 24 bytes instead of 40: less for a clone to
 // copy, for the cache to hold and for a search to step over.
 func (e *ent) hdrLen() uint32 {
@@ -96,6 +97,19 @@ func (e *ent) hdrLen() uint32 {
 // valRecord is entry e's value header and value, contiguous in their arena.
 func (n *Node) valRecord(e *ent) []byte {
 	h := e.hdrLen()
+	return n.bytes(e.voff-h, h+e.vlen)
+}
+
+// recPrefix is the length of a leaf entry's prefix on the page: key length
+// u16, flags, type. Every arena holds a leaf entry's value record after its
+// prefix, as the page does (decoded pages are laid out so; setEntVal and
+// pack write them so), which lets Encode copy entries whole (encodeRun).
+const recPrefix = 4
+
+// entRecord is leaf entry e's prefix, value header and value, contiguous
+// in their arena: the entry as on the page, but for its key.
+func (n *Node) entRecord(e *ent) []byte {
+	h := e.hdrLen() + recPrefix
 	return n.bytes(e.voff-h, h+e.vlen)
 }
 
@@ -161,8 +175,10 @@ func (n *Node) put(b []byte) uint32 {
 	return off
 }
 
-// setEntVal points e at a new record of v in own: its header, then the
-// value (or, for a value in overflow, its encoded reference).
+// setEntVal points e at a new record of v in own, laid out as on the page:
+// the entry's prefix (key length, flags, type; e.klen must be set), its
+// header, then the value (or, for a value in overflow, its encoded
+// reference).
 func (n *Node) setEntVal(e *ent, v *Value) {
 	e.typ = v.Type
 	e.flags = 0
@@ -172,10 +188,12 @@ func (n *Node) setEntVal(e *ent, v *Value) {
 	if !v.Ovf.IsZero() {
 		e.flags |= FlagOverflow
 	}
-	var hdr [20]byte
+	var hdr [recPrefix + 20]byte
 	le := binary.LittleEndian
-	le.PutUint64(hdr[:], v.Version)
-	h := 8
+	le.PutUint16(hdr[:], e.klen)
+	hdr[2], hdr[3] = e.flags, e.typ
+	le.PutUint64(hdr[recPrefix:], v.Version)
+	h := recPrefix + 8
 	if v.ExpireAt != 0 {
 		le.PutUint64(hdr[h:], uint64(v.ExpireAt))
 		h += 8
@@ -299,8 +317,11 @@ func (n *Node) snapshot() undoOp {
 
 // insertLeaf inserts key k with value v at i.
 func (n *Node) insertLeaf(i int, k []byte, v Value) {
-	e := ent{pfx: prefix(k), koff: n.put(k), klen: uint16(len(k))}
+	// The record, then the key: the entry lies in own as on the page, so
+	// Encode copies it (and its neighbours inserted after it) whole.
+	e := ent{pfx: prefix(k), klen: uint16(len(k))}
 	n.setEntVal(&e, &v)
+	e.koff = n.put(k)
 	n.ownEnts()
 	n.ents = insertAt(n.ents, i, e)
 	n.record(undoOp{kind: undoRemove, i: i})
@@ -443,8 +464,9 @@ func entsAndBytes(ne, nb int) ([]ent, []byte) {
 // pack appends to dst the arena bytes (keys, value records) of ents, n's
 // entries or a copy of them: all of them, or with ownOnly only those in
 // own, and points the entries at their place in dst, as a new base (all)
-// or a new own (ownOnly). It reports whether some entry still uses bytes
-// it did not move.
+// or a new own (ownOnly). A leaf entry's record (with its prefix) goes
+// before its key, as on the page. It reports whether some entry still uses
+// bytes it did not move.
 func (n *Node) pack(ents []ent, dst []byte, ownOnly bool) ([]byte, bool) {
 	bit, kept := uint32(0), false
 	if ownOnly {
@@ -452,20 +474,19 @@ func (n *Node) pack(ents []ent, dst []byte, ownOnly bool) ([]byte, bool) {
 	}
 	for i := range ents {
 		e := &ents[i]
+		if n.Leaf {
+			if !ownOnly || e.voff&ownBit != 0 {
+				rec := n.entRecord(e)
+				e.voff = (uint32(len(dst)) + recPrefix + e.hdrLen()) | bit
+				dst = append(dst, rec...)
+			} else {
+				kept = true
+			}
+		}
 		if !ownOnly || e.koff&ownBit != 0 {
 			k := n.bytes(e.koff, uint32(e.klen))
 			e.koff = uint32(len(dst)) | bit
 			dst = append(dst, k...)
-		} else {
-			kept = true
-		}
-		if !n.Leaf {
-			continue
-		}
-		if !ownOnly || e.voff&ownBit != 0 {
-			rec := n.valRecord(e)
-			e.voff = (uint32(len(dst)) + e.hdrLen()) | bit
-			dst = append(dst, rec...)
 		} else {
 			kept = true
 		}
@@ -486,7 +507,7 @@ func (n *Node) usedBytes(ownOnly bool) int {
 			size += int(e.klen)
 		}
 		if n.Leaf && (!ownOnly || e.voff&ownBit != 0) {
-			size += int(e.hdrLen() + e.vlen)
+			size += int(recPrefix + e.hdrLen() + e.vlen)
 		}
 	}
 	return size

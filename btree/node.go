@@ -45,35 +45,107 @@ func (n *Node) Encode(buf []byte, c *page.Codec) error {
 		t = page.TypeLeaf
 	}
 	page.PutHeader(buf, page.Header{ID: n.ID, Txn: n.Txn, Type: t, Count: uint16(len(n.ents))})
+	off, usable := page.HeaderSize, len(buf)-c.Overhead()
+	var err error
+	if n.Leaf {
+		off, err = n.encodeLeaf(buf, off, usable)
+	} else {
+		off, err = n.encodeBranch(buf, off, usable)
+	}
+	if err != nil {
+		return err
+	}
+	clear(buf[off:])
+	return c.Seal(buf)
+}
+
+// encodeBranch writes branch n's entries into buf from off and returns
+// where they end.
+func (n *Node) encodeBranch(buf []byte, off, usable int) (int, error) {
 	le := binary.LittleEndian
-	off := page.HeaderSize
-	usable := len(buf) - c.Overhead()
 	for i := range n.ents {
-		e := &n.ents[i]
 		k := n.Key(i)
 		// Checked before each entry: a copy would cut one that overruns
 		// the page short, and a torn page would be sealed as valid.
 		if off+n.entrySize(i) > usable {
-			return fmt.Errorf("page %d: node overruns the page's %d usable bytes at entry %d", n.ID, usable, i)
+			return 0, overrun(n.ID, usable, i)
 		}
 		le.PutUint16(buf[off:], uint16(len(k)))
-		if !n.Leaf {
-			r := n.kids[i]
-			le.PutUint64(buf[off+2:], r.ID)
-			le.PutUint64(buf[off+10:], r.Txn)
-			off += branchFixed
-			off += copy(buf[off:], k)
+		r := n.kids[i]
+		le.PutUint64(buf[off+2:], r.ID)
+		le.PutUint64(buf[off+10:], r.Txn)
+		off += branchFixed
+		off += copy(buf[off:], k)
+	}
+	return off, nil
+}
+
+// overrun is Encode's error for a node that does not fit its page.
+func overrun(id uint64, usable, i int) error {
+	return fmt.Errorf("page %d: node overruns the page's %d usable bytes at entry %d", id, usable, i)
+}
+
+// encodeLeaf writes leaf n's entries into buf from off and returns where
+// they end. An entry whose key follows its record in the same arena (one
+// decoded from a page, inserted, or packed) is the page's bytes already,
+// prefix included (recPrefix): runs of such entries lying end to end in an
+// arena are copied whole, so a leaf changed in a few places costs a few
+// copies rather than two an entry. Others (a value replaced, its key left
+// where it was) are written field by field.
+func (n *Node) encodeLeaf(buf []byte, off, usable int) (int, error) {
+	le := binary.LittleEndian
+	var run []byte  // the arena the run lies in
+	var rbit uint32 // and its offsets' bit (ownBit for own)
+	rs, re := 0, 0  // the run's bounds in it
+	// Every copy is checked to fit first: a copy would cut one that
+	// overruns the page short, and a torn page would be sealed as valid.
+	flush := func(i int) error {
+		if off+(re-rs) > usable {
+			return overrun(n.ID, usable, i)
+		}
+		off += copy(buf[off:], run[rs:re])
+		rs, re = 0, 0
+		return nil
+	}
+	for i := range n.ents {
+		e := &n.ents[i]
+		arena, bit := n.base, uint32(0)
+		if e.voff&ownBit != 0 {
+			arena, bit = n.own, ownBit
+		}
+		v := int(e.voff &^ ownBit)
+		start, keyAt := v-int(e.hdrLen())-recPrefix, v+int(e.vlen)
+		if e.koff == uint32(keyAt)|bit {
+			end := keyAt + int(e.klen)
+			if re > rs && start == re && bit == rbit {
+				re = end // it follows the run
+				continue
+			}
+			if err := flush(i); err != nil {
+				return 0, err
+			}
+			run, rbit, rs, re = arena, bit, start, end
 			continue
 		}
+		if err := flush(i); err != nil {
+			return 0, err
+		}
+		if off+n.entrySize(i) > usable {
+			return 0, overrun(n.ID, usable, i)
+		}
+		k := n.Key(i)
+		le.PutUint16(buf[off:], uint16(len(k)))
 		buf[off+2] = e.flags
 		buf[off+3] = e.typ
-		off += 4
+		off += recPrefix
 		// version, expire-at, value length and value, as held in the arena
 		off += copy(buf[off:], n.valRecord(e))
 		off += copy(buf[off:], k)
 	}
-	clear(buf[off:])
-	return c.Seal(buf)
+	if err := flush(len(n.ents)); err != nil {
+		return 0, err
+	}
+	return off, nil
 }
 
 // Decode decodes the tree page in buf, a run already opened (verified and
