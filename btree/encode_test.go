@@ -92,6 +92,26 @@ func (p *keepPager) commit(t *testing.T) {
 	p.txn++
 }
 
+// randomValue is a value of a random type and size (now and then one that
+// goes to overflow), with an expiry one time in four.
+func randomValue(r *rand.Rand, op, ps int) Value {
+	n := r.IntN(40)
+	if r.IntN(30) == 0 {
+		n = r.IntN(2 * ps)
+	}
+	v := Value{Type: uint8(r.IntN(3)), Version: uint64(op + 1), Data: bytes.Repeat([]byte{byte(op)}, n)}
+	v.ExpireAt = randomExpiry(r, 4)
+	return v
+}
+
+// randomExpiry is an expiry time one time in oneIn, else 0.
+func randomExpiry(r *rand.Rand, oneIn int) int64 {
+	if r.IntN(oneIn) == 0 {
+		return int64(1 + r.IntN(1<<40))
+	}
+	return 0
+}
+
 // TestEncodeRuns: Encode copies runs of entries whose arena bytes are laid
 // out as on the page; under random puts, overwrites, expiry changes,
 // deletes, overflow values and splits, with nodes kept across commits as
@@ -109,22 +129,11 @@ func TestEncodeRuns(t *testing.T) {
 					k := fmt.Appendf(nil, "key:%08d", r.IntN(keyspace))
 					switch x := r.IntN(20); {
 					case x < 12:
-						n := r.IntN(40)
-						if r.IntN(30) == 0 {
-							n = r.IntN(2 * ps)
-						}
-						v := Value{Type: uint8(r.IntN(3)), Version: uint64(op + 1), Data: bytes.Repeat([]byte{byte(op)}, n)}
-						if r.IntN(4) == 0 {
-							v.ExpireAt = int64(1 + r.IntN(1<<40))
-						}
-						if _, _, err := tr.Put(k, v); err != nil {
+						if _, _, err := tr.Put(k, randomValue(r, op, ps)); err != nil {
 							t.Fatal(err)
 						}
 					case x < 15:
-						at := int64(0)
-						if r.IntN(2) == 0 {
-							at = int64(1 + r.IntN(1<<40))
-						}
+						at := randomExpiry(r, 2)
 						if _, err := tr.Update(k, func(v *Value) { v.ExpireAt = at }); err != nil {
 							t.Fatal(err)
 						}

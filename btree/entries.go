@@ -78,11 +78,12 @@ type ent struct {
 }
 
 // A leaf entry's value is preceded in its arena by its header, laid out as
-// on the page: the entry's prefix (recPrefix: key length u16, flags, type),
-// version u64, expire-at u64 (only with FlagExpire), value length u32 (only
-// without FlagOverflow); hdrLen counts from the version. Keeping version and expiry there
-// rather than in ent makes ent 24 bytes instead of 40: less for a clone to
-// copy, for the cache to hold and for a search to step over.
+// on the page: the entry's prefix (recPrefix: key length u16, flags,
+// type), version u64, expire-at u64 (only with FlagExpire), value length
+// u32 (only without FlagOverflow); hdrLen counts from the version. Keeping
+// version and expiry there rather than in ent makes ent 24 bytes instead
+// of 40: less for a clone to copy, for the cache to hold and for a search
+// to step over.
 func (e *ent) hdrLen() uint32 {
 	h := uint32(8)
 	if e.flags&FlagExpire != 0 {
@@ -103,7 +104,9 @@ func (n *Node) valRecord(e *ent) []byte {
 // recPrefix is the length of a leaf entry's prefix on the page: key length
 // u16, flags, type. Every arena holds a leaf entry's value record after its
 // prefix, as the page does (decoded pages are laid out so; setEntVal and
-// pack write them so), which lets Encode copy entries whole (encodeRun).
+// pack write them so), which lets Encode copy entries whole (encodeLeaf).
+// The prefix always matches the entry's key length, flags and type: every
+// change to them writes the record again.
 const recPrefix = 4
 
 // entRecord is leaf entry e's prefix, value header and value, contiguous
@@ -362,11 +365,19 @@ func (n *Node) setKid(i int, r page.Ref) {
 	n.kids[i] = r
 }
 
-// setKey replaces the key of entry i.
+// setKey replaces the key of entry i. A leaf entry's record is written
+// again too (its prefix holds the key's length), before the key, so the
+// entry stays laid out as on the page (recPrefix).
 func (n *Node) setKey(i int, k []byte) {
 	n.record(undoOp{kind: undoSetEnt, i: i, e: n.ents[i]})
 	n.ownEnts()
-	n.ents[i].pfx, n.ents[i].koff, n.ents[i].klen = prefix(k), n.put(k), uint16(len(k))
+	e := &n.ents[i]
+	if n.Leaf {
+		v := n.Val(i)
+		e.klen = uint16(len(k))
+		n.setEntVal(e, &v)
+	}
+	e.pfx, e.koff, e.klen = prefix(k), n.put(k), uint16(len(k))
 }
 
 // remove deletes entry i.

@@ -99,9 +99,10 @@ func (n *Node) encodeLeaf(buf []byte, off, usable int) (int, error) {
 	rs, re := 0, 0  // the run's bounds in it
 	// Every copy is checked to fit first: a copy would cut one that
 	// overruns the page short, and a torn page would be sealed as valid.
-	flush := func(i int) error {
+	first := 0 // the run's first entry, for the error
+	flush := func() error {
 		if off+(re-rs) > usable {
-			return overrun(n.ID, usable, i)
+			return overrun(n.ID, usable, first)
 		}
 		off += copy(buf[off:], run[rs:re])
 		rs, re = 0, 0
@@ -121,13 +122,13 @@ func (n *Node) encodeLeaf(buf []byte, off, usable int) (int, error) {
 				re = end // it follows the run
 				continue
 			}
-			if err := flush(i); err != nil {
+			if err := flush(); err != nil {
 				return 0, err
 			}
-			run, rbit, rs, re = arena, bit, start, end
+			run, rbit, rs, re, first = arena, bit, start, end, i
 			continue
 		}
-		if err := flush(i); err != nil {
+		if err := flush(); err != nil {
 			return 0, err
 		}
 		if off+n.entrySize(i) > usable {
@@ -142,7 +143,7 @@ func (n *Node) encodeLeaf(buf []byte, off, usable int) (int, error) {
 		off += copy(buf[off:], n.valRecord(e))
 		off += copy(buf[off:], k)
 	}
-	if err := flush(len(n.ents)); err != nil {
+	if err := flush(); err != nil {
 		return 0, err
 	}
 	return off, nil

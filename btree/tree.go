@@ -135,7 +135,7 @@ func (t *Tree) load(v *Value) error {
 // run when longer than InlineMax. The replaced value's overflow is freed.
 // It returns the previous value (data not loaded) if there was one.
 func (t *Tree) Put(key []byte, v Value) (old Value, replaced bool, err error) {
-	if len(key) > MaxKeySize {
+	if len(key) > MaxKeySize { // before an overflow run is written for it
 		return Value{}, false, fmt.Errorf("%d bytes: %w", len(key), ErrKeyTooLarge)
 	}
 	v.Len = uint64(len(v.Data))
@@ -164,6 +164,9 @@ func (t *Tree) Replace(key []byte, v Value) (old Value, replaced bool, err error
 }
 
 func (t *Tree) putValue(key []byte, v Value, freeOld bool) (old Value, replaced bool, err error) {
+	if len(key) > MaxKeySize { // PutValue and Replace too: a page must decode
+		return Value{}, false, fmt.Errorf("%d bytes: %w", len(key), ErrKeyTooLarge)
+	}
 	if t.Root.IsZero() {
 		n, err := t.P.NewNode(true)
 		if err != nil {
