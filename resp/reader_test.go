@@ -340,3 +340,28 @@ func TestReaderQueryLimit(t *testing.T) {
 		t.Fatalf("within the limit: %v, %d commands", err, len(got))
 	}
 }
+
+// BenchmarkReaderPipeline parses reads of 16 pipelined SETs (redis-
+// benchmark's -P 16 shape, 3-byte values) as the connection loop does:
+// Space, Fill, Parse. ns/op is per command.
+func BenchmarkReaderPipeline(b *testing.B) {
+	var batch []byte
+	for i := range 16 {
+		batch = append(batch, encode([]byte("SET"), fmt.Appendf(nil, "key:%012d", i), []byte("xxx"))...)
+	}
+	r := NewReader(Limits{MaxBulk: func() int64 { return 512 << 20 }, AuthRequired: func() bool { return false }})
+	b.SetBytes(int64(len(batch) / 16))
+	b.ReportAllocs()
+	for n := 0; n < b.N; {
+		for rest := batch; len(rest) > 0; {
+			k := copy(r.Space(), rest)
+			r.Fill(k)
+			rest = rest[k:]
+			cmds, err := r.Parse()
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(cmds)
+		}
+	}
+}
