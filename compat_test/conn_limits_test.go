@@ -39,7 +39,9 @@ func TestIdleTimeoutAndQueryLimit(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	// raised at run time, the same request is accepted
+	// raised at run time, the same request is accepted (a new client: the
+	// first one's connection has been idle past the timeout)
+	c = client(t, s, 2)
 	must(t, c.ConfigSet(ctx, "client-query-buffer-limit", "8mb").Err())
 	must(t, c.ConfigSet(ctx, "timeout", "0").Err())
 	ok := dialRaw(t, s.addr)

@@ -175,7 +175,7 @@ func TestWriterRESP3(t *testing.T) {
 // sending is not, and a timeout set back to 0 lets connections idle.
 func TestIdleTimeout(t *testing.T) {
 	var idle atomic.Int64
-	idle.Store(int64(time.Second))
+	idle.Store(int64(2 * time.Second))
 	l := startListener(t, Options{IdleTimeout: func() time.Duration { return time.Duration(idle.Load()) }})
 	quiet, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
@@ -188,12 +188,12 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	defer busy.Close()
 	r := bufio.NewReader(busy)
-	for range 15 { // 1.5 s of a request every 100 ms
+	for range 20 { // 3 s of a request every 150 ms, well within the timeout
 		io.WriteString(busy, "PING\r\n")
 		if line, err := r.ReadString('\n'); err != nil || line != "+PING\r\n" {
 			t.Fatalf("busy connection: %q %v", line, err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(150 * time.Millisecond)
 	}
 	quiet.SetReadDeadline(time.Now().Add(30 * time.Second))
 	if n, err := quiet.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
@@ -202,7 +202,7 @@ func TestIdleTimeout(t *testing.T) {
 	idle.Store(0)
 	io.WriteString(busy, "PING\r\n") // its next read has no deadline
 	r.ReadString('\n')
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(2500 * time.Millisecond)
 	io.WriteString(busy, "PING\r\n")
 	if line, err := r.ReadString('\n'); err != nil || line != "+PING\r\n" {
 		t.Fatalf("after timeout 0: %q %v", line, err)
