@@ -126,8 +126,11 @@ func launch(t testing.TB, bin string, args []string, port int) *server {
 // stop sends SIGTERM and waits for a clean exit.
 func (s *server) stop() {
 	s.t.Helper()
-	if s.cmd.ProcessState != nil {
+	select {
+	case err := <-s.done: // exited already (cmd.ProcessState is Wait's to write)
+		s.done <- err
 		return
+	default:
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	err := <-s.done
