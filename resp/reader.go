@@ -112,6 +112,19 @@ func NewReader(lim Limits) *Reader { return &Reader{lim: lim} }
 // A buffer grown past readChunk for a large request is let go once nothing
 // is pending, so an idle connection holds readChunk bytes at most.
 func (r *Reader) Space() []byte {
+	sp := r.space()
+	if len(sp) > readChunk && r.state != rsBulkBody && r.state != rsCommand {
+		// Within a line, read as Redis does, 16 KiB at a time: it judges a
+		// line too long after the read that takes it past 64 KiB without
+		// a newline, so a line of up to 80 KiB sent at once is served and
+		// a longer one refused, here as there.
+		sp = sp[:readChunk]
+	}
+	return sp
+}
+
+// space is Space without the cap on reads within a line.
+func (r *Reader) space() []byte {
 	if len(r.buf)-r.end >= readMin && (len(r.buf) <= readChunk || r.start < r.end) {
 		return r.buf[r.end:]
 	}

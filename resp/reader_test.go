@@ -257,6 +257,37 @@ func TestReaderInline(t *testing.T) {
 	}
 }
 
+// TestReaderLongInline: reading as much as Space offers each time (a
+// client that sent everything at once), an inline line is refused once a
+// read takes it past 64 KiB without a newline, as Redis refuses it: reads
+// within a line are 16 KiB at most, so 79,000 bytes are served and 82,000
+// refused (redis-server 7.0 answers both so).
+func TestReaderLongInline(t *testing.T) {
+	for _, c := range []struct {
+		n  int
+		ok bool
+	}{{65000, true}, {79000, true}, {82000, false}, {100000, false}} {
+		line := "ECHO " + strings.Repeat("a", c.n-7) + "\r\n"
+		r := NewReader(Limits{})
+		var got int
+		var err error
+		for b := []byte(line); len(b) > 0 && err == nil; {
+			k := copy(r.Space(), b)
+			r.Fill(k)
+			b = b[k:]
+			var cmds []redcon.Command
+			cmds, err = r.Parse()
+			got += len(cmds)
+		}
+		if c.ok && (err != nil || got != 1) {
+			t.Fatalf("%d bytes: %v, %d commands; want it served", c.n, err, got)
+		}
+		if !c.ok && (err == nil || err.Error() != "Protocol error: too big inline request") {
+			t.Fatalf("%d bytes: %v; want too big inline request", c.n, err)
+		}
+	}
+}
+
 // TestSplitArgs compares splitArgs with the arguments Redis's
 // sdssplitargs gives for the same lines.
 func TestSplitArgs(t *testing.T) {
