@@ -26,7 +26,6 @@ type conn struct {
 	werr     error // the first failed write; later output is dropped
 	ctx      any
 	cmds     []redcon.Command // the rest of the pipeline being served
-	closed   bool
 	detached bool
 	deadline bool // a read deadline (the idle timeout) is set
 }
@@ -86,10 +85,9 @@ func (c *conn) readMore() error {
 func (c *conn) RemoteAddr() string { return c.addr }
 
 // Close writes what is buffered and closes the connection; the connection's
-// goroutine stops after the pipeline being served.
+// goroutine stops after the pipeline being served (its read fails).
 func (c *conn) Close() error {
 	_ = c.flush()
-	c.closed = true
 	return c.nc.Close()
 }
 
