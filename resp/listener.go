@@ -118,8 +118,12 @@ func (l *Listener) admit(nc net.Conn) *Client {
 		},
 	})
 	c.conn, c.own = cn, cn
+	maxClients := 0
+	if l.opts.MaxClients != nil {
+		maxClients = l.opts.MaxClients()
+	}
 	l.mu.Lock()
-	full := l.opts.MaxClients != nil && l.opts.MaxClients() > 0 && len(l.clients) >= l.opts.MaxClients()
+	full := maxClients > 0 && len(l.clients) >= maxClients
 	if !full && !l.done {
 		l.clients[c.ID] = c
 		l.conns.Add(1) // under mu, so Close's Wait sees it
@@ -145,16 +149,13 @@ func (l *Listener) handle(c *Client) {
 	defer l.conns.Done()
 	cn := c.own
 	err := l.loop(c, cn)
-	if cn.detached { // its taker owns the socket now; it is no longer a client here
-		l.mu.Lock()
-		delete(l.clients, c.ID)
-		l.mu.Unlock()
-		return
-	}
-	_ = cn.nc.Close()
 	l.mu.Lock()
 	delete(l.clients, c.ID)
 	l.mu.Unlock()
+	if cn.detached { // its taker owns the socket now
+		return
+	}
+	_ = cn.nc.Close()
 	c.closed.Store(true)
 	if err != nil && IsProtocolError(err) {
 		l.logf("client id=%d addr=%s closed: %v", c.ID, c.Addr, err)
@@ -162,6 +163,8 @@ func (l *Listener) handle(c *Client) {
 	l.h.Closed(c)
 }
 
+// loop reads, parses and serves c's requests until the connection ends; it
+// returns the framing error that ended it, or the read or write error.
 func (l *Listener) loop(c *Client, cn *conn) error {
 	for {
 		cmds, perr := cn.rd.Parse()
