@@ -25,10 +25,7 @@ func (t *Tree) Touch(keys [][]byte, s *TouchScratch) int {
 	if err != nil {
 		return 0
 	}
-	if cap(s.walks) < len(keys) {
-		s.walks = make([]walk, len(keys))
-	}
-	walks := s.walks[:len(keys)]
+	walks := s.walksFor(len(keys))
 	defer clear(walks) // drop the nodes
 	for i, k := range keys {
 		walks[i] = walk{n: root, p: prefix(k)}
@@ -98,6 +95,14 @@ type TouchScratch struct {
 	walks []walk
 	hits  []Hit
 	sink  uint64 // what Touch read, so that its loads stay
+}
+
+// walksFor returns n walks, reusing s's array when it is large enough.
+func (s *TouchScratch) walksFor(n int) []walk {
+	if cap(s.walks) < n {
+		s.walks = make([]walk, n)
+	}
+	return s.walks[:n]
 }
 
 // Hit is what Touch found for one key: the leaf that holds it and the

@@ -26,7 +26,12 @@ type slot struct {
 	wait *store.Pending
 	run  func(*store.Tx) error // apply, bound once per slot (a method value allocates)
 	buf  [16]byte              // room for short replies (+OK, :n) without a second allocation
+	key  []byte                // the stored key hinted to the writer (store.Pending.Hint)
 }
+
+// maxHintKey is the longest key a write hints to the writer: longer ones
+// are rare, and a slot keeps its key's buffer.
+const maxHintKey = 256
 
 // apply runs the slot's command inside the writer's transaction.
 func (s *slot) apply(tx *store.Tx) error {
@@ -316,6 +321,10 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 	s.cmd = cmd
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
 	s.wait = store.NewPending(s.run)
+	if cmd.first > 0 && cmd.first < len(args) && len(args[cmd.first]) <= maxHintKey {
+		s.key = appendStoredKey(s.key[:0], args[cmd.first])
+		s.wait.Hint(uint32(p.c.DB()), s.key)
+	}
 	p.held = append(p.held, s.wait)
 }
 

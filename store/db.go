@@ -117,6 +117,10 @@ type DB struct {
 	batches   atomic.Uint64 // read-ahead batches read by scans (readahead.go)
 	ovfWrites atomic.Uint64 // overflow runs written
 
+	// prefetchAhead's scratch (writer only).
+	prefetchKeys    [][]byte
+	prefetchScratch TouchScratch
+
 	// clock is the time (unix ns) as of the writer's last tick (at most
 	// 50 ms old while it is not busy): what a reader's registration
 	// stamps, where time.Now cost 2-3% of a point read.

@@ -139,6 +139,24 @@ func (w *wtx) Node(ref page.Ref) (*btree.Node, error) {
 	return w.db.node(ref)
 }
 
+// Peek implements btree.Peeker: the node in memory ref points at, if
+// any, unverified and uncounted (a prefetch hint).
+func (w *wtx) Peek(ref page.Ref) *btree.Node {
+	if ref.Txn == w.txn {
+		if n, ok := w.dirty[ref.ID]; ok {
+			return n
+		}
+	}
+	if n, ok := w.db.unflushedNode(ref.ID); ok {
+		return n
+	}
+	if v, ok := w.db.cache.Peek(ref.ID); ok {
+		n, _ := v.(*btree.Node)
+		return n
+	}
+	return nil
+}
+
 // allocate hands out n pages. The cache holds nothing under their ids: a
 // page's node leaves the cache when the commit freeing it lands and again
 // when it is released to allocation (writer.go); and a stale entry could

@@ -227,10 +227,46 @@ type TouchScratch struct {
 // same order, take what Touch found instead of descending again
 // (touchMemo), until the transaction ends.
 func (t *Table) Touch(keys [][]byte, s *TouchScratch) int {
+	m, tks := t.touchKeys(keys, s)
+	if m == nil {
+		return 0
+	}
+	n := m.Touch(tks, &s.bt)
+	if t.tx.Writable() || len(s.bt.Hits()) != len(tks) {
+		// A write may change the tree before the lookups.
+		clear(tks)
+		s.bt.Forget()
+		return n
+	}
+	s.memo = touchMemo{s: s, table: t.n}
+	t.tx.touched = &s.memo
+	return n
+}
+
+// Prefetch asks the CPU to start loading the leaf memory that lookups of
+// keys will read (btree.Tree.Prefetch), in a write transaction: the writer
+// calls it for the submissions it is about to apply. It does nothing in a
+// read-only one, and changes nothing.
+func (t *Table) Prefetch(keys [][]byte, s *TouchScratch) {
+	if !t.tx.Writable() {
+		return
+	}
+	m, tks := t.touchKeys(keys, s)
+	if m == nil {
+		return
+	}
+	m.Prefetch(tks, &s.bt)
+	clear(tks)
+}
+
+// touchKeys prepares Touch and Prefetch: it forgets the last Touch, and
+// returns the table's tree and keys' tree keys (copies in s), or a nil
+// tree when the table cannot be read.
+func (t *Table) touchKeys(keys [][]byte, s *TouchScratch) (*btree.Tree, [][]byte) {
 	t.tx.forgetTouch()
 	st, err := t.state()
 	if err != nil {
-		return 0
+		return nil, nil
 	}
 	m, _ := t.trees(st)
 	// The memo keeps the tree keys until the transaction ends: copies, as
@@ -246,16 +282,7 @@ func (t *Table) Touch(keys [][]byte, s *TouchScratch) int {
 		tks, from = append(tks, buf[from:end:end]), end
 	}
 	s.keys = tks
-	n := m.Touch(tks, &s.bt)
-	if t.tx.Writable() || len(s.bt.Hits()) != len(tks) {
-		// A write may change the tree before the lookups.
-		clear(tks)
-		s.bt.Forget()
-		return n
-	}
-	s.memo = touchMemo{s: s, table: t.n}
-	t.tx.touched = &s.memo
-	return n
+	return &m, tks
 }
 
 // maxTouchKeyBytes is the room for tree keys a TouchScratch keeps once

@@ -21,7 +21,17 @@ type Pending struct {
 	fn   func(*Tx) error
 	err  error
 	done chan struct{}
+	// hint is the key fn will write first, and table its table (Hint).
+	hint  []byte
+	table uint32
 }
+
+// Hint tells the writer the key fn will write first, in table, so that
+// it can have the CPU load that key's leaf while it applies the
+// submissions before this one (prefetchAhead). A hint is only that: a
+// wrong one costs time, never a wrong result. Set it before submitting,
+// and leave key unchanged until Wait returns.
+func (p *Pending) Hint(table uint32, key []byte) { p.table, p.hint = table, key }
 
 // Wait returns the submission's own result.
 func (p *Pending) Wait() error {
@@ -352,7 +362,13 @@ func (db *DB) apply(batch []*Pending) {
 	tx := db.beginWrite()
 	rec := db.logBuffer()
 	tx.w.log = rec
-	for _, p := range batch {
+	for i, p := range batch {
+		if i%prefetchWindow == 0 {
+			if i == 0 {
+				db.prefetchAhead(tx, batch[:min(prefetchWindow, len(batch))])
+			}
+			db.prefetchAhead(tx, batch[min(i+prefetchWindow, len(batch)):min(i+2*prefetchWindow, len(batch))])
+		}
 		tx.savepoint()
 		if err := call(p.fn, tx); err != nil {
 			tx.rollback()
@@ -386,6 +402,37 @@ func (db *DB) apply(batch []*Pending) {
 		// Back-pressure: wait for the flush in flight, then start the next.
 		db.waitFlush()
 		db.kickFlush()
+	}
+}
+
+// prefetchWindow is how many submissions' hinted keys prefetchAhead
+// prefetches at once: the writer prefetches one window ahead of the
+// submissions it applies.
+const prefetchWindow = 16
+
+// prefetchAhead has the CPU start loading the leaves of ps's hinted keys
+// (Table.Prefetch), grouped by table in the order they come.
+func (db *DB) prefetchAhead(tx *Tx, ps []*Pending) {
+	defer func() { _ = recover() }() // only a hint: a panic fails no write
+	for len(ps) > 0 {
+		table := ps[0].table
+		keys := db.prefetchKeys[:0]
+		rest := ps[:0:0]
+		for i, p := range ps {
+			if p.table != table {
+				rest = ps[i:]
+				break
+			}
+			if p.hint != nil {
+				keys = append(keys, p.hint)
+			}
+		}
+		if len(keys) > 0 {
+			tx.Table(table).Prefetch(keys, &db.prefetchScratch)
+		}
+		clear(keys)
+		db.prefetchKeys = keys[:0]
+		ps = rest
 	}
 }
 
