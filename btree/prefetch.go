@@ -28,8 +28,10 @@ type Peeker interface {
 // finds their leaves in the cache.
 //
 // It needs a Pager that is a Peeker (otherwise it does nothing). It
-// changes nothing and reports nothing: a key whose path is not in memory
-// is skipped. It returns how many keys' leaves it found in memory (0
+// changes no node and no answer: the branches above the leaves are read
+// as a lookup reads them (through the Pager, which may read, cache and
+// count them: they are nearly always cached already), and a leaf the
+// Peeker does not find in memory is skipped. It returns how many keys' leaves it found in memory (0
 // for a tree that is one leaf: that leaf is in the cache already). s is
 // scratch, as for Touch.
 func (t *Tree) Prefetch(keys [][]byte, s *TouchScratch) int {

@@ -4,6 +4,4 @@ package btree
 
 // prefetch asks the CPU to start loading the cache line holding addr. It
 // reads nothing the program sees and cannot fault: addr is only a hint.
-//
-//go:noescape
 func prefetch(addr uintptr)

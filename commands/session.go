@@ -29,9 +29,10 @@ type slot struct {
 	key  []byte                // the stored key hinted to the writer (store.Pending.Hint)
 }
 
-// maxHintKey is the longest key a write hints to the writer: longer ones
-// are rare, and a slot keeps its key's buffer.
-const maxHintKey = 256
+// maxHintKey is the longest key a write hints to the writer: the longest
+// whose stored key (hash and key) is its own tree key, which the writer
+// need not hash again (store.KeyPrefixSize). Longer ones are rare.
+const maxHintKey = store.KeyPrefixSize - hashLen
 
 // apply runs the slot's command inside the writer's transaction.
 func (s *slot) apply(tx *store.Tx) error {

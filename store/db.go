@@ -117,9 +117,12 @@ type DB struct {
 	batches   atomic.Uint64 // read-ahead batches read by scans (readahead.go)
 	ovfWrites atomic.Uint64 // overflow runs written
 
-	// prefetchAhead's scratch (writer only).
+	// prefetchAhead's scratch (writer only), how many leaves it found in
+	// memory, and the panics it recovered from (both for tests).
 	prefetchKeys    [][]byte
 	prefetchScratch TouchScratch
+	prefetched      atomic.Uint64
+	prefetchPanics  atomic.Uint64
 
 	// clock is the time (unix ns) as of the writer's last tick (at most
 	// 50 ms old while it is not busy): what a reader's registration

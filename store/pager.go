@@ -139,6 +139,8 @@ func (w *wtx) Node(ref page.Ref) (*btree.Node, error) {
 	return w.db.node(ref)
 }
 
+var _ btree.Peeker = (*wtx)(nil)
+
 // Peek implements btree.Peeker: the node in memory ref points at, if
 // any, unverified and uncounted (a prefetch hint).
 func (w *wtx) Peek(ref page.Ref) *btree.Node {

@@ -2,111 +2,120 @@ package store
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"sync"
+	"runtime"
 	"testing"
+
+	"github.com/digby-db/digby/page"
 )
 
-// TestHintsChangeNothing: writers submitting puts and deletes with every
-// kind of hint (the key written, another key, another table, a key too
-// long for a tree, none) leave the tables exactly as a model has them and
-// the file consistent: the writer only prefetches what hints name
-// (prefetchAhead), so a wrong hint costs time, never a wrong result.
-// Workers own disjoint keys, so each one's model is exact whatever the
-// order batches form in; large batches exercise the prefetch windows.
-func TestHintsChangeNothing(t *testing.T) {
-	db, err := Open(t.TempDir(), &Options{Durability: Everysec})
+// TestPrefetch: after Prefetch of a key, reading it misses nothing, with a
+// cache far smaller than the data; Prefetch of an absent key or of an
+// unknown table is harmless.
+func TestPrefetch(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, &Options{NoWarmCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000
+	key := func(i int) []byte { return []byte(fmt.Sprintf("key-%08d", i*7919%n)) }
+	updateRange(t, db, 0, n, 1, 2000, func(tx *Tx, i int) error { return putString(tx, 0, key(i), make([]byte, 100)) })
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, &Options{NoWarmCache: true, CacheSize: 1 << 20}) // 64 KiB a shard; the data is ~3 MB
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	const workers, rounds, tables = 6, 60, 3
-	models := make([]map[string]string, workers)
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for g := range workers {
-		models[g] = map[string]string{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(g), 7))
-			model := models[g]
-			for range rounds {
-				run := make([]*Pending, 0, 64)
-				for range 1 + r.IntN(64) {
-					table := uint32(r.IntN(tables))
-					key := []byte(fmt.Sprintf("w%d:%06d", g, r.IntN(4000)))
-					mk := fmt.Sprint(table, "/", string(key))
-					var p *Pending
-					if r.IntN(5) == 0 {
-						delete(model, mk)
-						p = NewPending(func(tx *Tx) error {
-							_, err := tx.Table(table).Delete(key)
-							return err
-						})
-					} else {
-						val := fmt.Sprintf("%d-%x", r.IntN(1000), make([]byte, r.IntN(120)))
-						model[mk] = val
-						p = NewPending(func(tx *Tx) error { return putString(tx, table, key, []byte(val)) })
-					}
-					switch r.IntN(5) {
-					case 0:
-						p.Hint(table, key)
-					case 1:
-						p.Hint(table, []byte(fmt.Sprintf("w%d:%06d", r.IntN(workers), r.IntN(4000))))
-					case 2:
-						p.Hint(table+1, key)
-					case 3:
-						p.Hint(table, make([]byte, 5000))
-					}
-					run = append(run, p)
-				}
-				db.SubmitAll(run...)
-				for _, p := range run {
-					if err := p.Wait(); err != nil {
-						errs <- fmt.Errorf("worker %d: %w", g, err)
-						return
-					}
-				}
-			}
-		}()
+	for _, i := range []int{5, 777, 12345, 19999} {
+		db.Prefetch(0, key(i))
+		before := db.Stats().CacheMisses
+		got := getOne(t, db, string(key(i)))
+		if len(got) != 100 {
+			t.Fatalf("key %d: %d bytes", i, len(got))
+		}
+		if m := db.Stats().CacheMisses - before; m != 0 {
+			t.Fatalf("key %d: %d cache misses after Prefetch", i, m)
+		}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	// Several keys in one call.
+	several := [][]byte{key(1), key(9000), key(15000)}
+	db.Prefetch(0, several...)
+	before := db.Stats().CacheMisses
+	for _, k := range several {
+		getOne(t, db, string(k))
+	}
+	if m := db.Stats().CacheMisses - before; m != 0 {
+		t.Fatalf("%d cache misses after a Prefetch of the keys read", m)
+	}
+	db.Prefetch(0, []byte("absent"))
+	db.Prefetch(0)
+	db.Prefetch(9, key(1))
+	mustCheck(t, db)
+}
+
+// TestCachePressure: the pressure signal is on when more than one lookup in
+// 20 missed since the last judgement (and at least 100 did), off otherwise.
+func TestCachePressure(t *testing.T) {
+	var p pressure
+	for _, c := range []struct {
+		hits, misses uint64 // since the previous step
+		want         bool
+	}{
+		{1000, 0, false},
+		{1000, 99, false}, // too few misses to judge
+		{1000, 100, true},
+		{10000, 100, false}, // one in 101
+		{100, 5000, true},
+		{0, 0, false},
+	} {
+		st := page.CacheStats{Hits: p.hits.Load() + c.hits, Misses: p.misses.Load() + c.misses}
+		p.update(st)
+		if got := p.high.Load(); got != c.want {
+			t.Fatalf("%d hits, %d misses: pressure %v, want %v", c.hits, c.misses, got, c.want)
+		}
+	}
+	// The counters reset (CONFIG RESETSTAT): what they hold now is the
+	// window, not a difference that wraps around.
+	p.update(page.CacheStats{Hits: 1 << 20, Misses: 1000})
+	p.update(page.CacheStats{Hits: 5000, Misses: 5})
+	if p.high.Load() {
+		t.Fatal("pressure after a reset of the counters with 5 misses in 5005 lookups")
+	}
+	p.update(page.CacheStats{Hits: 100, Misses: 500})
+	if !p.high.Load() {
+		t.Fatal("no pressure with 495 misses in 595 lookups")
+	}
+}
+
+// TestPrefetchAfterEviction: a key read once (its path remembered in the
+// branches), then its leaf dropped from the cache: Prefetch puts the leaf
+// back in the cache, where the writer looks, rather than following the
+// remembered node the collector has not freed yet (a cursor on the key
+// holds it).
+func TestPrefetchAfterEviction(t *testing.T) {
+	db := openTemp(t, &Options{NoWarmCache: true})
+	const n = 20000
+	updateRange(t, db, 0, n, 1, 2000, func(tx *Tx, i int) error {
+		return putString(tx, 0, []byte(fmt.Sprintf("key-%08d", i)), make([]byte, 100))
+	})
+	if err := db.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	err = db.View(func(tx *Tx) error {
-		for g, model := range models {
-			for mk, want := range model {
-				var table uint32
-				var key string
-				if _, err := fmt.Sscanf(mk, "%d/%s", &table, &key); err != nil {
-					return err
-				}
-				tu, ok, err := tx.Table(table).Get([]byte(key))
-				if err != nil || !ok || string(tu.Value) != want {
-					return fmt.Errorf("worker %d: table %d key %s = %q %v %v, want %q", g, table, key, tu.Value, ok, err, want)
-				}
-			}
+	k := []byte("key-00012345")
+	db.View(func(tx *Tx) error {
+		c := tx.Table(0).Cursor()
+		if !c.Seek(k) || string(c.Key()) != string(k) {
+			t.Fatalf("seek: %v", c.Err())
 		}
-		n := 0
-		for _, model := range models {
-			n += len(model)
+		leaf := c.c.Leaf()
+		db.cache.RemoveAll([]uint64{leaf.ID})
+		db.Prefetch(0, k)
+		if _, ok := db.cache.Peek(leaf.ID); !ok {
+			t.Fatalf("leaf %d not cached again by Prefetch", leaf.ID)
 		}
-		total := 0
-		for table := range uint32(tables) {
-			total += int(tx.Table(table).Count())
-		}
-		if total != n {
-			return fmt.Errorf("the tables hold %d keys, the models %d", total, n)
-		}
+		runtime.KeepAlive(c)
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Check(); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -227,8 +227,8 @@ type TouchScratch struct {
 // same order, take what Touch found instead of descending again
 // (touchMemo), until the transaction ends.
 func (t *Table) Touch(keys [][]byte, s *TouchScratch) int {
-	m, tks := t.touchKeys(keys, s)
-	if m == nil {
+	m, tks, ok := t.touchKeys(keys, s)
+	if !ok {
 		return 0
 	}
 	n := m.Touch(tks, &s.bt)
@@ -245,28 +245,32 @@ func (t *Table) Touch(keys [][]byte, s *TouchScratch) int {
 
 // Prefetch asks the CPU to start loading the leaf memory that lookups of
 // keys will read (btree.Tree.Prefetch), in a write transaction: the writer
-// calls it for the submissions it is about to apply. It does nothing in a
-// read-only one, and changes nothing.
-func (t *Table) Prefetch(keys [][]byte, s *TouchScratch) {
+// calls it for the submissions it is about to apply (DB.Prefetch is the
+// other kind: it reads pages from the file into the page cache). It
+// changes no data and no answer; it reads the branches above as a lookup
+// would. It returns how many keys' leaves it found in memory, and does
+// nothing in a read-only transaction.
+func (t *Table) Prefetch(keys [][]byte, s *TouchScratch) int {
 	if !t.tx.Writable() {
-		return
+		return 0
 	}
-	m, tks := t.touchKeys(keys, s)
-	if m == nil {
-		return
+	m, tks, ok := t.touchKeys(keys, s)
+	if !ok {
+		return 0
 	}
-	m.Prefetch(tks, &s.bt)
+	n := m.Prefetch(tks, &s.bt)
 	clear(tks)
+	return n
 }
 
 // touchKeys prepares Touch and Prefetch: it forgets the last Touch, and
-// returns the table's tree and keys' tree keys (copies in s), or a nil
-// tree when the table cannot be read.
-func (t *Table) touchKeys(keys [][]byte, s *TouchScratch) (*btree.Tree, [][]byte) {
+// returns the table's tree and keys' tree keys (copies in s), or false
+// when the table cannot be read.
+func (t *Table) touchKeys(keys [][]byte, s *TouchScratch) (btree.Tree, [][]byte, bool) {
 	t.tx.forgetTouch()
 	st, err := t.state()
 	if err != nil {
-		return nil, nil
+		return btree.Tree{}, nil, false
 	}
 	m, _ := t.trees(st)
 	// The memo keeps the tree keys until the transaction ends: copies, as
@@ -282,7 +286,7 @@ func (t *Table) touchKeys(keys [][]byte, s *TouchScratch) (*btree.Tree, [][]byte
 		tks, from = append(tks, buf[from:end:end]), end
 	}
 	s.keys = tks
-	return &m, tks
+	return m, tks, true
 }
 
 // maxTouchKeyBytes is the room for tree keys a TouchScratch keeps once

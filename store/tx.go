@@ -75,7 +75,7 @@ type Tx struct {
 	// back when View returns (readahead.go).
 	aheads []*readAhead
 	// noRemember: this read transaction's trees are not marked Published
-	// (Prefetch), so every level goes through the page cache.
+	// (DB.Prefetch), so every level goes through the page cache.
 	noRemember bool
 	// touched is what its last Table.Touch found, for the lookups after
 	// it (ranges.go); dropped when View returns.
@@ -102,7 +102,7 @@ func (tx *Tx) pager() btree.Pager {
 
 // published reports whether tx's trees may remember children
 // (btree/swizzle.go): a read snapshot's nodes are all published, the
-// writer's are not, and Prefetch must go through the cache.
+// writer's are not, and DB.Prefetch must go through the cache.
 func (tx *Tx) published() bool { return tx.w == nil && !tx.noRemember }
 
 func (tx *Tx) catalogTree() *btree.Tree {

@@ -411,28 +411,35 @@ func (db *DB) apply(batch []*Pending) {
 const prefetchWindow = 16
 
 // prefetchAhead has the CPU start loading the leaves of ps's hinted keys
-// (Table.Prefetch), grouped by table in the order they come.
+// (Table.Prefetch), a run of one table at a time; submissions without a
+// hint are passed over. A panic in it fails no write (a hint is only a
+// hint): it is counted (prefetchPanics), for tests.
 func (db *DB) prefetchAhead(tx *Tx, ps []*Pending) {
-	defer func() { _ = recover() }() // only a hint: a panic fails no write
-	for len(ps) > 0 {
-		table := ps[0].table
-		keys := db.prefetchKeys[:0]
-		rest := ps[:0:0]
-		for i, p := range ps {
-			if p.table != table {
-				rest = ps[i:]
-				break
-			}
-			if p.hint != nil {
-				keys = append(keys, p.hint)
-			}
+	defer func() {
+		if r := recover(); r != nil {
+			db.prefetchPanics.Add(1)
 		}
-		if len(keys) > 0 {
-			tx.Table(table).Prefetch(keys, &db.prefetchScratch)
-		}
+	}()
+	keys := db.prefetchKeys[:0]
+	defer func() {
 		clear(keys)
 		db.prefetchKeys = keys[:0]
-		ps = rest
+	}()
+	table := uint32(0)
+	for _, p := range ps {
+		if p.hint == nil {
+			continue
+		}
+		if len(keys) > 0 && p.table != table {
+			db.prefetched.Add(uint64(tx.Table(table).Prefetch(keys, &db.prefetchScratch)))
+			clear(keys)
+			keys = keys[:0]
+		}
+		table = p.table
+		keys = append(keys, p.hint)
+	}
+	if len(keys) > 0 {
+		db.prefetched.Add(uint64(tx.Table(table).Prefetch(keys, &db.prefetchScratch)))
 	}
 }
 
