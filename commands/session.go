@@ -59,7 +59,14 @@ type pipeline struct {
 	tkeys [][]byte           // touchKeys' keys: slices of tbuf
 	tbuf  []byte
 	tends []int
+	// lastCmd is the command named lastName (as sent) last: check.
+	lastCmd  *command
+	lastName []byte
 }
+
+// maxRememberedName bounds the name check remembers (command names are
+// short; a long unknown one is not looked up by bytes).
+const maxRememberedName = 32
 
 // Serve implements resp.Handler.
 func (e *Engine) Serve(c *resp.Client, cmd redcon.Command) {
@@ -191,9 +198,17 @@ func lowerInto(dst, b []byte) []byte {
 
 // resolve finds the command (or subcommand) for args, or the error to answer.
 func (e *Engine) resolve(args [][]byte) (*command, string) {
+	return e.resolveFrom(e.lookup(args[0]), args)
+}
+
+// lookup is the command named name (any case), or nil.
+func (e *Engine) lookup(name []byte) *command {
 	var buf [32]byte
-	name := lowerInto(buf[:0], args[0])
-	cmd := e.tab.cmds[string(name)]
+	return e.tab.cmds[string(lowerInto(buf[:0], name))]
+}
+
+// resolveFrom is resolve for args whose name lookup found cmd.
+func (e *Engine) resolveFrom(cmd *command, args [][]byte) (*command, string) {
 	if cmd == nil {
 		return nil, unknownCommand(args)
 	}
@@ -209,6 +224,7 @@ func (e *Engine) resolve(args [][]byte) (*command, string) {
 		}
 		return nil, string(errArity(cmd.name))
 	}
+	var buf [32]byte
 	sub := cmd.subs[string(lowerInto(buf[:0], args[1]))]
 	if sub == nil {
 		return nil, fmt.Sprintf("ERR unknown subcommand '%.128s'. Try %s HELP.", args[1], strings.ToUpper(cmd.name))
@@ -220,8 +236,19 @@ func (e *Engine) resolve(args [][]byte) (*command, string) {
 }
 
 // check resolves a command and checks that the connection may run it now.
+// The command named last on the connection is remembered with its name's
+// bytes as sent: a pipeline repeats one name, and comparing those bytes
+// is cheaper than the table's lower-casing and hashing (the table never
+// changes).
 func (p *pipeline) check(args [][]byte) (*command, string) {
-	cmd, rejected := p.e.resolve(args)
+	top := p.lastCmd
+	if top == nil || !bytes.Equal(args[0], p.lastName) {
+		top = p.e.lookup(args[0])
+		if top != nil && len(args[0]) <= maxRememberedName {
+			p.lastCmd, p.lastName = top, append(p.lastName[:0], args[0]...)
+		}
+	}
+	cmd, rejected := p.e.resolveFrom(top, args)
 	if rejected == "" && p.e.authRequired(p.c) && !cmd.has("no_auth") {
 		rejected = "NOAUTH Authentication required."
 	}
