@@ -115,6 +115,20 @@ var inlineCases = []inlineCase{
 	{name: "nul-after-command", in: "ECHO a\r\n\x00ECHO b\r\n" + strings.Repeat("c", 64*1024), closes: true},
 	{name: "nul-mbulk-header", in: "*1\r\n$4\r\nPING\r\n*1\x00\r\n$4\r\nPING\r\n" + strings.Repeat("c", 64*1024), closes: true},
 
+	// Multibulk framing as Redis 7 reads it: a header line ends at its
+	// first '\r' and the byte after it is skipped unread; the two bytes
+	// after a bulk are skipped unread; a header with no '\r' waits (until
+	// the request is too big); the '$' of a bulk header is checked once
+	// its line is whole.
+	{name: "mb-bulk-end-unchecked", in: "*1\r\n$4\r\nPINGxx"},
+	{name: "mb-bulk-end-then-next", in: "*2\r\n$4\r\nECHO\r\n$2\r\nabXY*1\r\n$4\r\nPING\r\n"},
+	{name: "mb-header-cr-any", in: "*2\rX$4\rYECHO\r\n$2\r-hi\r\n"},
+	{name: "mb-bulk-short-tail", in: "*2\r\n$4\r\nECHO\r\n$1\r\nab\r\n"},
+	{name: "mb-lf-only-waits", in: "*1\n$4\nPING\n" + strings.Repeat("c", 64*1024), closes: true},
+	{name: "mb-lf-in-count", in: "*1\n$4\r\nPING\r\n", closes: true, tail: true},
+	{name: "mb-lf-in-bulk-len", in: "*1\r\n$4\n\r\nPING\r\n", closes: true, tail: true},
+	{name: "mb-dollar-waits", in: "*1\r\nX" + strings.Repeat("c", 64*1024), closes: true},
+
 	// HTTP sent to the port (cross-protocol scripting): POST or Host: as a
 	// command closes the connection with no reply, not even to the
 	// commands before it in the same read

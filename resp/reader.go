@@ -264,13 +264,33 @@ func (r *Reader) lineEnd() int {
 	return i
 }
 
-// header parses a "*<count>" or "$<len>" line.
+// crEnd returns the offset from pos of the '\r' ending the current header
+// line, or -1. Redis finds a header's end with strchr(..., '\r'), which
+// stops at a NUL byte: a NUL before the '\r' hides it, and Redis waits for
+// more input until the request is too big; so does the Reader.
+func (r *Reader) crEnd() int {
+	if r.nul {
+		return -1
+	}
+	seg := r.buf[r.pos:r.end]
+	i := bytes.IndexByte(seg, '\r')
+	if i >= 0 {
+		seg = seg[:i]
+	}
+	if bytes.IndexByte(seg, 0) >= 0 {
+		r.nul = true
+		return -1
+	}
+	return i
+}
+
+// header parses a "*<count>" or "$<len>" line as Redis does: the line ends
+// at its first '\r', which must be followed by one more byte, skipped
+// unread (Redis does not check that it is '\n'); the first byte is
+// checked once the line is whole.
 func (r *Reader) header() (more bool, err error) {
 	h := r.start + r.hdr
-	if r.state == rsBulkHeader && r.end > h && r.buf[h] != '$' {
-		return false, &ProtocolError{"expected '$', got '" + string(r.buf[h]) + "'"}
-	}
-	i := r.lineEnd()
+	i := r.crEnd()
 	if i < 0 {
 		r.pos = r.end
 		if r.end-h > inlineMax {
@@ -281,13 +301,16 @@ func (r *Reader) header() (more bool, err error) {
 		}
 		return true, nil
 	}
-	nl := r.pos + i
-	r.pos = nl + 1
-	var n int64
-	ok := nl-h >= 2 && r.buf[nl-1] == '\r'
-	if ok {
-		n, ok = ParseInt(r.buf[h+1 : nl-1])
+	cr := r.pos + i
+	if cr+1 >= r.end {
+		r.pos = cr // the byte after it has not arrived: look here again
+		return true, nil
 	}
+	r.pos = cr + 2
+	if r.state == rsBulkHeader && r.buf[h] != '$' {
+		return false, &ProtocolError{"expected '$', got '" + string(r.buf[h]) + "'"}
+	}
+	n, ok := ParseInt(r.buf[h+1 : cr])
 	if r.state == rsCount {
 		switch {
 		case !ok || n > maxMultibulk:
@@ -313,15 +336,14 @@ func (r *Reader) header() (more bool, err error) {
 	return false, nil
 }
 
-// body takes a bulk's bytes once they and their CRLF are buffered.
+// body takes a bulk's bytes once they and the two bytes after them are
+// buffered. Those two are skipped unread, as Redis skips them (a client
+// sends CRLF there; Redis does not check).
 func (r *Reader) body() (more bool, err error) {
 	if int64(r.end-r.pos) < r.blen+2 {
 		return true, nil
 	}
 	e := r.pos + int(r.blen)
-	if r.buf[e] != '\r' || r.buf[e+1] != '\n' {
-		return false, &ProtocolError{"invalid bulk length"}
-	}
 	r.marks = append(r.marks, r.pos-r.start, e-r.start)
 	r.pos = e + 2
 	r.bulks--

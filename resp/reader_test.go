@@ -176,12 +176,14 @@ func TestReaderErrors(t *testing.T) {
 		{in: "*1\r\nx\r\n", err: "expected '$', got 'x'"},
 		{in: "*x\r\n", err: "invalid multibulk length"},
 		{in: "*\r\n", err: "invalid multibulk length"},
-		{in: "*1\n", err: "invalid multibulk length"},
+		{in: "*1\n\r\n", err: "invalid multibulk length"},
+		{in: "*1\n$4\r\nPING\r\n", err: "invalid multibulk length"},
 		{in: "*3000000000\r\n", err: "invalid multibulk length"},
 		{in: "*1\r\n$-1\r\n", err: "invalid bulk length"},
 		{in: "*1\r\n$01\r\n", err: "invalid bulk length"},
-		{in: "*1\r\n$2\n", err: "invalid bulk length"},
-		{in: "*1\r\n$1\r\nab\r\n", err: "invalid bulk length"},
+		{in: "*1\r\n$2\n\r\n", err: "invalid bulk length"},
+		{in: "*1\r\nx" + big, err: "too big bulk count string"},
+		{in: "*1\n$4\nPING\n" + big, err: "too big mbulk count string"},
 		{in: "*1\r\n$20001\r\n", err: "invalid bulk length"},
 		{in: "*11\r\n", err: "unauthenticated multibulk length", auth: true},
 		{in: "*1\r\n$16385\r\n", err: "unauthenticated bulk length", auth: true},
@@ -393,6 +395,47 @@ func BenchmarkReaderPipeline(b *testing.B) {
 				b.Fatal(err)
 			}
 			n += len(cmds)
+		}
+	}
+}
+
+// TestReaderFramingAsRedis: header lines end at their first '\r', whose
+// next byte is skipped unread, and the two bytes after a bulk are skipped
+// unread, as Redis reads them (checked against redis-server by
+// compat_test's inline differential); a header without a '\r' waits. Each
+// input is fed whole and cut at every position.
+func TestReaderFramingAsRedis(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string // the commands, args joined by spaces, commands by "|"
+	}{
+		{"*1\r\n$4\r\nPINGxx", "PING"},
+		{"*2\r\n$4\r\nECHO\r\n$2\r\nabXY*1\r\n$4\r\nPING\r\n", "ECHO ab|PING"},
+		{"*1\rX$4\rYPING\r\n", "PING"},
+		{"*1\r\n$1\r\nab\r\n", "a"}, // "b\r" skipped, then an empty inline line
+		{"*1\n$4\nPING\n", ""},          // no '\r' yet: waits
+		{"*1\r\n$4\r", ""},              // the byte after '\r' not yet read
+	} {
+		for cut := 0; cut <= len(c.in); cut++ {
+			var cuts []int
+			if cut > 0 && cut < len(c.in) {
+				cuts = []int{cut}
+			}
+			got, err := feed(t, Limits{}, []byte(c.in), cuts)
+			if err != nil {
+				t.Fatalf("%q cut at %d: %v", c.in, cut, err)
+			}
+			var parts []string
+			for _, args := range got {
+				var words []string
+				for _, a := range args {
+					words = append(words, string(a))
+				}
+				parts = append(parts, strings.Join(words, " "))
+			}
+			if g := strings.Join(parts, "|"); g != c.want {
+				t.Fatalf("%q cut at %d: commands %q, want %q", c.in, cut, g, c.want)
+			}
 		}
 	}
 }
