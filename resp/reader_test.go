@@ -413,8 +413,8 @@ func TestReaderFramingAsRedis(t *testing.T) {
 		{"*2\r\n$4\r\nECHO\r\n$2\r\nabXY*1\r\n$4\r\nPING\r\n", "ECHO ab|PING"},
 		{"*1\rX$4\rYPING\r\n", "PING"},
 		{"*1\r\n$1\r\nab\r\n", "a"}, // "b\r" skipped, then an empty inline line
-		{"*1\n$4\nPING\n", ""},          // no '\r' yet: waits
-		{"*1\r\n$4\r", ""},              // the byte after '\r' not yet read
+		{"*1\n$4\nPING\n", ""},      // no '\r' yet: waits
+		{"*1\r\n$4\r", ""},          // the byte after '\r' not yet read
 	} {
 		for cut := 0; cut <= len(c.in); cut++ {
 			var cuts []int
