@@ -1,0 +1,45 @@
+package commands
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/digby-db/digby/resp"
+	"github.com/tidwall/redcon"
+)
+
+// TestWritesHintTheWriter: writes served by the command layer carry their
+// key to the writer (store.Pending.Hint), which prefetches their leaves:
+// the store's count of prefetched leaves grows with SETs (and MSETs) on a
+// table deep enough to have leaves below a branch, and not with reads.
+func TestWritesHintTheWriter(t *testing.T) {
+	e := newTestEngine(t)
+	c := resp.NewClient(&fakeConn{}, 1)
+	serve := func(args ...string) {
+		cmd := redcon.Command{}
+		for _, a := range args {
+			cmd.Args = append(cmd.Args, []byte(a))
+		}
+		e.Serve(c, cmd)
+	}
+	serve("SELECT", "3")
+	for i := range 3000 {
+		serve("SET", fmt.Sprintf("hint:%06d", i), "v")
+	}
+	before := e.db.Stats().PrefetchedLeaves
+	if before == 0 {
+		t.Fatal("3,000 SETs: no leaf prefetched")
+	}
+	for i := range 200 {
+		serve("GET", fmt.Sprintf("hint:%06d", i))
+	}
+	if got := e.db.Stats().PrefetchedLeaves; got != before {
+		t.Fatalf("GETs prefetched %d leaves for the writer", got-before)
+	}
+	for i := range 200 {
+		serve("MSET", fmt.Sprintf("hint:%06d", i), "w", fmt.Sprintf("hint:%06d", i+1), "w")
+	}
+	if got := e.db.Stats().PrefetchedLeaves; got < before+200 {
+		t.Fatalf("200 MSETs prefetched %d leaves, want at least 200", got-before)
+	}
+}
