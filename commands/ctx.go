@@ -21,6 +21,9 @@ type Ctx struct {
 	now  int64 // unix ms, fixed for the command (for an EXEC, for all of it)
 	exec bool  // running inside EXEC
 	quit bool  // close the connection after the reply
+	// sk is the table key of the command's first key, when submit made it
+	// already (for the writer's hint): stored reuses it.
+	sk []byte
 }
 
 // replyError is a Redis error reply ("ERR …", "WRONGTYPE …") returned by a

@@ -43,3 +43,24 @@ func TestWritesHintTheWriter(t *testing.T) {
 		t.Fatalf("200 MSETs prefetched %d leaves, want at least 200", got-before)
 	}
 }
+
+// TestStoredReusesSubmitKey: Ctx.stored gives the table key submit made
+// for the command's first key (the same bytes, not a copy) when asked for
+// that key, and a new, equal-to-storedKey one for any other key, a key
+// that only shares a prefix or a suffix, or when submit made none.
+func TestStoredReusesSubmitKey(t *testing.T) {
+	sk := storedKey([]byte("user:1"))
+	x := &Ctx{sk: sk}
+	if got := x.stored([]byte("user:1")); &got[0] != &sk[0] {
+		t.Fatal("stored made a new key for the key submit had made")
+	}
+	for _, k := range []string{"user:2", "user:10", "user:", "ser:1", ""} {
+		got := x.stored([]byte(k))
+		if string(got) != string(storedKey([]byte(k))) || (len(got) > 0 && &got[0] == &sk[0]) {
+			t.Fatalf("stored(%q) = %x, want a new %x", k, got, storedKey([]byte(k)))
+		}
+	}
+	if got := (&Ctx{}).stored([]byte("user:1")); string(got) != string(sk) || &got[0] == &sk[0] {
+		t.Fatal("stored without submit's key")
+	}
+}

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -21,6 +22,18 @@ const MaxKeyLen = store.MaxKeySize - hashLen
 // storedKey is the table key for a Redis key.
 func storedKey(key []byte) []byte {
 	return appendStoredKey(make([]byte, 0, hashLen+len(key)), key)
+}
+
+// stored is key's table key: the one submit made for the command's first
+// key when key is that key (the writer then neither hashes it again nor
+// allocates), else a new one. Nothing the store is given keeps it past the
+// transaction (Table.Put copies keys into the tree), so the slot that holds
+// it may be reused once the command is answered.
+func (x *Ctx) stored(key []byte) []byte {
+	if sk := x.sk; len(sk) == hashLen+len(key) && bytes.Equal(sk[hashLen:], key) {
+		return sk
+	}
+	return storedKey(key)
 }
 
 // appendStoredKey appends key's table key to dst.
@@ -56,7 +69,7 @@ func (x *Ctx) live(db int, key []byte, get func(*store.Table, []byte) (store.Tup
 	if len(key) > MaxKeyLen {
 		return store.Tuple{}, false, nil
 	}
-	t, ok, err := get(x.table(db), storedKey(key))
+	t, ok, err := get(x.table(db), x.stored(key))
 	if err != nil {
 		return store.Tuple{}, false, fmt.Errorf("read key: %w", err)
 	}
@@ -85,7 +98,7 @@ func (x *Ctx) lookupStringMeta(db int, key []byte) (store.Tuple, bool, error) {
 // reading only the chunks of a large value that the range covers. The
 // bytes are the store's, valid until the transaction ends.
 func (x *Ctx) readRange(db int, key []byte, off, n uint64) ([]byte, error) {
-	t, _, err := x.table(db).GetRange(storedKey(key), off, n)
+	t, _, err := x.table(db).GetRange(x.stored(key), off, n)
 	if err != nil {
 		return nil, fmt.Errorf("read key: %w", err)
 	}
@@ -100,9 +113,9 @@ func (x *Ctx) writeRange(db int, key []byte, off uint64, atEnd bool, data []byte
 	var t store.Tuple
 	var err error
 	if atEnd {
-		t, _, err = tb.Append(storedKey(key), data)
+		t, _, err = tb.Append(x.stored(key), data)
 	} else {
-		t, _, err = tb.WriteRange(storedKey(key), off, data)
+		t, _, err = tb.WriteRange(x.stored(key), off, data)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("write key: %w", err)
@@ -140,7 +153,7 @@ func (x *Ctx) put(db int, key, value []byte, expireAt int64) error {
 	if len(key) > MaxKeyLen {
 		return errKeyLong
 	}
-	if _, err := x.table(db).Put(storedKey(key), value, store.TypeString, expireAt); err != nil {
+	if _, err := x.table(db).Put(x.stored(key), value, store.TypeString, expireAt); err != nil {
 		return fmt.Errorf("write key: %w", err)
 	}
 	x.e.watches.touch(db, key)
@@ -152,7 +165,7 @@ func (x *Ctx) del(db int, key []byte) (bool, error) {
 	if len(key) > MaxKeyLen {
 		return false, nil
 	}
-	sk := storedKey(key)
+	sk := x.stored(key)
 	t, ok, err := x.table(db).GetMeta(sk)
 	if err != nil {
 		return false, fmt.Errorf("read key: %w", err)
@@ -170,7 +183,7 @@ func (x *Ctx) del(db int, key []byte) (bool, error) {
 
 // setExpire changes a live key's expiry.
 func (x *Ctx) setExpire(db int, key []byte, expireAt int64) error {
-	if _, err := x.table(db).SetExpire(storedKey(key), expireAt); err != nil {
+	if _, err := x.table(db).SetExpire(x.stored(key), expireAt); err != nil {
 		return fmt.Errorf("set expiry: %w", err)
 	}
 	x.e.watches.touch(db, key)

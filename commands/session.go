@@ -350,7 +350,11 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
 	s.wait = store.NewPending(s.run)
 	if cmd.first > 0 && cmd.first < len(args) && len(args[cmd.first]) <= maxHintKey {
+		// Made here, beside the connection's other work, and used twice
+		// in the writer: as the hint, and as the key the command writes
+		// (Ctx.stored).
 		s.key = appendStoredKey(s.key[:0], args[cmd.first])
+		s.x.sk = s.key
 		s.wait.Hint(uint32(p.c.DB()), s.key)
 	}
 	p.held = append(p.held, s.wait)
