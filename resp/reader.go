@@ -65,7 +65,7 @@ const (
 	rsInline                      // inside an inline request line
 	rsCount                       // inside a "*<count>" header line
 	rsBulkHeader                  // inside a "$<len>" header line
-	rsBulkBody                    // waiting for a bulk body and its CRLF
+	rsBulkBody                    // waiting for a bulk body and the two bytes after it
 )
 
 // Reader splits a client's input into commands, parsing each byte once and
@@ -216,7 +216,7 @@ func (r *Reader) pending() []byte { return r.buf[r.start:r.end] }
 
 // inline parses an inline request line.
 func (r *Reader) inline() (more bool, err error) {
-	i := r.lineEnd()
+	i := r.lineEnd('\n')
 	if i < 0 {
 		r.pos = r.end
 		if r.end-r.start > inlineMax {
@@ -244,36 +244,17 @@ func (r *Reader) inline() (more bool, err error) {
 	return false, nil
 }
 
-// lineEnd returns the offset from pos of the newline ending the current
-// line, or -1. A line with a NUL byte never ends: Redis looks for line ends
-// with strchr, which stops at a NUL, so it waits for more input until the
-// request is too big; so does the Reader.
-func (r *Reader) lineEnd() int {
+// lineEnd returns the offset from pos of the byte delim ending the
+// current line, or -1: '\n' for an inline request, '\r' for a header line,
+// as Redis looks for them, with strchr, which stops at a NUL byte. A line
+// with a NUL before its end never ends: Redis waits for more input until
+// the request is too big; so does the Reader.
+func (r *Reader) lineEnd(delim byte) int {
 	if r.nul {
 		return -1
 	}
 	seg := r.buf[r.pos:r.end]
-	i := bytes.IndexByte(seg, '\n')
-	if i >= 0 {
-		seg = seg[:i]
-	}
-	if bytes.IndexByte(seg, 0) >= 0 {
-		r.nul = true
-		return -1
-	}
-	return i
-}
-
-// crEnd returns the offset from pos of the '\r' ending the current header
-// line, or -1. Redis finds a header's end with strchr(..., '\r'), which
-// stops at a NUL byte: a NUL before the '\r' hides it, and Redis waits for
-// more input until the request is too big; so does the Reader.
-func (r *Reader) crEnd() int {
-	if r.nul {
-		return -1
-	}
-	seg := r.buf[r.pos:r.end]
-	i := bytes.IndexByte(seg, '\r')
+	i := bytes.IndexByte(seg, delim)
 	if i >= 0 {
 		seg = seg[:i]
 	}
@@ -290,7 +271,7 @@ func (r *Reader) crEnd() int {
 // checked once the line is whole.
 func (r *Reader) header() (more bool, err error) {
 	h := r.start + r.hdr
-	i := r.crEnd()
+	i := r.lineEnd('\r')
 	if i < 0 {
 		r.pos = r.end
 		if r.end-h > inlineMax {
