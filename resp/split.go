@@ -20,19 +20,18 @@ func splitArgs(line []byte, out [][]byte) ([][]byte, bool) {
 		var cur []byte // the argument once a quote made it differ from line
 		quoted := false
 		tokEnd := 0 // where an unquoted argument ends
-		inq, insq := false, false
+		var q byte  // the open quote, if any
 		for done := false; !done; {
-			switch {
-			case inq:
+			if q != 0 {
 				if p >= len(line) {
 					return nil, false
 				}
 				c := line[p]
 				switch {
-				case c == '\\' && p+3 < len(line) && line[p+1] == 'x' && isHex(line[p+2]) && isHex(line[p+3]):
+				case q == '"' && c == '\\' && p+3 < len(line) && line[p+1] == 'x' && isHex(line[p+2]) && isHex(line[p+3]):
 					cur = append(cur, hexVal(line[p+2])<<4|hexVal(line[p+3]))
 					p += 4
-				case c == '\\' && p+1 < len(line):
+				case q == '"' && c == '\\' && p+1 < len(line):
 					p++
 					switch c = line[p]; c {
 					case 'n':
@@ -48,26 +47,10 @@ func splitArgs(line []byte, out [][]byte) ([][]byte, bool) {
 					}
 					cur = append(cur, c)
 					p++
-				case c == '"':
-					if !closes(line, p) {
-						return nil, false
-					}
-					done = true
-					p++
-				default:
-					cur = append(cur, c)
-					p++
-				}
-			case insq:
-				if p >= len(line) {
-					return nil, false
-				}
-				c := line[p]
-				switch {
-				case c == '\\' && p+1 < len(line) && line[p+1] == '\'':
+				case q == '\'' && c == '\\' && p+1 < len(line) && line[p+1] == '\'':
 					cur = append(cur, '\'')
 					p += 2
-				case c == '\'':
+				case c == q:
 					if !closes(line, p) {
 						return nil, false
 					}
@@ -77,27 +60,27 @@ func splitArgs(line []byte, out [][]byte) ([][]byte, bool) {
 					cur = append(cur, c)
 					p++
 				}
-			default:
-				if p >= len(line) {
-					done, tokEnd = true, p
-					break
-				}
-				switch c := line[p]; c {
-				case ' ', '\n', '\r', '\t':
-					done, tokEnd = true, p
-				case '"', '\'':
-					if !quoted {
-						quoted = true
-						cur = append([]byte(nil), line[start:p]...)
-					}
-					inq, insq = c == '"', c == '\''
-				default:
-					if quoted {
-						cur = append(cur, c)
-					}
-				}
-				p++
+				continue
 			}
+			if p >= len(line) {
+				done, tokEnd = true, p
+				break
+			}
+			switch c := line[p]; c {
+			case ' ', '\n', '\r', '\t':
+				done, tokEnd = true, p
+			case '"', '\'':
+				if !quoted {
+					quoted = true
+					cur = append([]byte(nil), line[start:p]...)
+				}
+				q = c
+			default:
+				if quoted {
+					cur = append(cur, c)
+				}
+			}
+			p++
 		}
 		if quoted {
 			if cur == nil {
