@@ -36,6 +36,7 @@ type param struct {
 	check   func(v string) error // validates (and may reject) a value
 	alias   string               // canonical name when this is an alias
 	noList  bool                 // hidden from CONFIG GET * (aliases, secrets kept out)
+	size    bool                 // a size ("512mb"): CONFIG GET reports it in bytes
 	// choices, if set, are the words the value must be one of, matched in
 	// any case and kept as listed (lower-case, as Redis reports them).
 	choices []string
@@ -116,19 +117,19 @@ var params = map[string]param{
 	"dir":                         {def: "./data"},
 	"appendfsync":                 {def: "everysec", mutable: true, choices: []string{"always", "everysec", "no"}},
 	"databases":                   {def: "16", check: rangeInt(1, 1<<20)},
-	"page-size":                   {def: "4096", check: pageSize},
-	"cache-size":                  {def: "256mb", mutable: true, check: isPositiveSize},
+	"page-size":                   {size: true, def: "4096", check: pageSize},
+	"cache-size":                  {size: true, def: "256mb", mutable: true, check: isPositiveSize},
 	"file-slack":                  {def: "15", check: rangeInt(0, 90)},
 	"commit-log":                  {def: "no", choices: []string{"yes", "no"}},
 	"maxclients":                  {def: "10000", mutable: true, check: rangeInt(1, 1<<30)},
 	"requirepass-file":            {def: ""},
 	"encryption-key-file":         {def: ""},
 	"requirepass":                 {def: "", mutable: true, noList: true},
-	"proto-max-bulk-len":          {def: "512mb", mutable: true, check: isSize},
-	"client-query-buffer-limit":   {def: "1gb", mutable: true, check: minSize(1 << 20)},
+	"proto-max-bulk-len":          {size: true, def: "512mb", mutable: true, check: isSize},
+	"client-query-buffer-limit":   {size: true, def: "1gb", mutable: true, check: minSize(1 << 20)},
 	"save":                        {def: "", mutable: true},
 	"appendonly":                  {def: "no", mutable: true, choices: []string{"yes", "no"}},
-	"maxmemory":                   {def: "0", mutable: true, check: isSize},
+	"maxmemory":                   {size: true, def: "0", mutable: true, check: isSize},
 	"maxmemory-policy":            {def: "noeviction", mutable: true},
 	"timeout":                     {def: "0", mutable: true, check: rangeInt(0, 1<<31-1)},
 	"tcp-keepalive":               {def: "300", mutable: true, check: isInt},
@@ -282,7 +283,7 @@ func (c *Config) Match(pattern string) [][2]string {
 // Report returns the value as CONFIG GET shows it: sizes in bytes.
 func (c *Config) Report(name string) string {
 	v := c.Get(name)
-	if p := params[name]; p.check != nil && (name == "cache-size" || name == "proto-max-bulk-len" || name == "client-query-buffer-limit" || name == "maxmemory" || name == "page-size") {
+	if params[name].size {
 		if n, err := ParseSize(v); err == nil {
 			return strconv.FormatInt(n, 10)
 		}

@@ -105,3 +105,33 @@ func TestParseSize(t *testing.T) {
 		t.Error("negative")
 	}
 }
+
+// TestReportSizesInBytes: CONFIG GET reports the size parameters in bytes,
+// whatever unit they were set with, and every other parameter as set.
+func TestReportSizesInBytes(t *testing.T) {
+	c := Default()
+	for name, want := range map[string]string{
+		"cache-size":                "2097152",
+		"proto-max-bulk-len":        "2097152",
+		"client-query-buffer-limit": "2097152",
+		"maxmemory":                 "2097152",
+	} {
+		if err := c.Set(name, "2mb"); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Report(name); got != want {
+			t.Errorf("%s set to 2mb: reported %q, want %q", name, got, want)
+		}
+	}
+	if got := c.Report("page-size"); got != "4096" {
+		t.Errorf("page-size: reported %q", got)
+	}
+	if err := c.Set("timeout", "30"); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"timeout": "30", "appendfsync": "everysec", "maxmemory-policy": "noeviction"} {
+		if got := c.Report(name); got != want {
+			t.Errorf("%s: reported %q, want %q", name, got, want)
+		}
+	}
+}
