@@ -43,15 +43,16 @@ func (t *Tree) Prefetch(keys [][]byte, s *TouchScratch) int {
 	if err != nil || root.Leaf {
 		return 0
 	}
-	// How deep the leaves are (all are), from the first key's path.
+	// How deep the leaves are (all are), from the first key whose path
+	// can be read.
 	depth := 0
-	for n := root; !n.Leaf; depth++ {
-		if depth >= 64 {
-			return 0
+	for _, k := range keys {
+		if depth = t.leafDepth(root, k); depth > 0 {
+			break
 		}
-		if n, err = t.child(n, n.child(keys[0])); err != nil {
-			return 0
-		}
+	}
+	if depth == 0 {
+		return 0
 	}
 	walks := s.walksFor(len(keys))
 	defer clear(walks) // drop the nodes
@@ -115,4 +116,20 @@ func (t *Tree) Prefetch(keys [][]byte, s *TouchScratch) int {
 		}
 	}
 	return found
+}
+
+// leafDepth is how many levels below branch root k's leaf lies, or 0 when
+// its path cannot be read.
+func (t *Tree) leafDepth(root *Node, k []byte) int {
+	depth := 0
+	for n := root; !n.Leaf; depth++ {
+		if depth >= 64 {
+			return 0
+		}
+		var err error
+		if n, err = t.child(n, n.child(k)); err != nil {
+			return 0
+		}
+	}
+	return depth
 }

@@ -161,3 +161,66 @@ func TestPrefetchWithoutPeeker(t *testing.T) {
 		t.Fatalf("Prefetch found %d leaves through a Pager without Peek", got)
 	}
 }
+
+// failPeekPager is a failPager that peeks: at nothing for the pages it
+// fails, at the node otherwise.
+type failPeekPager struct{ failPager }
+
+func (p failPeekPager) Peek(r page.Ref) *Node {
+	n, err := p.Node(r)
+	if err != nil {
+		return nil
+	}
+	return n
+}
+
+// TestPrefetchReadErrors: a key whose path goes through a branch that
+// cannot be read is skipped (not counted), the others are found, and
+// Prefetch neither panics nor reports; with the root unreadable it finds
+// nothing.
+func TestPrefetchReadErrors(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	mp := newMemPager(4096)
+	w := &Tree{P: mp}
+	var keys [][]byte
+	for i := range 8000 {
+		k := hashedKey(r, i)
+		if _, _, err := w.Put(k, Value{Data: make([]byte, 1+r.Intn(300))}); err != nil {
+			t.Fatal(err)
+		}
+		if i%5 == 0 {
+			keys = append(keys, k)
+		}
+	}
+	mp.commit(t)
+	root, err := mp.Node(w.Root)
+	if err != nil || root.Leaf {
+		t.Fatalf("want a branch root: %v", err)
+	}
+	if kid, err := mp.Node(root.Kid(1)); err != nil || kid.Leaf {
+		t.Fatalf("want a tree three levels deep: %v", err)
+	}
+	fp := failPeekPager{failPager{mp, map[uint64]bool{root.Kid(1).ID: true}}}
+	tr := &Tree{P: fp, Root: w.Root}
+	want := 0
+	for i, k := range keys {
+		if root.child(k) != 1 {
+			want++
+		} else if root.child(keys[0]) != 1 {
+			// A key under the unreadable branch comes first: the leaves'
+			// depth must come from a path that can be read.
+			keys[0], keys[i] = keys[i], keys[0]
+		}
+	}
+	if root.child(keys[0]) != 1 {
+		t.Fatal("no key under the unreadable branch")
+	}
+	var s TouchScratch
+	if got := tr.Prefetch(keys, &s); got != want || want == len(keys) || want == 0 {
+		t.Fatalf("Prefetch found %d leaves, want %d of %d", got, want, len(keys))
+	}
+	fp.bad[w.Root.ID] = true
+	if got := tr.Prefetch(keys, &s); got != 0 {
+		t.Fatalf("with the root unreadable, Prefetch found %d leaves", got)
+	}
+}
