@@ -63,7 +63,7 @@ func TestAccounting(t *testing.T) {
 		for seed := uint64(1); seed <= 6; seed++ {
 			t.Run(fmt.Sprintf("ps%d/seed%d", ps, seed), func(t *testing.T) {
 				r := rand.New(rand.NewPCG(seed, 77))
-				p := &keepPager{memPager: newMemPager(ps), kept: map[uint64]*Node{}, r: r}
+				p := newKeepPager(ps, r)
 				tr := &Tree{P: p}
 				for op := 0; op < 5000; op++ {
 					k := fmt.Appendf(nil, "key:%06d", r.IntN(2000))

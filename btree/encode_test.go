@@ -44,6 +44,11 @@ type keepPager struct {
 	r    *rand.Rand
 }
 
+// newKeepPager is a keepPager of page size ps drawing from r.
+func newKeepPager(ps int, r *rand.Rand) *keepPager {
+	return &keepPager{memPager: newMemPager(ps), kept: map[uint64]*Node{}, r: r}
+}
+
 func (p *keepPager) Node(r page.Ref) (*Node, error) {
 	if n, ok := p.dirty[r.ID]; ok {
 		return n, nil
@@ -122,7 +127,7 @@ func TestEncodeRuns(t *testing.T) {
 		for seed := uint64(1); seed <= 12; seed++ {
 			t.Run(fmt.Sprintf("ps%d/seed%d", ps, seed), func(t *testing.T) {
 				r := rand.New(rand.NewPCG(seed, 7))
-				p := &keepPager{memPager: newMemPager(ps), kept: map[uint64]*Node{}, r: r}
+				p := newKeepPager(ps, r)
 				tr := &Tree{P: p}
 				keyspace := 100 + r.IntN(4000)
 				for op := 0; op < 8000; op++ {

@@ -97,7 +97,7 @@ func TestEncodeRunsSavepoints(t *testing.T) {
 		for seed := uint64(1); seed <= 8; seed++ {
 			t.Run(fmt.Sprintf("ps%d/seed%d", ps, seed), func(t *testing.T) {
 				r := rand.New(rand.NewPCG(seed, 1234))
-				kp := &keepPager{memPager: newMemPager(ps), kept: map[uint64]*Node{}, r: r}
+				kp := newKeepPager(ps, r)
 				p := &spPager{keepPager: kp}
 				tr := &Tree{P: p}
 				model := map[string]Value{}
