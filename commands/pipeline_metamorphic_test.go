@@ -327,6 +327,15 @@ type metaGen struct {
 	depth int // inside a generated MULTI block
 }
 
+// pairs is the command name followed by n key-value pairs.
+func (g *metaGen) pairs(name string, n int) []string {
+	args := []string{name}
+	for range n {
+		args = append(args, g.key(), g.value())
+	}
+	return args
+}
+
 func (g *metaGen) sequence(n int) [][]string {
 	for len(g.out) < n {
 		g.command()
@@ -455,11 +464,7 @@ func (g *metaGen) command() {
 	case k < 26:
 		g.emit(append([]string{"MGET"}, g.keys(5)...)...)
 	case k < 29:
-		args := []string{"MSET"}
-		for i := 1 + r.IntN(4); i > 0; i-- {
-			args = append(args, g.key(), g.value())
-		}
-		g.emit(args...)
+		g.emit(g.pairs("MSET", 1+r.IntN(4))...)
 	case k < 33:
 		g.emit("INCR", g.key())
 	case k < 36:
@@ -504,11 +509,7 @@ func (g *metaGen) command() {
 	case k < 70:
 		g.emit("MOVE", g.key(), g.db())
 	case k < 71:
-		args := []string{"MSETNX"}
-		for i := 1 + r.IntN(3); i > 0; i-- {
-			args = append(args, g.key(), g.value())
-		}
-		g.emit(args...)
+		g.emit(g.pairs("MSETNX", 1+r.IntN(3))...)
 	case k < 72:
 		g.emit(g.pick("EXPIRE", "PERSIST"), g.key(), "1000000")
 	case k < 76:
