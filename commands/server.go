@@ -98,6 +98,7 @@ func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hook
 		IdleTimeout: cfg.IdleTimeout,
 		PasswordSet: cfg.PasswordSet,
 		Log:         logf,
+		EventLoops:  int(cfg.Int("event-loops")),
 	})
 	if err != nil {
 		db.Close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/digby-db/digby/resp"
@@ -62,6 +63,14 @@ type pipeline struct {
 	// lastCmd is the command named lastName (as sent) last: check.
 	lastCmd  *command
 	lastName []byte
+
+	// next is the command an asynchronous pipeline goes on with (serve).
+	next  int
+	async bool
+	// outstanding counts the submissions settle gave the writer that are
+	// not answered yet; wake is answered, which counts them down.
+	outstanding atomic.Int32
+	wake        func()
 }
 
 // maxRememberedName bounds the name check remembers (command names are
@@ -70,6 +79,33 @@ const maxRememberedName = 32
 
 // Serve implements resp.Handler.
 func (e *Engine) Serve(c *resp.Client, cmd redcon.Command) {
+	p := e.start(c, cmd.Args, c.Conn().ReadPipeline())
+	p.async = false
+	p.serve()
+}
+
+// ServeAsync implements resp.AsyncHandler: Serve, except that where the
+// pipeline would wait for the writes it has submitted, it submits them
+// without leading (store.DB.SubmitAsync) and returns false; c.Wake is
+// called once they are answered, and Resume goes on.
+func (e *Engine) ServeAsync(c *resp.Client, cmds []redcon.Command) bool {
+	p := e.start(c, nil, cmds)
+	p.async = true
+	return p.serve()
+}
+
+// Resume implements resp.AsyncHandler: it goes on with the pipeline
+// ServeAsync or an earlier Resume stopped, and reports whether it ended.
+func (e *Engine) Resume(c *resp.Client) bool {
+	s, _ := c.Session.(*session)
+	if s == nil {
+		return true
+	}
+	return s.p.serve()
+}
+
+// start makes c's pipeline of first (when not nil) and cmds.
+func (e *Engine) start(c *resp.Client, first [][]byte, cmds []redcon.Command) *pipeline {
 	s, _ := c.Session.(*session)
 	if s == nil {
 		s = &session{}
@@ -78,19 +114,70 @@ func (e *Engine) Serve(c *resp.Client, cmd redcon.Command) {
 	p := &s.p
 	p.e, p.c = e, c
 	p.now = time.Now()
-	p.cmds = append(p.cmds[:0], cmd.Args)
-	for _, cmd := range c.Conn().ReadPipeline() {
+	p.cmds = p.cmds[:0]
+	if first != nil {
+		p.cmds = append(p.cmds, first)
+	}
+	for _, cmd := range cmds {
 		p.cmds = append(p.cmds, cmd.Args)
 	}
-	for i := 0; i < len(p.cmds); {
-		if i > 0 && c.Closed() {
+	p.next = 0
+	return p
+}
+
+// serve runs the pipeline from command next; it reports whether it ended
+// (false: it stopped to wait for writes, async only).
+func (p *pipeline) serve() bool {
+	for i := p.next; i < len(p.cmds); {
+		if i > 0 && p.c.Closed() {
 			break
 		}
-		i += p.run(i)
+		n := p.run(i)
+		if n == 0 {
+			p.next = i
+			return false
+		}
+		i += n
 	}
-	p.drain()
+	if !p.settle() {
+		p.next = len(p.cmds)
+		return false
+	}
 	clear(p.cmds)
 	p.cmds = p.cmds[:0]
+	p.next = 0
+	return true
+}
+
+// settle makes sure the writes submit prepared are answered and their
+// replies sent, before a command that must see them runs. Synchronous
+// pipelines wait (drain); an asynchronous one submits them without
+// waiting and reports false, and is resumed once they are answered.
+func (p *pipeline) settle() bool {
+	if !p.async || len(p.held) == 0 {
+		p.drain()
+		return true
+	}
+	if p.wake == nil {
+		p.wake = p.answered // bound once: a method value allocates
+	}
+	p.outstanding.Store(int32(len(p.held)))
+	for _, w := range p.held {
+		w.Then(p.wake)
+	}
+	p.e.db.SubmitAsync(p.held...)
+	clear(p.held)
+	p.held = p.held[:0]
+	return false
+}
+
+// answered counts down the submissions settle gave the writer, and wakes
+// the connection after the last (store.Pending.Then, in the goroutine
+// that answers it).
+func (p *pipeline) answered() {
+	if p.outstanding.Add(-1) == 0 {
+		p.c.Wake()
+	}
 }
 
 // drain submits the writes submit prepared, all together, then waits for
@@ -272,9 +359,11 @@ func (p *pipeline) run(i int) int {
 	}
 	e, c := p.e, p.c
 	cmd, rejected := p.check(args)
+	if (rejected != "" || cmd.kind != kindWrite || c.Multi) && !p.settle() {
+		return 0 // resumed once the writes before it are answered
+	}
 	p.account(cmd)
 	if c.Multi && (cmd == nil || !isTxControl(cmd.name)) {
-		p.drain()
 		w := p.writer()
 		switch {
 		case rejected != "":
@@ -291,7 +380,6 @@ func (p *pipeline) run(i int) int {
 		return 1
 	}
 	if rejected != "" {
-		p.drain()
 		p.writer().Error(rejected)
 		p.send()
 		return 1
@@ -300,10 +388,8 @@ func (p *pipeline) run(i int) int {
 	case kindWrite:
 		p.submit(cmd, args)
 	case kindRead:
-		p.drain()
 		return p.view(i, cmd)
 	default:
-		p.drain()
 		x := &p.x
 		*x = Ctx{e: e, c: c, args: args, w: p.writer(), db: c.DB(), now: nowMs()}
 		if err := safeRun(cmd.run, x); err != nil {

@@ -32,6 +32,9 @@ type Client struct {
 
 	conn redcon.Conn
 	own  *conn // conn when the Listener made it; nil for NewClient's
+	// wake tells the event loop serving the connection that its writes
+	// were answered (Wake); nil outside an event loop.
+	wake func()
 
 	proto  atomic.Int64
 	db     atomic.Int64
@@ -109,7 +112,16 @@ func (c *Client) Close() {
 func (c *Client) Kill() {
 	c.closed.Store(true)
 	if c.own != nil {
-		_ = c.own.nc.Close()
+		c.own.kill()
+	}
+}
+
+// Wake tells the event loop serving c that the writes an AsyncHandler
+// stopped for are answered, so that it calls Resume. It may be called
+// from any goroutine; outside an event loop it does nothing.
+func (c *Client) Wake() {
+	if c.wake != nil {
+		c.wake()
 	}
 }
 

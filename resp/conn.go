@@ -19,7 +19,8 @@ const outKeep = 64 << 10
 // served. It implements redcon.Conn, the interface the command layer writes
 // to. Only the connection's goroutine uses it, except NetConn().Close (Kill).
 type conn struct {
-	nc       net.Conn
+	nc       net.Conn // nil under an event loop (sock)
+	sock     *loopSock
 	addr     string
 	rd       *Reader
 	out      []byte
@@ -36,7 +37,9 @@ func newConn(nc net.Conn, lim Limits) *conn {
 	return &conn{nc: nc, addr: nc.RemoteAddr().String(), rd: NewReader(lim)}
 }
 
-// flush writes the buffered replies.
+// flush writes the buffered replies. Under an event loop what the socket
+// does not take at once waits in sock.pend, and the loop writes it as
+// the socket drains.
 func (c *conn) flush() error {
 	if c.werr != nil {
 		return c.werr
@@ -44,7 +47,12 @@ func (c *conn) flush() error {
 	if len(c.out) == 0 {
 		return nil
 	}
-	_, err := c.nc.Write(c.out)
+	var err error
+	if c.sock != nil {
+		err = c.sock.write(c.out)
+	} else {
+		_, err = c.nc.Write(c.out)
+	}
 	if err != nil {
 		c.werr = err
 	}
@@ -57,7 +65,12 @@ func (c *conn) flush() error {
 
 // writeDirect writes b to the socket after what is buffered, without copying
 // it into the buffer (large values).
+// Under an event loop b is copied (the loop cannot wait for the socket).
 func (c *conn) writeDirect(b []byte) error {
+	if c.sock != nil {
+		c.out = append(c.out, b...)
+		return nil
+	}
 	if err := c.flush(); err != nil {
 		return err
 	}
@@ -68,8 +81,12 @@ func (c *conn) writeDirect(b []byte) error {
 	return nil
 }
 
-// readMore reads once into the Reader's buffer.
+// readMore reads once into the Reader's buffer (not under an event loop,
+// which reads itself).
 func (c *conn) readMore() error {
+	if c.sock != nil {
+		return errLoopDetach
+	}
 	n, err := c.nc.Read(c.rd.Space())
 	c.rd.Fill(n)
 	if n > 0 {
@@ -85,10 +102,25 @@ func (c *conn) readMore() error {
 func (c *conn) RemoteAddr() string { return c.addr }
 
 // Close writes what is buffered and closes the connection; the connection's
-// goroutine stops after the pipeline being served (its read fails).
+// goroutine stops after the pipeline being served (its read fails). Under
+// an event loop, the loop closes it once its replies are written.
 func (c *conn) Close() error {
 	_ = c.flush()
+	if c.sock != nil {
+		c.sock.closing = true
+		return nil
+	}
 	return c.nc.Close()
+}
+
+// kill closes the connection from any goroutine: its goroutine's read
+// fails, or its event loop sees it hang up.
+func (c *conn) kill() {
+	if c.sock != nil {
+		c.sock.shutdown()
+		return
+	}
+	_ = c.nc.Close()
 }
 
 // WriteError implements redcon.Conn.
@@ -144,7 +176,7 @@ func (c *conn) ReadPipeline() []redcon.Command {
 // PeekPipeline returns the commands read with the one being served.
 func (c *conn) PeekPipeline() []redcon.Command { return c.cmds }
 
-// NetConn returns the socket.
+// NetConn returns the socket; nil under an event loop.
 func (c *conn) NetConn() net.Conn { return c.nc }
 
 // WriteBulkFrom writes a bulk of n bytes copied from rb. If rb ends early
@@ -153,6 +185,18 @@ func (c *conn) WriteBulkFrom(n int64, rb io.Reader) {
 	c.out = append(c.out, '$')
 	c.out = strconv.AppendInt(c.out, n, 10)
 	c.out = append(c.out, '\r', '\n')
+	if c.sock != nil {
+		at := len(c.out)
+		c.out = append(c.out, make([]byte, n)...)
+		if _, err := io.ReadFull(rb, c.out[at:]); err != nil {
+			c.out = c.out[:at]
+			c.werr = err
+			c.sock.closing = true
+			return
+		}
+		c.out = append(c.out, '\r', '\n')
+		return
+	}
 	if c.flush() != nil {
 		return
 	}
@@ -167,6 +211,8 @@ func (c *conn) WriteBulkFrom(n int64, rb io.Reader) {
 // Detach takes the connection out of the Listener's loop: the caller reads
 // its commands (ReadCommand), writes and flushes replies, and closes it.
 // It leaves the client table, and the Handler's Closed is not called for it.
+// Under an event loop a connection cannot be detached: ReadCommand fails
+// and the loop closes it.
 func (c *conn) Detach() redcon.DetachedConn {
 	c.detached = true
 	d := &detached{conn: c, cmds: c.cmds}

@@ -26,6 +26,23 @@ type Handler interface {
 	Closed(c *Client)
 }
 
+// AsyncHandler is a Handler an event loop can serve without waiting for
+// writes (Options.EventLoops): a pipeline stops where it would wait for
+// the writes it submitted, the loop serves other connections meanwhile,
+// and resumes it once Client.Wake says they are answered.
+type AsyncHandler interface {
+	Handler
+	// ServeAsync serves cmds (all of them, in order, writing replies to
+	// c.Conn() as Serve does) and reports whether it ended; false means
+	// it stopped to wait for writes and will call c.Wake once they are
+	// answered (from any goroutine). Nothing else of the connection runs
+	// until then.
+	ServeAsync(c *Client, cmds []redcon.Command) bool
+	// Resume goes on with the pipeline that stopped, after c.Wake, and
+	// reports whether it ended, as ServeAsync does.
+	Resume(c *Client) bool
+}
+
 // Options configure a Listener. The functions are consulted per connection or
 // per request so that CONFIG SET takes effect at once.
 type Options struct {
@@ -42,6 +59,12 @@ type Options struct {
 	PasswordSet func() bool
 	// Log receives lifecycle and error lines.
 	Log func(format string, args ...any)
+	// EventLoops, when positive, serves the connections from that many
+	// event loops (epoll, Linux only) instead of a goroutine each: no
+	// goroutine parks and wakes per request, and with an AsyncHandler
+	// the loops go on serving while the writer applies writes. Where
+	// loops cannot start, Serve logs why and uses goroutines.
+	EventLoops int
 }
 
 // Listener accepts Redis-protocol connections and serves each with its own
@@ -62,6 +85,10 @@ type Listener struct {
 	rejected atomic.Int64
 	// attackLogged is when (Unix seconds) logAttack last logged.
 	attackLogged atomic.Int64
+	// loops are the event loops (Options.EventLoops), set before the
+	// first connection is accepted; loopsDone waits for their goroutines.
+	loops     []*eventLoop
+	loopsDone sync.WaitGroup
 }
 
 // Listen binds addr ("host:port") and prepares to serve; call Serve to run.
@@ -78,6 +105,11 @@ func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
 // Serve accepts connections until Close, which makes it return nil.
 func (l *Listener) Serve() error {
+	if n := l.opts.EventLoops; n > 0 {
+		if err := l.startLoops(n); err != nil {
+			l.logf("# event loops: %v; serving each connection with a goroutine", err)
+		}
+	}
 	for {
 		nc, err := l.ln.Accept()
 		if err != nil {
@@ -95,7 +127,7 @@ func (l *Listener) Serve() error {
 			time.Sleep(10 * time.Millisecond) // out of file descriptors: let some close
 			continue
 		}
-		if c := l.admit(nc); c != nil {
+		if c := l.admit(nc); c != nil && !l.toLoop(c) {
 			go l.handle(c)
 		}
 	}
@@ -146,16 +178,25 @@ func (l *Listener) admit(nc net.Conn) *Client {
 // handle serves one connection until it closes: read, parse, serve the
 // pipeline, write the replies.
 func (l *Listener) handle(c *Client) {
-	defer l.conns.Done()
 	cn := c.own
 	err := l.loop(c, cn)
-	l.mu.Lock()
-	delete(l.clients, c.ID)
-	l.mu.Unlock()
 	if cn.detached { // its taker owns the socket now
+		l.mu.Lock()
+		delete(l.clients, c.ID)
+		l.mu.Unlock()
+		l.conns.Done()
 		return
 	}
 	_ = cn.nc.Close()
+	l.finish(c, err)
+}
+
+// finish forgets the client c, whose socket is closed; err is what ended it.
+func (l *Listener) finish(c *Client, err error) {
+	defer l.conns.Done()
+	l.mu.Lock()
+	delete(l.clients, c.ID)
+	l.mu.Unlock()
 	c.closed.Store(true)
 	if err != nil && IsProtocolError(err) {
 		l.logf("client id=%d addr=%s closed: %v", c.ID, c.Addr, err)
@@ -172,36 +213,11 @@ func (l *Listener) loop(c *Client, cn *conn) error {
 		if attack >= 0 {
 			cmds, perr = cmds[:attack], nil
 		}
-		for len(cmds) > 0 && !c.Closed() {
-			cn.cmds = cmds[1:]
-			l.h.Serve(c, cmds[0])
-			if cn.detached {
-				return nil
-			}
-			cmds, cn.cmds = cn.cmds, nil
-		}
-		if attack >= 0 {
-			// Redis drops the connection without a reply, not even to
-			// the commands before it in the same read.
-			cn.out = cn.out[:0]
-			l.logAttack(c)
+		if l.serveSync(c, cn, cmds); cn.detached {
 			return nil
 		}
-		if errors.Is(perr, ErrQueryLimit) {
-			// Redis closes without a reply (but after the replies to the
-			// requests complete before it).
-			_ = cn.flush()
-			l.logf("Closing client that reached max query buffer length: id=%d addr=%s (qbuf initial bytes: %.64q)", c.ID, c.Addr, cn.rd.pending())
-			return perr
-		}
-		if perr != nil && !c.Closed() {
-			cn.WriteError("ERR " + perr.Error())
-		}
-		if err := cn.flush(); err != nil {
+		if end, err := l.afterServe(c, cn, attack >= 0, perr); end {
 			return err
-		}
-		if perr != nil || c.Closed() {
-			return perr
 		}
 		if cn.rd.Buffered() {
 			continue // parsed one request at a time before AUTH
@@ -218,13 +234,59 @@ func (l *Listener) loop(c *Client, cn *conn) error {
 	}
 }
 
+// serveSync serves cmds with the Handler's Serve, until one detaches the connection.
+func (l *Listener) serveSync(c *Client, cn *conn, cmds []redcon.Command) {
+	for len(cmds) > 0 && !c.Closed() {
+		cn.cmds = cmds[1:]
+		l.h.Serve(c, cmds[0])
+		if cn.detached {
+			return
+		}
+		cmds, cn.cmds = cn.cmds, nil
+	}
+}
+
+// afterServe handles how the parse of a served read ended, and writes the
+// replies; it reports whether the connection ends, and why.
+func (l *Listener) afterServe(c *Client, cn *conn, attack bool, perr error) (bool, error) {
+	if attack {
+		// Redis drops the connection without a reply, not even to
+		// the commands before it in the same read.
+		cn.out = cn.out[:0]
+		l.logAttack(c)
+		return true, nil
+	}
+	if errors.Is(perr, ErrQueryLimit) {
+		// Redis closes without a reply (but after the replies to the
+		// requests complete before it).
+		_ = cn.flush()
+		l.logf("Closing client that reached max query buffer length: id=%d addr=%s (qbuf initial bytes: %.64q)", c.ID, c.Addr, cn.rd.pending())
+		return true, perr
+	}
+	if perr != nil && !c.Closed() {
+		cn.WriteError("ERR " + perr.Error())
+	}
+	if err := cn.flush(); err != nil {
+		return true, err
+	}
+	if perr != nil || c.Closed() {
+		return true, perr
+	}
+	return false, nil
+}
+
+// idleTimeout is the timeout parameter now (0: none).
+func (l *Listener) idleTimeout() time.Duration {
+	if l.opts.IdleTimeout == nil {
+		return 0
+	}
+	return l.opts.IdleTimeout()
+}
+
 // setIdleDeadline bounds the next read by the idle timeout, or lifts the
 // bound once timeout is 0 again.
 func (l *Listener) setIdleDeadline(cn *conn) error {
-	var d time.Duration
-	if l.opts.IdleTimeout != nil {
-		d = l.opts.IdleTimeout()
-	}
+	d := l.idleTimeout()
 	switch {
 	case d > 0:
 		cn.deadline = true
@@ -247,7 +309,9 @@ func (l *Listener) Close() error {
 	for _, c := range l.Clients() {
 		c.Kill()
 	}
+	l.stopLoops()
 	l.conns.Wait()
+	l.loopsDone.Wait()
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("close listener: %w", err)
 	}

@@ -291,10 +291,7 @@ func (db *DB) ackWaiters(ps []*Pending, err error) {
 			continue // answered already (applyGuarded's answer to a panic)
 		default:
 		}
-		if err != nil && p.err == nil {
-			p.err = err
-		}
-		close(p.done)
+		p.finish(err)
 	}
 }
 

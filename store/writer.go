@@ -24,6 +24,26 @@ type Pending struct {
 	// hint is the key fn will write first, and table its table (Hint).
 	hint  []byte
 	table uint32
+	// then is called once done is closed (Then).
+	then func()
+}
+
+// Then sets fn to be called once the submission is answered, after Done
+// is closed, from whichever goroutine answers it (the writer's, a
+// leading submitter's, or the submitter's own when the store is closed).
+// fn must be quick and must not submit or wait for writes. Set it before
+// submitting.
+func (p *Pending) Then(fn func()) { p.then = fn }
+
+// finish answers the submission with err (unless it has an error already).
+func (p *Pending) finish(err error) {
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	close(p.done)
+	if p.then != nil {
+		p.then()
+	}
 }
 
 // Hint tells the writer the key fn will write first, in table, so that
@@ -75,27 +95,49 @@ func NewPending(fn func(*Tx) error) *Pending {
 func (db *DB) SubmitAll(ps ...*Pending) {
 	db.closeMu.RLock()
 	defer db.closeMu.RUnlock()
-	if db.closed.Load() {
-		for _, p := range ps {
-			p.err = ErrClosed
-			close(p.done)
-		}
+	if !db.join(ps) {
 		return
 	}
-	db.cmu.Lock()
-	db.waiting = append(db.waiting, ps...)
-	if db.leading {
-		db.cmu.Unlock()
-		return
-	}
-	db.leading = true
-	db.cmu.Unlock()
 	runtime.Gosched()
 	db.wmu.Lock()
 	if db.lead(1) {
 		notify(db.wake) // the writer goroutine leads on
 	}
 	db.wmu.Unlock()
+}
+
+// SubmitAsync submits ps in order, as SubmitAll does, but never leads:
+// when no one is applying, it wakes the writer goroutine to lead, and
+// returns at once. It is for callers that have other work to do while
+// the writes are applied (an event loop serving many connections), and
+// learn of their end through Pending.Then. ps (the slice) is not kept.
+func (db *DB) SubmitAsync(ps ...*Pending) {
+	db.closeMu.RLock()
+	defer db.closeMu.RUnlock()
+	if db.join(ps) {
+		notify(db.wake)
+	}
+}
+
+// join adds ps to the waiting submissions and reports whether the caller
+// must see that they are applied (no one was leading: leading is now
+// set). On a closed store it answers them with ErrClosed instead.
+// closeMu is read-held.
+func (db *DB) join(ps []*Pending) bool {
+	if db.closed.Load() {
+		for _, p := range ps {
+			p.finish(ErrClosed)
+		}
+		return false
+	}
+	db.cmu.Lock()
+	defer db.cmu.Unlock()
+	db.waiting = append(db.waiting, ps...)
+	if db.leading {
+		return false
+	}
+	db.leading = true
+	return true
 }
 
 // lead applies the waiting submissions, up to rounds batches, and reports
