@@ -128,6 +128,11 @@ func checkFile(f *page.File, m *page.Meta) (CheckReport, error) {
 			if fs.IsFree(id) && c.seen[id] == 0 {
 				c.seen[id] = seenFree
 				c.r.Free++
+			} else if fs.IsFree(id) && c.seen[id] == seenPending {
+				// A stale bit: free-space metadata pages keep their
+				// free bits (allocMeta does not dirty the bitmap), and
+				// one replaced since is pending; Load clears the bits of
+				// pending pages, so it is never handed out twice.
 			} else if fs.IsFree(id) && c.seen[id] != seenReach {
 				return c.r, &page.CorruptError{ID: id, Reason: "free and pending at once"}
 			} else if fs.IsFree(id) {
