@@ -28,7 +28,7 @@ func (authHandler) Closed(*Client) {}
 // one request at a time, so the loop serves the AUTH before the next
 // request's header is judged.
 func TestPipelinedAuth(t *testing.T) {
-	l, err := Listen("127.0.0.1:0", authHandler{}, Options{PasswordSet: func() bool { return true }})
+	l, err := listenT("127.0.0.1:0", authHandler{}, Options{PasswordSet: func() bool { return true }})
 	if err != nil {
 		t.Fatal(err)
 	}

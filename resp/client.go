@@ -116,6 +116,11 @@ func (c *Client) Kill() {
 	}
 }
 
+// SetWake sets what Wake calls, for driving an AsyncHandler without a
+// Listener (tests, embedding); the Listener's event loops set their own.
+// Set it before the client is served.
+func (c *Client) SetWake(fn func()) { c.wake = fn }
+
 // Wake tells the event loop serving c that the writes an AsyncHandler
 // stopped for are answered, so that it calls Resume. It may be called
 // from any goroutine; outside an event loop it does nothing.

@@ -188,8 +188,11 @@ func (c *conn) WriteBulkFrom(n int64, rb io.Reader) {
 	if c.sock != nil {
 		at := len(c.out)
 		c.out = append(c.out, make([]byte, n)...)
-		if _, err := io.ReadFull(rb, c.out[at:]); err != nil {
-			c.out = c.out[:at]
+		if k, err := io.ReadFull(rb, c.out[at:]); err != nil {
+			// As below: what was read goes out, then the connection
+			// closes, and later output is dropped.
+			c.out = c.out[:at+k]
+			_ = c.flush()
 			c.werr = err
 			c.sock.closing = true
 			return

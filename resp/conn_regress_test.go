@@ -24,7 +24,7 @@ func (h *countHandler) Closed(*Client) { h.closed.Add(1) }
 // no goroutine stays behind, no race.
 func TestKillAndCloseUnderLoad(t *testing.T) {
 	h := &countHandler{}
-	l, err := Listen("127.0.0.1:0", h, Options{MaxClients: func() int { return 15 }})
+	l, err := listenT("127.0.0.1:0", h, Options{MaxClients: func() int { return 15 }})
 	if err != nil {
 		t.Fatal(err)
 	}

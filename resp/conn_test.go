@@ -121,7 +121,7 @@ func (bulkFromHandler) Closed(*Client) {}
 // reader ends early the reply cannot be completed, and the connection is
 // closed rather than left with a torn reply.
 func TestWriteBulkFrom(t *testing.T) {
-	l, err := Listen("127.0.0.1:0", bulkFromHandler{}, Options{})
+	l, err := listenT("127.0.0.1:0", bulkFromHandler{}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,6 +150,7 @@ func (l *Listener) admit(nc net.Conn) *Client {
 		},
 	})
 	c.conn, c.own = cn, cn
+	l.takeSocket(cn)
 	maxClients := 0
 	if l.opts.MaxClients != nil {
 		maxClients = l.opts.MaxClients()
@@ -168,6 +169,9 @@ func (l *Listener) admit(nc net.Conn) *Client {
 			cn.WriteError("ERR max number of clients reached")
 		}
 		_ = cn.Close()
+		if cn.sock != nil {
+			cn.sock.close()
+		}
 		return nil
 	}
 	l.accepted.Add(1)

@@ -32,7 +32,7 @@ func (echoHandler) Closed(*Client) {}
 
 func startListener(t *testing.T, opts Options) *Listener {
 	t.Helper()
-	l, err := Listen("127.0.0.1:0", echoHandler{}, opts)
+	l, err := listenT("127.0.0.1:0", echoHandler{}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

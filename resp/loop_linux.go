@@ -48,6 +48,7 @@ type eventLoop struct {
 	woken    []*Client // pipelines whose writes were answered
 	spare    []*Client // woken's other array
 	stop     bool      // the Listener is closing: end once conns is empty
+	exited   bool      // run has returned: no connection may be queued
 	sleeping atomic.Bool
 }
 
@@ -109,45 +110,66 @@ func newEventLoop(l *Listener, ah AsyncHandler) (*eventLoop, error) {
 	return lp, nil
 }
 
-// toLoop hands the admitted client c to an event loop, with a descriptor
-// of the loop's own in place of its net.Conn. It reports false when
-// there are no loops (c is then served by a goroutine).
-func (l *Listener) toLoop(c *Client) bool {
+// takeSocket gives cn a descriptor of its own in place of its net.Conn,
+// for an event loop, before the connection is admitted (so that Kill
+// never sees it change). Where that fails cn keeps its net.Conn and is
+// served by a goroutine.
+func (l *Listener) takeSocket(cn *conn) {
 	if len(l.loops) == 0 {
-		return false
+		return
 	}
-	cn := c.own
-	fd := -1
-	var err error
 	sc, ok := cn.nc.(syscall.Conn)
 	if !ok {
-		return false
+		return
 	}
 	raw, err := sc.SyscallConn()
-	if err == nil {
-		cerr := raw.Control(func(s uintptr) { fd, err = syscall.Dup(int(s)) })
-		if err == nil {
-			err = cerr
-		}
-	}
 	if err != nil {
-		return false // served by a goroutine, as without loops
+		return
+	}
+	fd := -1
+	cerr := raw.Control(func(s uintptr) { fd, err = syscall.Dup(int(s)) })
+	if err != nil || cerr != nil {
+		return
 	}
 	// The duplicate shares the socket (and its O_NONBLOCK); Go's own
 	// descriptor leaves Go's poller.
 	syscall.CloseOnExec(fd)
 	cn.sock = &loopSock{fd: fd, lastRead: time.Now()}
 	_ = cn.nc.Close()
-	if c.Closed() { // killed before the socket changed hands
-		cn.sock.shutdown()
+	cn.nc = nil
+}
+
+// toLoop hands the admitted client c to an event loop when takeSocket
+// gave it a descriptor, and reports whether it did.
+func (l *Listener) toLoop(c *Client) bool {
+	if c.own.sock == nil {
+		return false
 	}
 	lp := l.loops[int(c.ID)%len(l.loops)]
 	c.wake = func() { lp.wake(c) }
 	lp.mu.Lock()
+	if lp.exited {
+		// Admitted as Close began, after the loop had ended.
+		lp.mu.Unlock()
+		c.own.sock.close()
+		l.finish(c, nil)
+		return true
+	}
 	lp.incoming = append(lp.incoming, c)
 	lp.mu.Unlock()
 	lp.signal()
 	return true
+}
+
+// close closes the descriptor, once: by the loop, or at admission for a
+// connection refused before any loop took it.
+func (s *loopSock) close() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		_ = syscall.Close(s.fd)
+	}
+	s.mu.Unlock()
 }
 
 // stopLoops tells the loops to end once their connections have.
@@ -205,6 +227,7 @@ func (lp *eventLoop) run() {
 		if stop && len(lp.conns) == 0 && len(incoming) == 0 {
 			lp.mu.Lock()
 			done := len(lp.incoming) == 0
+			lp.exited = done
 			lp.mu.Unlock()
 			if done {
 				return
@@ -455,7 +478,7 @@ func (lp *eventLoop) resume(c *Client) {
 // end ends c once its replies are written.
 func (lp *eventLoop) end(c *Client, err error) {
 	s := c.own.sock
-	if len(s.pend) > 0 && c.own.werr == nil {
+	if len(s.pend) > 0 && !s.broken {
 		s.closing, s.endErr = true, err
 		lp.settle(c)
 		return
@@ -473,10 +496,7 @@ func (lp *eventLoop) close(c *Client, err error) {
 	if s.mask != 0 {
 		_ = lp.setMask(c, 0)
 	}
-	s.mu.Lock()
-	s.closed = true
-	_ = syscall.Close(s.fd)
-	s.mu.Unlock()
+	s.close()
 	lp.l.finish(c, err)
 }
 
@@ -506,8 +526,10 @@ func (s *loopSock) write(b []byte) error {
 			s.pend = append(s.pend, b...)
 			return nil
 		case err != nil:
+			s.broken = true
 			return err
 		default:
+			s.broken = true
 			return io.ErrShortWrite
 		}
 	}
@@ -527,8 +549,10 @@ func (s *loopSock) writePend() error {
 			s.pend = append(s.pend[:0], b...)
 			return nil
 		case err != nil:
+			s.broken = true
 			return err
 		default:
+			s.broken = true
 			return io.ErrShortWrite
 		}
 	}

@@ -17,6 +17,12 @@ func (s *loopSock) shutdown() {}
 // Listener serves each connection with a goroutine instead.
 func (l *Listener) startLoops(n int) error { return errNoLoop }
 
+// takeSocket leaves cn with its net.Conn: there are no loops.
+func (l *Listener) takeSocket(cn *conn) {}
+
+// close is never reached: no loopSock is made without event loops.
+func (s *loopSock) close() {}
+
 // toLoop is never reached: startLoops failed.
 func (l *Listener) toLoop(c *Client) bool { return false }
 

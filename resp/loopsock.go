@@ -24,6 +24,8 @@ type loopSock struct {
 	// pend is output the socket has not taken yet; while it is not empty
 	// nothing more of the connection is served.
 	pend []byte
+	// broken: a write to the socket failed (pend will never go out).
+	broken bool
 	// mask is the events the loop's epoll set waits for on fd (0: fd is
 	// not in the set).
 	mask uint32
