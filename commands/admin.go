@@ -165,45 +165,55 @@ func cmdExec(x *Ctx) error {
 	if err := x.e.db.Failed(); err != nil && queueWrites(x.e, queue) {
 		return replyError("EXECABORT Transaction discarded because of: " + misconf(err))
 	}
+	if x.tx != nil {
+		// Submitted as a write by an asynchronous pipeline (submitExec):
+		// already in the writer's transaction, with the connection
+		// waiting for the reply.
+		return x.execQueue(x.tx, x.w, queue, ws)
+	}
 	out := resp.Writer{Proto: x.c.Proto()}
-	db := x.c.DB()
 	err := x.e.db.Update(func(tx *store.Tx) error {
 		out.Reset()
-		y := &Ctx{e: x.e, c: x.c, w: &out, tx: tx, db: db, now: nowMs(), exec: true}
-		changed, err := y.watchedChanged(ws)
-		if err != nil {
-			return err
-		}
-		if changed {
-			out.NullArray()
-			return nil
-		}
-		out.Array(len(queue))
-		for _, args := range queue {
-			cmd, rejected := x.e.resolve(args)
-			if cmd == nil {
-				out.Error(rejected)
-				continue
-			}
-			y.args = args
-			mark := len(out.B)
-			if err := safeRun(cmd.run, y); err != nil {
-				out.B = out.B[:mark]
-				out.Error(errorReply(err))
-			}
-			if y.quit {
-				x.quit = true
-				y.quit = false
-			}
-		}
-		db = y.db
-		return nil
+		return x.execQueue(tx, &out, queue, ws)
 	})
 	if err != nil {
 		return err
 	}
-	x.c.SetDB(db)
 	x.w.Raw(out.B)
+	return nil
+}
+
+// execQueue runs the MULTI queue in tx, replying to w, unless a watched
+// key changed; a SELECT in the queue selects the table for the connection.
+func (x *Ctx) execQueue(tx *store.Tx, w *resp.Writer, queue [][][]byte, ws *watchSet) error {
+	y := &Ctx{e: x.e, c: x.c, w: w, tx: tx, db: x.c.DB(), now: nowMs(), exec: true}
+	changed, err := y.watchedChanged(ws)
+	if err != nil {
+		return err
+	}
+	if changed {
+		w.NullArray()
+		return nil
+	}
+	w.Array(len(queue))
+	for _, args := range queue {
+		cmd, rejected := x.e.resolve(args)
+		if cmd == nil {
+			w.Error(rejected)
+			continue
+		}
+		y.args = args
+		mark := len(w.B)
+		if err := safeRun(cmd.run, y); err != nil {
+			w.Truncate(mark)
+			w.Error(errorReply(err))
+		}
+		if y.quit {
+			x.quit = true
+			y.quit = false
+		}
+	}
+	x.c.SetDB(y.db)
 	return nil
 }
 

@@ -6,6 +6,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,7 +101,7 @@ func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hook
 		IdleTimeout: cfg.IdleTimeout,
 		PasswordSet: cfg.PasswordSet,
 		Log:         logf,
-		EventLoops:  int(cfg.Int("event-loops")),
+		EventLoops:  eventLoops(cfg.Get("event-loops")),
 	})
 	if err != nil {
 		db.Close()
@@ -167,6 +170,16 @@ func (s *Server) expiryLoop() {
 			}
 		}
 	}
+}
+
+// eventLoops is how many event loops the event-loops parameter asks for:
+// "auto" is one a P (GOMAXPROCS), and 0 a goroutine a connection.
+func eventLoops(v string) int {
+	if strings.EqualFold(v, "auto") {
+		return runtime.GOMAXPROCS(0)
+	}
+	n, _ := strconv.Atoi(v) // checked by the config
+	return n
 }
 
 // Close stops serving, flushes and closes the database.

@@ -67,6 +67,8 @@ type pipeline struct {
 	// next is the command an asynchronous pipeline goes on with (serve).
 	next  int
 	async bool
+	// barrier: an EXEC was submitted (submitExec); the next command waits.
+	barrier bool
 	// outstanding counts the submissions settle gave the writer that are
 	// not answered yet; wake is answered, which counts them down.
 	outstanding atomic.Int32
@@ -195,11 +197,24 @@ func (p *pipeline) drain() {
 				s.w.Error(errorReply(err))
 			}
 		}
+		quit := false
+		if s.cmd != nil && s.cmd.name == "exec" {
+			// An EXEC the writer did not run (the store failed first)
+			// still ends the transaction; one that ran may close.
+			if p.c.Multi {
+				s.x.endMulti()
+			}
+			quit = s.x.quit
+		}
 		p.c.Send(&s.w)
+		if quit {
+			p.c.Close()
+		}
 		p.recycle(s)
 	}
 	clear(p.slots)
 	p.slots = p.slots[:0]
+	p.barrier = false
 }
 
 // recycle keeps an answered slot for the connection's next writes (the writer
@@ -359,7 +374,9 @@ func (p *pipeline) run(i int) int {
 	}
 	e, c := p.e, p.c
 	cmd, rejected := p.check(args)
-	if (rejected != "" || cmd.kind != kindWrite || c.Multi) && !p.settle() {
+	// barrier first: while a submitted EXEC waits, the writer owns the
+	// connection's MULTI state.
+	if (p.barrier || rejected != "" || cmd.kind != kindWrite || c.Multi) && !p.settle() {
 		return 0 // resumed once the writes before it are answered
 	}
 	p.account(cmd)
@@ -382,6 +399,10 @@ func (p *pipeline) run(i int) int {
 	if rejected != "" {
 		p.writer().Error(rejected)
 		p.send()
+		return 1
+	}
+	if p.async && c.Multi && cmd.name == "exec" {
+		p.submitExec(cmd, args)
 		return 1
 	}
 	switch cmd.kind {
@@ -444,6 +465,21 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 		s.wait.Hint(uint32(p.c.DB()), s.key)
 	}
 	p.held = append(p.held, s.wait)
+}
+
+// submitExec submits an EXEC to the writer as a write, so that an event
+// loop goes on serving other connections while it is applied (Serve runs
+// it in the connection's goroutine, which waits: cmdExec). Until it is
+// answered the writer owns the connection's MULTI state, so the next
+// command waits for it (barrier).
+func (p *pipeline) submitExec(cmd *command, args [][]byte) {
+	s := p.newSlot()
+	p.slots = append(p.slots, s)
+	s.cmd = cmd
+	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
+	s.wait = store.NewPending(s.run)
+	p.held = append(p.held, s.wait)
+	p.barrier = true
 }
 
 // prefetch reads the pages of the keys the write cmd will touch into the

@@ -90,6 +90,10 @@ func startDigbyIn(t testing.TB, dir string, args ...string) *server {
 	t.Helper()
 	port := freePort(t)
 	all := append([]string{"--port", strconv.Itoa(port), "--dir", dir}, args...)
+	if v := os.Getenv("DIGBY_EVENT_LOOPS"); v != "" {
+		// CI runs the suite once more with the goroutine-a-connection form.
+		all = append(all, "--event-loops", v)
+	}
 	s := launch(t, binary, all, port)
 	s.dir = dir
 	return s

@@ -44,6 +44,9 @@ Options (also accepted as "name value" lines in the config file):
                                most bytes of one incomplete request a connection may
                                hold; past it the connection is closed (default 1gb)
   --timeout SECONDS            close connections idle that long (default 0: never)
+  --event-loops N|auto         serve connections from N epoll event loops (Linux),
+                               auto: one a core; 0: a goroutine a connection
+                               (default auto)
   --encryption-key-file FILE   encrypt the database (AES-GCM) with the key in FILE:
                                32 or 64 hex characters (AES-128/256), mode 0600,
                                e.g. made by: openssl rand -hex 32 > FILE

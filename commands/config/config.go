@@ -85,6 +85,16 @@ func choose(choices []string, v string) (string, error) {
 	return "", fmt.Errorf("argument(s) must be one of the following: %s", strings.Join(choices, ", "))
 }
 
+// autoOr accepts "auto" besides what check accepts.
+func autoOr(check func(string) error) func(string) error {
+	return func(v string) error {
+		if strings.EqualFold(v, "auto") {
+			return nil
+		}
+		return check(v)
+	}
+}
+
 func rangeInt(lo, hi int64) func(string) error {
 	return func(v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -121,7 +131,7 @@ var params = map[string]param{
 	"cache-size":                  {size: true, def: "256mb", mutable: true, check: isPositiveSize},
 	"file-slack":                  {def: "15", check: rangeInt(0, 90)},
 	"commit-log":                  {def: "no", choices: []string{"yes", "no"}},
-	"event-loops":                 {def: "0", check: rangeInt(0, 64)},
+	"event-loops":                 {def: "auto", check: autoOr(rangeInt(0, 64))},
 	"maxclients":                  {def: "10000", mutable: true, check: rangeInt(1, 1<<30)},
 	"requirepass-file":            {def: ""},
 	"encryption-key-file":         {def: ""},

@@ -38,6 +38,20 @@ func TestParseFlagsAndFile(t *testing.T) {
 	}
 }
 
+// TestEventLoopsValues: event-loops takes auto (the default, in any
+// case) or a count from 0 to 64.
+func TestEventLoopsValues(t *testing.T) {
+	if v := Default().Get("event-loops"); v != "auto" {
+		t.Fatalf("default event-loops %q, want auto", v)
+	}
+	for _, v := range []string{"auto", "AUTO", "0", "1", "64"} {
+		c, err := Parse([]string{"--event-loops", v})
+		if err != nil || c.Get("event-loops") != v {
+			t.Fatalf("--event-loops %s: %v, got %q", v, err, c.Get("event-loops"))
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--nope", "1"},
@@ -47,6 +61,9 @@ func TestParseErrors(t *testing.T) {
 		{"--cache-size", "0"},
 		{"--file-slack", "91"},
 		{"--file-slack", "-1"},
+		{"--event-loops", "65"},
+		{"--event-loops", "-1"},
+		{"--event-loops", "some"},
 		{"-p", "1"},
 		{"/does/not/exist.conf"},
 	} {
