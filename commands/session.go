@@ -153,8 +153,9 @@ func (p *pipeline) serve() bool {
 
 // settle makes sure the writes submit prepared are answered and their
 // replies sent, before a command that must see them runs. Synchronous
-// pipelines wait (drain); an asynchronous one submits them without
-// waiting and reports false, and is resumed once they are answered.
+// pipelines wait (drain); an asynchronous one readies them for Submit,
+// which its event loop calls once it has served all it could, and
+// reports false: it is resumed once they are answered.
 func (p *pipeline) settle() bool {
 	if !p.async || len(p.held) == 0 {
 		p.drain()
@@ -167,11 +168,42 @@ func (p *pipeline) settle() bool {
 	for _, w := range p.held {
 		w.Then(p.wake)
 	}
-	p.e.db.SubmitAsync(p.held...)
-	clear(p.held)
-	p.held = p.held[:0]
 	return false
 }
+
+// Submit implements resp.AsyncHandler: it gives the writer the writes the
+// stopped pipelines of cs readied (settle), in that order, in one
+// submission. A small one the caller applies itself when no one is
+// applying (store.DB.SubmitAll: flat combining), sparing the handoff to
+// the writer goroutine and back, which costs more than a few writes; a
+// larger one goes to the writer goroutine (store.DB.SubmitAsync), so that
+// the loop goes on serving while it is applied.
+func (e *Engine) Submit(cs []*resp.Client) {
+	var buf [64]*store.Pending
+	all := buf[:0]
+	for _, c := range cs {
+		s, _ := c.Session.(*session)
+		if s == nil {
+			continue
+		}
+		all = append(all, s.p.held...)
+		clear(s.p.held)
+		s.p.held = s.p.held[:0]
+	}
+	switch {
+	case len(all) == 0:
+	case len(all) <= leadMax:
+		e.db.SubmitAll(all...)
+	default:
+		e.db.SubmitAsync(all...)
+	}
+	clear(all)
+}
+
+// leadMax is the largest submission an event loop applies itself
+// (Submit): about what a loop's unpipelined connections bring in one
+// pass, and a few tens of microseconds of the writer's work.
+const leadMax = 32
 
 // answered counts down the submissions settle gave the writer, and wakes
 // the connection after the last (store.Pending.Then, in the goroutine

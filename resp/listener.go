@@ -34,13 +34,18 @@ type AsyncHandler interface {
 	Handler
 	// ServeAsync serves cmds (all of them, in order, writing replies to
 	// c.Conn() as Serve does) and reports whether it ended; false means
-	// it stopped to wait for writes and will call c.Wake once they are
-	// answered (from any goroutine). Nothing else of the connection runs
-	// until then.
+	// it stopped to wait for writes, which Submit hands over, and c.Wake
+	// is called once they are answered (from any goroutine). Nothing else
+	// of the connection runs until then.
 	ServeAsync(c *Client, cmds []redcon.Command) bool
 	// Resume goes on with the pipeline that stopped, after c.Wake, and
 	// reports whether it ended, as ServeAsync does.
 	Resume(c *Client) bool
+	// Submit hands over the writes of the pipelines of cs that stopped
+	// (ServeAsync or Resume returned false since their last Submit), in
+	// one submission; the loop calls it once it has served all it could,
+	// before it waits. Until then they are not applied, so no Wake comes.
+	Submit(cs []*Client)
 }
 
 // Options configure a Listener. The functions are consulted per connection or

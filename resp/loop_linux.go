@@ -42,6 +42,9 @@ type eventLoop struct {
 	raw    syscall.RawConn
 	events []syscall.EpollEvent
 	conns  map[int32]*Client // by descriptor
+	// stopped are the connections whose pipelines stopped for writes
+	// since the last AsyncHandler.Submit.
+	stopped []*Client
 
 	mu       sync.Mutex
 	incoming []*Client // admitted, not yet in the set
@@ -224,6 +227,7 @@ func (lp *eventLoop) run() {
 			woken[i] = nil
 			lp.resume(c)
 		}
+		lp.submit()
 		if stop && len(lp.conns) == 0 && len(incoming) == 0 {
 			lp.mu.Lock()
 			done := len(lp.incoming) == 0
@@ -244,11 +248,23 @@ func (lp *eventLoop) run() {
 				lp.event(c, ev.Events)
 			}
 		}
+		lp.submit()
 		if d := lp.l.idleTimeout(); d > 0 && time.Since(lastIdle) >= time.Second {
 			lastIdle = time.Now()
 			lp.expireIdle(d, lastIdle)
 		}
 	}
+}
+
+// submit hands the writes of the pipelines that stopped to the writer,
+// together (AsyncHandler.Submit).
+func (lp *eventLoop) submit() {
+	if len(lp.stopped) == 0 {
+		return
+	}
+	lp.ah.Submit(lp.stopped)
+	clear(lp.stopped)
+	lp.stopped = lp.stopped[:0]
 }
 
 // wait returns how many events are in lp.events, parking the goroutine
@@ -419,6 +435,7 @@ func (lp *eventLoop) serveBuffered(c *Client) bool {
 			if lp.ah != nil {
 				if !lp.ah.ServeAsync(c, cmds) {
 					s.waiting, s.perr, s.attack = true, perr, attack >= 0
+					lp.stopped = append(lp.stopped, c)
 					return false
 				}
 			} else if lp.l.serveSync(c, cn, cmds); cn.detached {
@@ -460,6 +477,7 @@ func (lp *eventLoop) resume(c *Client) {
 	s.waiting = false
 	if !lp.ah.Resume(c) {
 		s.waiting = true
+		lp.stopped = append(lp.stopped, c)
 		return
 	}
 	if !lp.after(c, s.attack, s.perr) {

@@ -81,6 +81,7 @@ func (h *asyncHandler) Serve(c *Client, cmd redcon.Command) {
 	s := h.state(c)
 	done := h.ServeAsync(c, append([]redcon.Command{cmd}, c.Conn().ReadPipeline()...))
 	for !done {
+		h.submit(c, s)
 		<-s.ready
 		done = h.Resume(c)
 	}
@@ -127,9 +128,20 @@ func (h *asyncHandler) Resume(c *Client) bool {
 	return true
 }
 
-// stop hands the held writes to the "writer", which wakes c later.
+// stop readies the held writes for Submit (Serve submits them itself).
 func (h *asyncHandler) stop(c *Client, s *asyncState) {
 	s.waiting = true
+}
+
+// Submit hands the held writes of cs to the "writer", which wakes each
+// later, in random order.
+func (h *asyncHandler) Submit(cs []*Client) {
+	for _, c := range cs {
+		h.submit(c, h.state(c))
+	}
+}
+
+func (h *asyncHandler) submit(c *Client, s *asyncState) {
 	d := time.Duration(rand.Intn(300)) * time.Microsecond
 	go func() {
 		time.Sleep(d)
