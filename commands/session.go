@@ -174,10 +174,11 @@ func (p *pipeline) settle() bool {
 // Submit implements resp.AsyncHandler: it gives the writer the writes the
 // stopped pipelines of cs readied (settle), in that order, in one
 // submission. A small one the caller applies itself when no one is
-// applying (store.DB.SubmitAll: flat combining), sparing the handoff to
-// the writer goroutine and back, which costs more than a few writes; a
-// larger one goes to the writer goroutine (store.DB.SubmitAsync), so that
-// the loop goes on serving while it is applied.
+// applying and the writer's role is free (store.DB.SubmitLead: flat
+// combining), sparing the handoff to the writer goroutine and back,
+// which costs more than a few writes; a larger one goes to the writer
+// goroutine (store.DB.SubmitAsync), so that the loop goes on serving
+// while it is applied.
 func (e *Engine) Submit(cs []*resp.Client) {
 	var buf [64]*store.Pending
 	all := buf[:0]
@@ -193,7 +194,7 @@ func (e *Engine) Submit(cs []*resp.Client) {
 	switch {
 	case len(all) == 0:
 	case len(all) <= leadMax:
-		e.db.SubmitAll(all...)
+		e.db.SubmitLead(all...)
 	default:
 		e.db.SubmitAsync(all...)
 	}

@@ -471,7 +471,7 @@ func (lp *eventLoop) after(c *Client, attack bool, perr error) bool {
 // resume goes on with c's pipeline, whose writes were answered.
 func (lp *eventLoop) resume(c *Client) {
 	s := c.own.sock
-	if !s.waiting || lp.conns[int32(s.fd)] != c {
+	if lp.ah == nil || !s.waiting || lp.conns[int32(s.fd)] != c {
 		return
 	}
 	s.waiting = false

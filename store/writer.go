@@ -119,6 +119,30 @@ func (db *DB) SubmitAsync(ps ...*Pending) {
 	}
 }
 
+// SubmitLead submits ps in order, as SubmitAll does, and applies them
+// itself when no one is applying and the writer's role is free at once;
+// otherwise it leaves them to whoever applies, or wakes the writer
+// goroutine (as SubmitAsync), and returns without waiting. Unlike
+// SubmitAll it does not yield first: it is for a caller that has gathered
+// its batch already (an event loop, after a pass over its connections)
+// and must never wait for the writer's role (a flush's end, a SAVE).
+// Callers learn of the end through Pending.Then. ps (the slice) is not kept.
+func (db *DB) SubmitLead(ps ...*Pending) {
+	db.closeMu.RLock()
+	defer db.closeMu.RUnlock()
+	if !db.join(ps) {
+		return
+	}
+	if !db.wmu.TryLock() {
+		notify(db.wake)
+		return
+	}
+	if db.lead(1) {
+		notify(db.wake) // the writer goroutine leads on
+	}
+	db.wmu.Unlock()
+}
+
 // join adds ps to the waiting submissions and reports whether the caller
 // must see that they are applied (no one was leading: leading is now
 // set). On a closed store it answers them with ErrClosed instead.
