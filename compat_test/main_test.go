@@ -88,20 +88,44 @@ func startDigby(t testing.TB, args ...string) *server {
 // startDigbyIn starts digby-server with its data in dir.
 func startDigbyIn(t testing.TB, dir string, args ...string) *server {
 	t.Helper()
-	port := freePort(t)
-	all := append([]string{"--port", strconv.Itoa(port), "--dir", dir}, args...)
-	if v := os.Getenv("DIGBY_EVENT_LOOPS"); v != "" {
-		// CI runs the suite once more with the goroutine-a-connection form.
-		all = append(all, "--event-loops", v)
-	}
-	s := launch(t, binary, all, port)
+	s := launch(t, binary, func(port int) []string {
+		all := append([]string{"--port", strconv.Itoa(port), "--dir", dir}, args...)
+		if v := os.Getenv("DIGBY_EVENT_LOOPS"); v != "" {
+			// CI runs the suite once more with the goroutine-a-connection form.
+			all = append(all, "--event-loops", v)
+		}
+		return all
+	})
 	s.dir = dir
 	return s
 }
 
-func launch(t testing.TB, bin string, args []string, port int) *server {
+// launch starts bin with the arguments args gives for a free port, and
+// returns once it says it is ready and answers there. A free port can be
+// taken by another test (or package) between freePort and the server's
+// bind: a connection alone could then reach that other server. So the
+// server's own "Ready to accept connections" line is awaited too, and a
+// server that exits because the port was taken is started again on
+// another.
+func launch(t testing.TB, bin string, args func(port int) []string) *server {
 	t.Helper()
-	s := &server{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), port: port, args: args, log: &syncBuffer{}, done: make(chan error, 1)}
+	for attempt := 1; ; attempt++ {
+		s, taken := launchOn(t, bin, args, freePort(t))
+		if !taken {
+			return s
+		}
+		if attempt == 5 {
+			t.Fatalf("%s: the free ports given were taken five times\n%s", bin, s.log.String())
+		}
+	}
+}
+
+// launchOn is one attempt of launch; taken reports that the server exited
+// because the port was in use.
+func launchOn(t testing.TB, bin string, mkArgs func(port int) []string, port int) (s *server, taken bool) {
+	t.Helper()
+	args := mkArgs(port)
+	s = &server{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), port: port, args: args, log: &syncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -110,14 +134,18 @@ func launch(t testing.TB, bin string, args []string, port int) *server {
 	go func() { s.done <- s.cmd.Wait() }()
 	t.Cleanup(func() { s.kill() })
 	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", s.addr)
-		if err == nil {
-			c.Close()
-			return s
+		if strings.Contains(s.log.String(), "Ready to accept connections") {
+			if c, err := net.Dial("tcp", s.addr); err == nil {
+				c.Close()
+				return s, false
+			}
 		}
 		select {
 		case err := <-s.done:
 			s.done <- err
+			if l := s.log.String(); strings.Contains(l, "in use") {
+				return s, true
+			}
 			t.Fatalf("%s exited at start: %v\n%s", bin, err, s.log.String())
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -266,7 +294,8 @@ func long() bool { return os.Getenv("DIGBY_LONG") == "1" }
 func startRedis(t testing.TB) *server {
 	t.Helper()
 	bin := requireTool(t, "redis-server")
-	port := freePort(t)
 	dir := t.TempDir()
-	return launch(t, bin, []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}, port)
+	return launch(t, bin, func(port int) []string {
+		return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}
+	})
 }

@@ -90,8 +90,8 @@ type Listener struct {
 	rejected atomic.Int64
 	// attackLogged is when (Unix seconds) logAttack last logged.
 	attackLogged atomic.Int64
-	// loops are the event loops (Options.EventLoops), set before the
-	// first connection is accepted; loopsDone waits for their goroutines.
+	// loops are the event loops (Options.EventLoops), started by Listen;
+	// loopsDone waits for their goroutines.
 	loops     []*eventLoop
 	loopsDone sync.WaitGroup
 }
@@ -102,7 +102,15 @@ func Listen(addr string, h Handler, opts Options) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	return &Listener{opts: opts, h: h, ln: ln, clients: map[int64]*Client{}}, nil
+	l := &Listener{opts: opts, h: h, ln: ln, clients: map[int64]*Client{}}
+	// The loops start here, not in Serve, so that a Close racing Serve
+	// finds and stops them.
+	if n := opts.EventLoops; n > 0 {
+		if err := l.startLoops(n); err != nil {
+			l.logf("# event loops: %v; serving each connection with a goroutine", err)
+		}
+	}
+	return l, nil
 }
 
 // Addr is the bound address.
@@ -110,11 +118,6 @@ func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
 // Serve accepts connections until Close, which makes it return nil.
 func (l *Listener) Serve() error {
-	if n := l.opts.EventLoops; n > 0 {
-		if err := l.startLoops(n); err != nil {
-			l.logf("# event loops: %v; serving each connection with a goroutine", err)
-		}
-	}
 	for {
 		nc, err := l.ln.Accept()
 		if err != nil {

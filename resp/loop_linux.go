@@ -137,7 +137,7 @@ func (l *Listener) takeSocket(cn *conn) {
 	// The duplicate shares the socket (and its O_NONBLOCK); Go's own
 	// descriptor leaves Go's poller.
 	syscall.CloseOnExec(fd)
-	cn.sock = &loopSock{fd: fd, lastRead: time.Now()}
+	cn.sock = &loopSock{fd: fd, lastActive: time.Now()}
 	_ = cn.nc.Close()
 	cn.nc = nil
 }
@@ -159,8 +159,8 @@ func (l *Listener) toLoop(c *Client) bool {
 		return true
 	}
 	lp.incoming = append(lp.incoming, c)
-	lp.mu.Unlock()
 	lp.signal()
+	lp.mu.Unlock()
 	return true
 }
 
@@ -180,9 +180,11 @@ func (l *Listener) stopLoops() {
 	for _, lp := range l.loops {
 		lp.mu.Lock()
 		lp.stop = true
+		if !lp.exited {
+			lp.sleeping.Store(true) // make signal write
+			lp.signal()
+		}
 		lp.mu.Unlock()
-		lp.sleeping.Store(true) // make signal write
-		lp.signal()
 	}
 }
 
@@ -190,11 +192,16 @@ func (l *Listener) stopLoops() {
 func (lp *eventLoop) wake(c *Client) {
 	lp.mu.Lock()
 	lp.woken = append(lp.woken, c)
+	if !lp.exited {
+		lp.signal()
+	}
 	lp.mu.Unlock()
-	lp.signal()
 }
 
-// signal wakes the loop if it is parked, or about to park.
+// signal wakes the loop if it is parked, or about to park. Called with
+// mu held and the loop not exited: run closes the eventfd after setting
+// exited under mu, so a signal never writes to a closed descriptor (whose
+// number another file may have taken).
 func (lp *eventLoop) signal() {
 	if !lp.sleeping.CompareAndSwap(true, false) {
 		return
@@ -369,6 +376,7 @@ func (lp *eventLoop) event(c *Client, ev uint32) {
 			lp.settle(c)
 			return
 		}
+		s.lastActive = time.Now() // the client is reading: not idle
 		if s.closing {
 			lp.close(c, s.endErr)
 			return
@@ -397,7 +405,7 @@ func (lp *eventLoop) read(c *Client) {
 		switch {
 		case n > 0:
 			cn.rd.Fill(n)
-			s.lastRead = time.Now()
+			s.lastActive = time.Now()
 		case err == syscall.EAGAIN:
 			return
 		case err == nil || errors.Is(err, syscall.ECONNRESET):
@@ -457,6 +465,7 @@ func (lp *eventLoop) serveBuffered(c *Client) bool {
 func (lp *eventLoop) after(c *Client, attack bool, perr error) bool {
 	end, err := lp.l.afterServe(c, c.own, attack, perr)
 	s := c.own.sock
+	s.lastActive = time.Now() // idle counts from the end of a pipeline, as after a read
 	if end {
 		lp.end(c, err)
 		return false
@@ -522,7 +531,7 @@ func (lp *eventLoop) close(c *Client, err error) {
 func (lp *eventLoop) expireIdle(d time.Duration, now time.Time) {
 	for _, c := range lp.conns {
 		s := c.own.sock
-		if !s.waiting && len(s.pend) == 0 && now.Sub(s.lastRead) >= d {
+		if !s.waiting && len(s.pend) == 0 && now.Sub(s.lastActive) >= d {
 			lp.close(c, nil)
 		}
 	}

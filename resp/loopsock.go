@@ -43,6 +43,8 @@ type loopSock struct {
 	// endErr is what ended it.
 	closing bool
 	endErr  error
-	// lastRead is when input last arrived (the idle timeout).
-	lastRead time.Time
+	// lastActive is when input last arrived, a pipeline last ended or
+	// pending output last drained (the idle timeout counts from it, as the
+	// goroutine form's read deadline is set after each reply).
+	lastActive time.Time
 }
