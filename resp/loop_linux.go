@@ -543,29 +543,27 @@ func (s *loopSock) write(b []byte) error {
 		s.pend = append(s.pend, b...)
 		return nil
 	}
-	for len(b) > 0 {
-		n, err := syscall.Write(s.fd, b)
-		switch {
-		case n > 0:
-			b = b[n:]
-		case err == syscall.EINTR:
-		case err == syscall.EAGAIN:
-			s.pend = append(s.pend, b...)
-			return nil
-		case err != nil:
-			s.broken = true
-			return err
-		default:
-			s.broken = true
-			return io.ErrShortWrite
-		}
-	}
-	return nil
+	rest, err := s.send(b)
+	s.pend = append(s.pend, rest...)
+	return err
 }
 
 // writePend sends what pend holds, as much as the socket takes.
 func (s *loopSock) writePend() error {
-	b := s.pend
+	rest, err := s.send(s.pend)
+	if err != nil {
+		return err
+	}
+	s.pend = append(s.pend[:0], rest...) // rest is pend's tail: copy moves it down
+	if len(s.pend) == 0 && cap(s.pend) > outKeep {
+		s.pend = nil
+	}
+	return nil
+}
+
+// send writes b until the socket would block, and returns what is left;
+// a failed write marks the socket broken.
+func (s *loopSock) send(b []byte) ([]byte, error) {
 	for len(b) > 0 {
 		n, err := syscall.Write(s.fd, b)
 		switch {
@@ -573,21 +571,16 @@ func (s *loopSock) writePend() error {
 			b = b[n:]
 		case err == syscall.EINTR:
 		case err == syscall.EAGAIN:
-			s.pend = append(s.pend[:0], b...)
-			return nil
+			return b, nil
 		case err != nil:
 			s.broken = true
-			return err
+			return nil, err
 		default:
 			s.broken = true
-			return io.ErrShortWrite
+			return nil, io.ErrShortWrite
 		}
 	}
-	s.pend = s.pend[:0]
-	if cap(s.pend) > outKeep {
-		s.pend = nil
-	}
-	return nil
+	return nil, nil
 }
 
 // shutdown shuts the socket down from any goroutine (Kill): its loop then

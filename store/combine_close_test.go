@@ -63,15 +63,7 @@ func TestPanicWhileLeadingFailsStore(t *testing.T) {
 // waiting) while Close runs: every submission is answered (applied or
 // ErrClosed), nothing hangs.
 func TestCloseUnderSubmissions(t *testing.T) {
-	for _, cfg := range []struct {
-		name string
-		o    Options
-	}{
-		{"everysec", Options{Durability: Everysec, DirtyCap: 64 << 10, FlushInterval: 5 * time.Millisecond, NoWarmCache: true}},
-		{"always", Options{Durability: Always, DirtyCap: 64 << 10, NoWarmCache: true}},
-		{"always-log", Options{Durability: Always, CommitLog: true, DirtyCap: 64 << 10, FlushInterval: 5 * time.Millisecond, NoWarmCache: true}},
-		{"no", Options{Durability: No, DirtyCap: 64 << 10, NoWarmCache: true}},
-	} {
+	for _, cfg := range submitModes() {
 		t.Run(cfg.name, func(t *testing.T) {
 			for round := 0; round < 5; round++ {
 				o := cfg.o

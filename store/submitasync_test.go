@@ -16,20 +16,29 @@ import (
 // answered, or a Then never called, fails the test instead of hanging it.
 const asyncTimeout = 10 * time.Second
 
-// forSubmitModes runs fn on a fresh store under each way a submission is
-// answered: on commit (everysec, no), after the flush that holds it
-// (always), after the commit log's sync (always with CommitLog). The small
-// DirtyCap makes batches wait for flushes (back-pressure) now and then.
-func forSubmitModes(t *testing.T, fn func(t *testing.T, db *DB)) {
-	for _, m := range []struct {
-		name string
-		o    Options
-	}{
+// submitMode is a way a submission is answered, with options that bring
+// it about.
+type submitMode struct {
+	name string
+	o    Options
+}
+
+// submitModes are the ways a submission is answered: on commit (everysec,
+// no), after the flush that holds it (always), after the commit log's
+// sync (always with CommitLog). The small DirtyCap makes batches wait for
+// flushes (back-pressure) now and then.
+func submitModes() []submitMode {
+	return []submitMode{
 		{"everysec", Options{Durability: Everysec, DirtyCap: 64 << 10, FlushInterval: 5 * time.Millisecond, NoWarmCache: true}},
 		{"always", Options{Durability: Always, DirtyCap: 64 << 10, NoWarmCache: true}},
 		{"always-log", Options{Durability: Always, CommitLog: true, DirtyCap: 64 << 10, FlushInterval: 5 * time.Millisecond, NoWarmCache: true}},
 		{"no", Options{Durability: No, DirtyCap: 64 << 10, NoWarmCache: true}},
-	} {
+	}
+}
+
+// forSubmitModes runs fn on a fresh store under each of submitModes.
+func forSubmitModes(t *testing.T, fn func(t *testing.T, db *DB)) {
+	for _, m := range submitModes() {
 		t.Run(m.name, func(t *testing.T) {
 			o := m.o
 			db, err := Open(t.TempDir(), &o)
