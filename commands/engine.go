@@ -23,6 +23,7 @@ type Engine struct {
 
 	clients  func() []*resp.Client
 	connStat func() (accepted, rejected int64)
+	loops    func() int
 	shutdown func()
 	// cacheSize is EngineOptions.CacheSize (may be nil).
 	cacheSize func(bytes int64)
@@ -49,6 +50,9 @@ type EngineOptions struct {
 	Clients func() []*resp.Client
 	// ConnStats returns connections accepted and rejected.
 	ConnStats func() (accepted, rejected int64)
+	// EventLoops returns how many event loops serve connections (0: a
+	// goroutine each), for INFO.
+	EventLoops func() int
 	// Shutdown is called by the SHUTDOWN command.
 	Shutdown func()
 	// CacheSize, if set, is called with the new bound after CONFIG SET
@@ -74,6 +78,7 @@ func NewEngine(db *store.DB, cfg *config.Config, opts EngineOptions) (*Engine, e
 		log:       opts.Log,
 		clients:   opts.Clients,
 		connStat:  opts.ConnStats,
+		loops:     opts.EventLoops,
 		shutdown:  opts.Shutdown,
 		cacheSize: opts.CacheSize,
 	}
@@ -88,6 +93,9 @@ func NewEngine(db *store.DB, cfg *config.Config, opts EngineOptions) (*Engine, e
 	}
 	if e.shutdown == nil {
 		e.shutdown = func() {}
+	}
+	if e.loops == nil {
+		e.loops = func() int { return 0 }
 	}
 	if e.databases <= 0 {
 		return nil, fmt.Errorf("databases must be positive, got %d", e.databases)

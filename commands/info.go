@@ -170,6 +170,7 @@ func (e *Engine) infoSection(b *strings.Builder, sec string, st store.Stats) err
 		line(b, "last_flush_time", last)
 		line(b, "txid", st.TxID)
 		line(b, "databases", e.databases)
+		line(b, "event_loops", e.loops())
 	}
 	return nil
 }

@@ -84,11 +84,12 @@ func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hook
 	}
 	var ln *resp.Listener
 	eng, err := NewEngine(db, cfg, EngineOptions{
-		Log:       logf,
-		Clients:   func() []*resp.Client { return ln.Clients() },
-		ConnStats: func() (int64, int64) { return ln.Stats() },
-		Shutdown:  func() { s.once.Do(func() { close(s.shutdown) }) },
-		CacheSize: hooks.CacheSize,
+		Log:        logf,
+		Clients:    func() []*resp.Client { return ln.Clients() },
+		ConnStats:  func() (int64, int64) { return ln.Stats() },
+		EventLoops: func() int { return ln.EventLoops() },
+		Shutdown:   func() { s.once.Do(func() { close(s.shutdown) }) },
+		CacheSize:  hooks.CacheSize,
 	})
 	if err != nil {
 		db.Close()

@@ -342,6 +342,11 @@ func (l *Listener) Clients() []*Client {
 	return out
 }
 
+// EventLoops returns how many event loops serve the connections (0: a
+// goroutine each, as without Options.EventLoops or where loops could not
+// start).
+func (l *Listener) EventLoops() int { return len(l.loops) }
+
 // Stats returns the connections accepted and rejected (maxclients) so far.
 func (l *Listener) Stats() (accepted, rejected int64) {
 	return l.accepted.Load(), l.rejected.Load()
