@@ -111,7 +111,11 @@ func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hook
 	s.eng, s.ln = eng, ln
 	go func() { s.serveErr <- ln.Serve() }()
 	go s.expiryLoop()
-	logf("* digby %s (Redis %s protocol), data in %s, appendfsync %s, page size %d", Version, RedisVersion, dir, dur, db.PageSize())
+	serving := "a goroutine a connection"
+	if n := ln.EventLoops(); n > 0 {
+		serving = fmt.Sprintf("%d event loops", n)
+	}
+	logf("* digby %s (Redis %s protocol), data in %s, appendfsync %s, page size %d, %s", Version, RedisVersion, dir, dur, db.PageSize(), serving)
 	logf("* Ready to accept connections tcp on %s", ln.Addr())
 	return s, nil
 }
