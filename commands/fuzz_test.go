@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/digby-db/digby/commands/config"
 	"github.com/digby-db/digby/resp"
@@ -18,6 +19,7 @@ type fakeConn struct {
 	out    bytes.Buffer
 	closed bool
 	ctx    any
+	pipe   []redcon.Command // the rest of the pipeline (ReadPipeline)
 }
 
 func (f *fakeConn) RemoteAddr() string                 { return "127.0.0.1:1" }
@@ -37,7 +39,7 @@ func (f *fakeConn) Context() any                       { return f.ctx }
 func (f *fakeConn) SetContext(v any)                   { f.ctx = v }
 func (f *fakeConn) SetReadBuffer(int)                  {}
 func (f *fakeConn) Detach() redcon.DetachedConn        { return nil }
-func (f *fakeConn) ReadPipeline() []redcon.Command     { return nil }
+func (f *fakeConn) ReadPipeline() []redcon.Command     { p := f.pipe; f.pipe = nil; return p }
 func (f *fakeConn) PeekPipeline() []redcon.Command     { return nil }
 func (f *fakeConn) NetConn() net.Conn                  { return nil }
 func (f *fakeConn) WriteBulkFrom(n int64, r io.Reader) {}
@@ -108,4 +110,86 @@ func FuzzCommands(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzCommandsAsync feeds arbitrary bytes, framed as a client's input is,
+// to two engines as one pipeline: through Serve, and through ServeAsync,
+// Submit and Resume as an event loop drives them (waiting for each wake).
+// The replies must be the same bytes. Commands whose replies depend on the
+// clock, the data directory or chance are left out, and so is any command
+// with an expiry, so that the two engines' states stay equal from one
+// input to the next.
+func FuzzCommandsAsync(f *testing.F) {
+	for _, seed := range []string{
+		"SET a 1\r\nGET a\r\nINCR a\r\nGET a\r\n",
+		"MULTI\r\nSET a b\r\nAPPEND a c\r\nEXEC\r\nGET a\r\n",
+		"SELECT 2\r\nMSET x 1 y 2\r\nMGET x y\r\nSWAPDB 0 2\r\nSELECT 0\r\nDBSIZE\r\n",
+		"WATCH k\r\nSET k 1\r\nMULTI\r\nINCR k\r\nEXEC\r\nDEL k\r\nEXISTS k\r\n",
+		"SET n x\r\nINCR n\r\nSETRANGE n 3 y\r\nGETDEL n\r\nRENAME n m\r\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	sync, async := newTestEngine(f), newTestEngine(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rd := resp.NewReader(resp.Limits{})
+		for b := data; len(b) > 0; {
+			n := copy(rd.Space(), b)
+			rd.Fill(n)
+			b = b[n:]
+		}
+		parsed, _ := rd.Parse()
+		var cmds []redcon.Command
+		for _, cmd := range parsed {
+			if !clockFree(cmd.Args) {
+				break // the pipeline ends before it: what follows may depend on it
+			}
+			cmds = append(cmds, cmd)
+		}
+		if len(cmds) == 0 {
+			return
+		}
+		sc := &fakeConn{pipe: cmds[1:]}
+		c1 := resp.NewClient(sc, 1)
+		defer sync.Closed(c1)
+		sync.Serve(c1, cmds[0])
+
+		ac := &fakeConn{}
+		c2 := resp.NewClient(ac, 1)
+		defer async.Closed(c2)
+		woken := make(chan struct{}, 1)
+		c2.SetWake(func() { woken <- struct{}{} })
+		ended := async.ServeAsync(c2, cmds)
+		for !ended {
+			async.Submit([]*resp.Client{c2})
+			select {
+			case <-woken:
+			case <-time.After(asyncTimeout):
+				t.Fatalf("no wake within %v", asyncTimeout)
+			}
+			ended = async.Resume(c2)
+		}
+		if !bytes.Equal(sc.out.Bytes(), ac.out.Bytes()) {
+			t.Fatalf("replies differ for %q:\n Serve:      %q\n ServeAsync: %q", data, sc.out.Bytes(), ac.out.Bytes())
+		}
+	})
+}
+
+// clockFree reports whether a command's reply and effect depend only on
+// the data: not on the clock (expiry, TTL, idle times, TIME, INFO), the
+// data directory (CONFIG, SAVE), the connection (CLIENT, HELLO) or chance
+// (RANDOMKEY), and that it neither sleeps nor stops the server.
+func clockFree(args [][]byte) bool {
+	switch strings.ToLower(string(args[0])) {
+	case "ttl", "pttl", "expiretime", "pexpiretime", "time", "info", "client", "hello", "lastsave",
+		"randomkey", "debug", "shutdown", "object", "config", "save", "bgsave", "expire", "pexpire",
+		"expireat", "pexpireat", "setex", "psetex", "getex", "persist", "command", "reset", "quit":
+		return false
+	}
+	for _, a := range args[1:] {
+		switch strings.ToLower(string(a)) {
+		case "ex", "px", "exat", "pxat", "keepttl":
+			return false
+		}
+	}
+	return true
 }
