@@ -26,6 +26,7 @@
 #                  (default "set:1 get:1 incr:1 mset:1 set:16 get:16 incr:16 mset:16 set:1:1024 set:16:1024")
 #   BENCH_OUT      also write the per-run results (TSV) to this file
 #   DIGBY_SERVER   use this digby-server binary instead of building one
+#   DIGBY_ARGS     more digby-server flags, e.g. "--event-loops 1"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -94,7 +95,8 @@ start() {
 		if [ "$kind" = digby ]; then
 			log=no
 			[ "${mode%+log}" != "$mode" ] && log=yes
-			"$digby" --port "$port" --dir "$dir/data" --appendfsync "${mode%+log}" --commit-log "$log" 2>"$dir/log" &
+			# shellcheck disable=SC2086 # DIGBY_ARGS is split into flags
+			"$digby" --port "$port" --dir "$dir/data" --appendfsync "${mode%+log}" --commit-log "$log" ${DIGBY_ARGS:-} 2>"$dir/log" &
 		else
 			redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/data" --appendonly yes \
 				--appendfsync "${mode%+log}" --save "" --daemonize no --logfile "$dir/log" &
