@@ -17,7 +17,7 @@ const outKeep = 64 << 10
 // handle): it reads with a Reader, hands each read's commands to the Handler
 // as one pipeline, and buffers the replies until the pipeline has been
 // served. It implements redcon.Conn, the interface the command layer writes
-// to. Only the connection's goroutine uses it, except NetConn().Close (Kill).
+// to. Only the connection's goroutine (or event loop) uses it, except kill.
 type conn struct {
 	nc       net.Conn // nil under an event loop (sock)
 	sock     *loopSock

@@ -68,7 +68,7 @@ type Options struct {
 	// event loops (epoll, Linux only) instead of a goroutine each: no
 	// goroutine parks and wakes per request, and with an AsyncHandler
 	// the loops go on serving while the writer applies writes. Where
-	// loops cannot start, Serve logs why and uses goroutines.
+	// loops cannot start, Listen logs why and goroutines serve.
 	EventLoops int
 }
 
@@ -192,23 +192,22 @@ func (l *Listener) admit(nc net.Conn) *Client {
 func (l *Listener) handle(c *Client) {
 	cn := c.own
 	err := l.loop(c, cn)
-	if cn.detached { // its taker owns the socket now
-		l.mu.Lock()
-		delete(l.clients, c.ID)
-		l.mu.Unlock()
-		l.conns.Done()
-		return
+	if !cn.detached { // else its taker owns the socket now
+		_ = cn.nc.Close()
 	}
-	_ = cn.nc.Close()
 	l.finish(c, err)
 }
 
-// finish forgets the client c, whose socket is closed; err is what ended it.
+// finish forgets the client c, whose socket is closed (or was detached:
+// it leaves the table, and the Handler hears nothing); err is what ended it.
 func (l *Listener) finish(c *Client, err error) {
 	defer l.conns.Done()
 	l.mu.Lock()
 	delete(l.clients, c.ID)
 	l.mu.Unlock()
+	if c.own.detached {
+		return
+	}
 	c.closed.Store(true)
 	if err != nil && IsProtocolError(err) {
 		l.logf("client id=%d addr=%s closed: %v", c.ID, c.Addr, err)
