@@ -6,7 +6,6 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/digby-db/digby/commands/config"
 	"github.com/digby-db/digby/resp"
@@ -19,7 +18,6 @@ type fakeConn struct {
 	out    bytes.Buffer
 	closed bool
 	ctx    any
-	pipe   []redcon.Command // the rest of the pipeline (ReadPipeline)
 }
 
 func (f *fakeConn) RemoteAddr() string                 { return "127.0.0.1:1" }
@@ -39,7 +37,7 @@ func (f *fakeConn) Context() any                       { return f.ctx }
 func (f *fakeConn) SetContext(v any)                   { f.ctx = v }
 func (f *fakeConn) SetReadBuffer(int)                  {}
 func (f *fakeConn) Detach() redcon.DetachedConn        { return nil }
-func (f *fakeConn) ReadPipeline() []redcon.Command     { p := f.pipe; f.pipe = nil; return p }
+func (f *fakeConn) ReadPipeline() []redcon.Command     { return nil }
 func (f *fakeConn) PeekPipeline() []redcon.Command     { return nil }
 func (f *fakeConn) NetConn() net.Conn                  { return nil }
 func (f *fakeConn) WriteBulkFrom(n int64, r io.Reader) {}
@@ -81,13 +79,7 @@ func FuzzCommands(f *testing.F) {
 	}
 	e := newTestEngine(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rd := resp.NewReader(resp.Limits{})
-		for b := data; len(b) > 0; {
-			n := copy(rd.Space(), b)
-			rd.Fill(n)
-			b = b[n:]
-		}
-		cmds, _ := rd.Parse() // the commands before any framing error
+		cmds := parseInput(data)
 		conn := &fakeConn{}
 		c := resp.NewClient(conn, 1)
 		defer e.Closed(c)
@@ -131,15 +123,8 @@ func FuzzCommandsAsync(f *testing.F) {
 	}
 	sync, async := newTestEngine(f), newTestEngine(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rd := resp.NewReader(resp.Limits{})
-		for b := data; len(b) > 0; {
-			n := copy(rd.Space(), b)
-			rd.Fill(n)
-			b = b[n:]
-		}
-		parsed, _ := rd.Parse()
 		var cmds []redcon.Command
-		for _, cmd := range parsed {
+		for _, cmd := range parseInput(data) {
 			if !clockFree(cmd.Args) {
 				break // the pipeline ends before it: what follows may depend on it
 			}
@@ -148,30 +133,29 @@ func FuzzCommandsAsync(f *testing.F) {
 		if len(cmds) == 0 {
 			return
 		}
-		sc := &fakeConn{pipe: cmds[1:]}
-		c1 := resp.NewClient(sc, 1)
-		defer sync.Closed(c1)
-		sync.Serve(c1, cmds[0])
-
-		ac := &fakeConn{}
-		c2 := resp.NewClient(ac, 1)
-		defer async.Closed(c2)
-		woken := make(chan struct{}, 1)
-		c2.SetWake(func() { woken <- struct{}{} })
-		ended := async.ServeAsync(c2, cmds)
-		for !ended {
-			async.Submit([]*resp.Client{c2})
-			select {
-			case <-woken:
-			case <-time.After(asyncTimeout):
-				t.Fatalf("no wake within %v", asyncTimeout)
-			}
-			ended = async.Resume(c2)
-		}
-		if !bytes.Equal(sc.out.Bytes(), ac.out.Bytes()) {
-			t.Fatalf("replies differ for %q:\n Serve:      %q\n ServeAsync: %q", data, sc.out.Bytes(), ac.out.Bytes())
+		sc := newSyncClient(1)
+		defer sync.Closed(sc.c)
+		sc.serve(sync, cmds)
+		ac := newAsyncClient(1)
+		defer async.Closed(ac.c)
+		ac.serveAll(t, async, cmds)
+		if !bytes.Equal(sc.conn.out.Bytes(), ac.conn.out.Bytes()) {
+			t.Fatalf("replies differ for %q:\n Serve:      %q\n ServeAsync: %q", data, sc.conn.out.Bytes(), ac.conn.out.Bytes())
 		}
 	})
+}
+
+// parseInput frames data as the reader frames a client's input, and
+// returns the commands before any framing error.
+func parseInput(data []byte) []redcon.Command {
+	rd := resp.NewReader(resp.Limits{})
+	for b := data; len(b) > 0; {
+		n := copy(rd.Space(), b)
+		rd.Fill(n)
+		b = b[n:]
+	}
+	cmds, _ := rd.Parse()
+	return cmds
 }
 
 // clockFree reports whether a command's reply and effect depend only on
