@@ -727,7 +727,10 @@ func TestAsyncKillWhileWaiting(t *testing.T) {
 // (one wake per stop), end, and answer what Serve answers on a closed
 // store: errors, in order, one per command.
 func TestAsyncClosedStore(t *testing.T) {
-	args := [][]string{{"SET", "a", "1"}, {"GET", "a"}, {"PING"}, {"INCR", "a"}}
+	// The EXEC is submitted, and answered without running: MULTI still
+	// ends with it, so the SET after it is not queued.
+	args := [][]string{{"SET", "a", "1"}, {"GET", "a"}, {"PING"}, {"INCR", "a"},
+		{"MULTI"}, {"SET", "b", "2"}, {"EXEC"}, {"SET", "c", "3"}, {"PING"}}
 	syncE, asyncE := newTestEngine(t), newTestEngine(t)
 	syncE.db.Close()
 	asyncE.db.Close()
@@ -739,5 +742,21 @@ func TestAsyncClosedStore(t *testing.T) {
 	compareReplies(t, "closed store", args, s.conn.out.Bytes(), a.conn.out.Bytes())
 	if r, err := splitReplies(a.conn.out.Bytes()); err != nil || len(r) != len(args) {
 		t.Fatalf("%d replies (%v) for %d commands: %q", len(r), err, len(args), a.conn.out.Bytes())
+	}
+}
+
+// TestAsyncExecKillsSelf: a CLIENT KILL of the connection itself queued in
+// MULTI closes it after EXEC's reply, through the asynchronous form too:
+// the PING after the EXEC is not served.
+func TestAsyncExecKillsSelf(t *testing.T) {
+	args := [][]string{{"MULTI"}, {"CLIENT", "KILL", "ID", "1", "SKIPME", "no"}, {"EXEC"}, {"PING"}}
+	s, a := newSyncClient(1), newAsyncClient(1)
+	syncE := newTestEngineWith(t, EngineOptions{Clients: func() []*resp.Client { return []*resp.Client{s.c} }})
+	asyncE := newTestEngineWith(t, EngineOptions{Clients: func() []*resp.Client { return []*resp.Client{a.c} }})
+	s.serve(syncE, toCommands(args))
+	a.serveAll(t, asyncE, toCommands(args))
+	compareReplies(t, "CLIENT KILL of itself in EXEC", args, s.conn.out.Bytes(), a.conn.out.Bytes())
+	if r, err := splitReplies(a.conn.out.Bytes()); err != nil || len(r) != len(args)-1 || !a.c.Closed() {
+		t.Fatalf("%d replies (%v), closed %v; want %d and closed: %q", len(r), err, a.c.Closed(), len(args)-1, a.conn.out.Bytes())
 	}
 }

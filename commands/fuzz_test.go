@@ -45,6 +45,12 @@ func (f *fakeConn) WriteBulkFrom(n int64, r io.Reader) {}
 // newTestEngine opens a store in a temp dir and an engine on it.
 func newTestEngine(tb testing.TB) *Engine {
 	tb.Helper()
+	return newTestEngineWith(tb, EngineOptions{})
+}
+
+// newTestEngineWith is newTestEngine with opts.
+func newTestEngineWith(tb testing.TB, opts EngineOptions) *Engine {
+	tb.Helper()
 	cfg := config.Default()
 	dir := tb.TempDir()
 	if err := cfg.Set("dir", dir); err != nil {
@@ -55,7 +61,7 @@ func newTestEngine(tb testing.TB) *Engine {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	e, err := NewEngine(db, cfg, EngineOptions{})
+	e, err := NewEngine(db, cfg, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -81,19 +81,15 @@ const maxRememberedName = 32
 
 // Serve implements resp.Handler.
 func (e *Engine) Serve(c *resp.Client, cmd redcon.Command) {
-	p := e.start(c, cmd.Args, c.Conn().ReadPipeline())
-	p.async = false
-	p.serve()
+	e.start(c, cmd.Args, c.Conn().ReadPipeline(), false).serve()
 }
 
 // ServeAsync implements resp.AsyncHandler: Serve, except that where the
-// pipeline would wait for the writes it has submitted, it submits them
-// without leading (store.DB.SubmitAsync) and returns false; c.Wake is
-// called once they are answered, and Resume goes on.
+// pipeline would wait for the writes it has prepared, it readies them for
+// Submit and returns false; c.Wake is called once they are answered, and
+// Resume goes on.
 func (e *Engine) ServeAsync(c *resp.Client, cmds []redcon.Command) bool {
-	p := e.start(c, nil, cmds)
-	p.async = true
-	return p.serve()
+	return e.start(c, nil, cmds, true).serve()
 }
 
 // Resume implements resp.AsyncHandler: it goes on with the pipeline
@@ -107,7 +103,7 @@ func (e *Engine) Resume(c *resp.Client) bool {
 }
 
 // start makes c's pipeline of first (when not nil) and cmds.
-func (e *Engine) start(c *resp.Client, first [][]byte, cmds []redcon.Command) *pipeline {
+func (e *Engine) start(c *resp.Client, first [][]byte, cmds []redcon.Command, async bool) *pipeline {
 	s, _ := c.Session.(*session)
 	if s == nil {
 		s = &session{}
@@ -123,7 +119,7 @@ func (e *Engine) start(c *resp.Client, first [][]byte, cmds []redcon.Command) *p
 	for _, cmd := range cmds {
 		p.cmds = append(p.cmds, cmd.Args)
 	}
-	p.next = 0
+	p.next, p.async = 0, async
 	return p
 }
 
@@ -230,15 +226,7 @@ func (p *pipeline) drain() {
 				s.w.Error(errorReply(err))
 			}
 		}
-		quit := false
-		if s.cmd != nil && s.cmd.name == "exec" {
-			// An EXEC the writer did not run (the store failed first)
-			// still ends the transaction; one that ran may close.
-			if p.c.Multi {
-				s.x.endMulti()
-			}
-			quit = s.x.quit
-		}
+		quit := s.x.quit // a submitted EXEC's CLIENT KILL of its own connection
 		p.c.Send(&s.w)
 		if quit {
 			p.c.Close()
@@ -247,6 +235,11 @@ func (p *pipeline) drain() {
 	}
 	clear(p.slots)
 	p.slots = p.slots[:0]
+	if p.barrier && p.c.Multi {
+		// A submitted EXEC the writer did not run (the store failed or
+		// closed first) still ends the transaction.
+		(&Ctx{e: p.e, c: p.c}).endMulti()
+	}
 	p.barrier = false
 }
 
@@ -411,6 +404,9 @@ func (p *pipeline) run(i int) int {
 	// connection's MULTI state.
 	if (p.barrier || rejected != "" || cmd.kind != kindWrite || c.Multi) && !p.settle() {
 		return 0 // resumed once the writes before it are answered
+	}
+	if i > 0 && c.Closed() {
+		return len(p.cmds) - i // closed by a write settle answered: the rest is not served
 	}
 	p.account(cmd)
 	if c.Multi && (cmd == nil || !isTxControl(cmd.name)) {
