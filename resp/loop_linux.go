@@ -404,8 +404,7 @@ func (lp *eventLoop) read(c *Client) {
 		}
 		switch {
 		case n > 0:
-			cn.rd.Fill(n)
-			s.lastActive = time.Now()
+			cn.rd.Fill(n) // lastActive: after, once the read is served
 		case err == syscall.EAGAIN:
 			return
 		case err == nil || errors.Is(err, syscall.ECONNRESET):

@@ -100,10 +100,7 @@ func (db *DB) SubmitAll(ps ...*Pending) {
 	}
 	runtime.Gosched()
 	db.wmu.Lock()
-	if db.lead(1) {
-		notify(db.wake) // the writer goroutine leads on
-	}
-	db.wmu.Unlock()
+	db.leadOnce()
 }
 
 // SubmitAsync submits ps in order, as SubmitAll does, but never leads:
@@ -137,10 +134,17 @@ func (db *DB) SubmitLead(ps ...*Pending) {
 		notify(db.wake)
 		return
 	}
+	db.leadOnce()
+}
+
+// leadOnce applies one batch for a submitter that took the writer's role
+// (wmu, held), leaves the rest to the writer goroutine, and gives the
+// role back.
+func (db *DB) leadOnce() {
+	defer db.wmu.Unlock()
 	if db.lead(1) {
 		notify(db.wake) // the writer goroutine leads on
 	}
-	db.wmu.Unlock()
 }
 
 // join adds ps to the waiting submissions and reports whether the caller
