@@ -28,12 +28,7 @@ func (authHandler) Closed(*Client) {}
 // one request at a time, so the loop serves the AUTH before the next
 // request's header is judged.
 func TestPipelinedAuth(t *testing.T) {
-	l, err := listenT("127.0.0.1:0", authHandler{}, Options{PasswordSet: func() bool { return true }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Serve()
-	t.Cleanup(func() { l.Close() })
+	l := startT(t, authHandler{}, Options{PasswordSet: func() bool { return true }})
 	args := [][]byte{[]byte("MSET")}
 	for i := range 12 {
 		args = append(args, fmt.Appendf(nil, "k%d", i))

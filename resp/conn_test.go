@@ -48,12 +48,7 @@ func (detachHandler) Closed(*Client) {}
 // reads, answers and refuses malformed input by itself.
 func TestDetach(t *testing.T) {
 	h := detachHandler{done: make(chan error, 1)}
-	l, err := Listen("127.0.0.1:0", h, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Serve()
-	t.Cleanup(func() { l.Close() })
+	l := startWith(t, h, Options{}) // Detach needs the goroutine form
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -121,12 +116,7 @@ func (bulkFromHandler) Closed(*Client) {}
 // reader ends early the reply cannot be completed, and the connection is
 // closed rather than left with a torn reply.
 func TestWriteBulkFrom(t *testing.T) {
-	l, err := listenT("127.0.0.1:0", bulkFromHandler{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Serve()
-	t.Cleanup(func() { l.Close() })
+	l := startT(t, bulkFromHandler{}, Options{})
 	if got := exchange(t, l.Addr().String(), "FULL\r\n", len("$5\r\nxxxxx\r\n")); got != "$5\r\nxxxxx\r\n" {
 		t.Fatalf("got %q", got)
 	}

@@ -32,7 +32,21 @@ func (echoHandler) Closed(*Client) {}
 
 func startListener(t *testing.T, opts Options) *Listener {
 	t.Helper()
-	l, err := listenT("127.0.0.1:0", echoHandler{}, opts)
+	return startT(t, echoHandler{}, opts)
+}
+
+// startT runs a Listener serving h on a free port, with the tests' event
+// loops (testLoops), until the test ends.
+func startT(t *testing.T, h Handler, opts Options) *Listener {
+	t.Helper()
+	opts.EventLoops = testLoops()
+	return startWith(t, h, opts)
+}
+
+// startWith is startT with opts.EventLoops as given.
+func startWith(t *testing.T, h Handler, opts Options) *Listener {
+	t.Helper()
+	l, err := Listen("127.0.0.1:0", h, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,12 +162,7 @@ func (h *asyncHandler) Closed(c *Client) { h.closed <- c }
 // the loops serve the others meanwhile.
 func TestLoopAsyncOrder(t *testing.T) {
 	h := newAsyncHandler()
-	l, err := listenT("127.0.0.1:0", h, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Serve()
-	t.Cleanup(func() { l.Close() })
+	l := startT(t, h, Options{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for g := 0; g < 16; g++ {
@@ -298,12 +293,7 @@ func (bigHandler) Closed(*Client) {}
 // them, other connections are served meanwhile, and a QUIT after them
 // closes the connection only once every byte has been delivered.
 func TestLoopSlowReader(t *testing.T) {
-	l, err := listenT("127.0.0.1:0", bigHandler{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Serve()
-	t.Cleanup(func() { l.Close() })
+	l := startT(t, bigHandler{}, Options{})
 	slow, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)

@@ -49,12 +49,7 @@ func (h *directHandler) Closed(*Client) { close(h.closed) }
 // connection ends (Closed is called).
 func TestWriteDirectFailureEndsPipeline(t *testing.T) {
 	h := &directHandler{reset: make(chan struct{}), closed: make(chan struct{})}
-	l, err := Listen("127.0.0.1:0", h, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Serve()
-	t.Cleanup(func() { l.Close() })
+	l := startWith(t, h, Options{}) // writes straight to the socket: the goroutine form
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
