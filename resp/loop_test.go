@@ -329,35 +329,3 @@ func TestLoopSlowReader(t *testing.T) {
 		t.Fatalf("got %d bytes, want %d (prefix %.40q, suffix %q)", len(got), len(want), got, got[max(0, len(got)-40):])
 	}
 }
-
-// TestLoopIdleTimeout: under event loops the idle timeout closes a
-// connection that sends nothing, and keeps one that does.
-func TestLoopIdleTimeout(t *testing.T) {
-	if testLoops() == 0 {
-		t.Skip("event loops off (DIGBY_RESP_LOOPS=0)")
-	}
-	l := startListener(t, Options{IdleTimeout: func() time.Duration { return time.Second }})
-	idle, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
-	busy, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	br := bufio.NewReader(busy)
-	for i := 0; i < 25; i++ {
-		busy.Write([]byte("PING\r\n"))
-		busy.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, err := br.ReadString('\n'); err != nil {
-			t.Fatalf("busy connection closed after %d ms: %v", i*100, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := idle.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("idle connection: read returned %v, want EOF", err)
-	}
-}
