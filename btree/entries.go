@@ -49,6 +49,13 @@ type Node struct {
 
 	undo *UndoLog // non-nil while a savepoint records this node's changes
 
+	// Mark belongs to the Pager: the tree never reads or changes it, and
+	// a clone starts with it zero. The store's writer goroutine keeps its
+	// own bookkeeping of committed nodes in it (store/flushset.go); being
+	// a field of its own, it is written beside readers of the node's other
+	// fields without a race.
+	Mark uint8
+
 	// slots: the children descents of Published trees remembered
 	// (swizzle.go); nil until the first.
 	slots atomic.Pointer[kidSlots]

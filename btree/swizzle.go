@@ -116,6 +116,11 @@ func (n *Node) Held(in bool) {
 	n.backs, n.backsLive = nil, 0
 }
 
+// HeldNew is Held(true) for a node no other goroutine can reach yet (one
+// a writer has just made and not published): it counts the holder without
+// taking the lock, so that publishing the node later needs no call.
+func (n *Node) HeldNew() { n.holds++ }
+
 // forget clears b's entry if it still remembers c.
 func (b backRef) forget(c *Node) {
 	if br := b.branch.Value(); br != nil {

@@ -22,7 +22,7 @@ func TestPanicWhileLeadingFailsStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.control(func() error { db.flushSet = nil; return nil }); err != nil {
+	if err := db.control(func() error { db.unflushed = nil; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	put := func(tx *Tx) error { return putString(tx, 0, []byte("k"), []byte("v")) }

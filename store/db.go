@@ -59,7 +59,7 @@ type DB struct {
 	// Writer-goroutine state.
 	alloc      *page.Allocator
 	metas      [2]*page.Meta // on disk; nil when a slot is invalid
-	flushSet   map[uint64]*btree.Node
+	flushSet   flushList     // the nodes the next flush writes (flushset.go)
 	dirtyBytes int64
 	flushed    map[uint64]page.RunSum // runs written since the last flush
 	inflight   *flushJob              // the flush being written, if any
@@ -71,11 +71,15 @@ type DB struct {
 	undoLogs    []*btree.UndoLog
 	flushBuf    pageArray      // a landed flush's page array, for the next (flush.go)
 	releasedBuf []releasedPage // the pages of the last release, reused (writer.go)
-	evictBuf    []uint64       // ids commit evicts from the cache, reused (writer.go)
-	spare       btree.Spare    // arrays of dropped nodes, for the writer's copies (writer.go)
-	nextTxn     uint64
-	lastApply   time.Time
-	idleShrink  bool // flushes from idle cycles cut any free tail
+	evictBuf    []uint64       // ids release evicts from the cache, reused (writer.go)
+	// txEvicts and txSuperseded are the arrays of the last transaction's
+	// wtx.evicts and wtx.superseded, for the next.
+	txEvicts     []uint64
+	txSuperseded []*btree.Node
+	spare        btree.Spare // arrays of dropped nodes, for the writer's copies (writer.go)
+	nextTxn      uint64
+	lastApply    time.Time
+	idleShrink   bool // flushes from idle cycles cut any free tail
 
 	// wmu is held by whoever acts as the writer: the writer goroutine
 	// while it handles an event, or a submitter leading a batch
@@ -204,7 +208,6 @@ func Open(dir string, opts *Options) (*DB, error) {
 		file:      f,
 		cache:     page.NewCache(o.CacheSize),
 		unflushed: map[uint64]*btree.Node{},
-		flushSet:  map[uint64]*btree.Node{},
 		flushed:   map[uint64]page.RunSum{},
 		wake:      make(chan struct{}, 1),
 		ended:     make(chan struct{}, 1),

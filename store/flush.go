@@ -21,17 +21,23 @@ const maxWrite = 1 << 20
 // done in startFlush it held the writer for 30-70 ms a second under
 // SET -P 16, every reply queued behind it.
 type flushJob struct {
-	nodes   map[uint64]*btree.Node // the flush set this job writes
-	known   []page.RunSum          // runs written before the flush (overflow, free-map chunks)
-	dir     *page.FreeDir          // the free-space directory, sealed in run
-	bufs    []pendingWrite         // the free-map chunks, sealed in startFlush, written first by run
-	meta    *page.Meta             // written last, then the one sync
-	split   bool                   // encode on a second goroutine while run writes: someone waits for this flush
-	cached  []*btree.Node          // compacted copies of nodes, for the cache (run)
-	pages   pageArray              // the backing array of the tree pages' runs
-	waiters []*Pending             // Always-mode submitters acknowledged when it lands
+	nodes   []*btree.Node  // the flush set this job writes
+	known   []page.RunSum  // runs written before the flush (overflow, free-map chunks)
+	dir     *page.FreeDir  // the free-space directory, sealed in run
+	bufs    []pendingWrite // the free-map chunks, sealed in startFlush, written first by run
+	meta    *page.Meta     // written last, then the one sync
+	split   bool           // encode on a second goroutine while run writes: someone waits for this flush
+	cached  []*btree.Node  // compacted copies of nodes, for the cache (run)
+	pages   pageArray      // the backing array of the tree pages' runs
+	waiters []*Pending     // Always-mode submitters acknowledged when it lands
 	err     error
 	done    chan struct{}
+}
+
+// idNode is a node with its page id, for sorting.
+type idNode struct {
+	id uint64
+	n  *btree.Node
 }
 
 type pendingWrite struct {
@@ -111,10 +117,9 @@ func (db *DB) startFlush() *flushJob {
 		db.clog.gen++
 		db.clog.off[db.clog.gen%2] = 0
 	}
-	job := &flushJob{nodes: db.flushSet, waiters: db.waiters, pages: db.flushBuf, done: make(chan struct{})}
+	job := &flushJob{nodes: db.flushSet.take(), waiters: db.waiters, pages: db.flushBuf, done: make(chan struct{})}
 	db.flushBuf = pageArray{}
 	db.waiters = nil
-	db.flushSet = map[uint64]*btree.Node{}
 	db.dirtyBytes = 0
 	db.alloc.PrepareFlush(newest.Txn)
 	// From here on, pages allocated so far are reachable from this flush's
@@ -258,8 +263,8 @@ func (db *DB) finishFlush(job *flushJob) error {
 		}
 	}
 	db.umu.Lock()
-	for id := range job.nodes {
-		db.dropUnflushed(id)
+	for _, n := range job.nodes {
+		db.dropUnflushed(n.ID)
 	}
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
@@ -338,13 +343,19 @@ func (db *DB) writeRun(id uint64, buf []byte) error {
 // so they encode and write in turn on this goroutine. Committed nodes
 // never change, so they are read safely.
 func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
-	nodes := job.nodes
 	codec := db.file.Codec()
-	ids := make([]uint64, 0, len(nodes))
-	for id := range nodes {
-		ids = append(ids, id)
+	// In page order; sorted as (id, node) pairs, so that the sort's
+	// compares do not go to each node.
+	byID := make([]idNode, len(job.nodes))
+	for i, n := range job.nodes {
+		byID[i] = idNode{n.ID, n}
 	}
-	slices.Sort(ids)
+	slices.SortFunc(byID, func(a, b idNode) int { return cmp.Compare(a.id, b.id) })
+	ids := make([]uint64, len(byID))
+	nodes := make([]*btree.Node, len(byID))
+	for i, p := range byID {
+		ids[i], nodes[i] = p.id, p.n
+	}
 	ps := db.ps
 	// One backing array for every page (page i at all[i*ps:]); runs are
 	// slices of it.
@@ -366,7 +377,7 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 	ends := runEnds(ids, ps, maxWrite)
 	encode := func(lo, hi int) error {
 		for i := lo; i < hi; i++ {
-			if err := nodes[ids[i]].Encode(all[i*ps:(i+1)*ps], codec); err != nil {
+			if err := nodes[i].Encode(all[i*ps:(i+1)*ps], codec); err != nil {
 				return err
 			}
 		}

@@ -98,6 +98,8 @@ type savepoint struct {
 	undo        map[uint64]*btree.Node // a dirty node recording its changes; nil if created since
 	allocs      int
 	freed       int
+	evicts      int
+	superseded  int
 	mark        page.Mark
 	tables      map[uint32]tableState
 	catalog     page.Ref
@@ -119,7 +121,13 @@ type wtx struct {
 	dirty        map[uint64]*btree.Node
 	allocs       []run
 	freed        []uint64
-	sp           *savepoint
+	// The pages freed split in two for commit: evicts, those the cache
+	// may hold (commit evicts them); superseded, the nodes of the flush
+	// set (never written, so never cached; commit takes them out of the
+	// set).
+	evicts     []uint64
+	superseded []*btree.Node
+	sp         *savepoint
 	// log collects the batch's redo records while the commit log is on
 	// (commitlog.go); nil otherwise. Every page change reports to it.
 	log *txLog
@@ -170,6 +178,7 @@ func (w *wtx) allocate(n int) uint64 {
 	return id
 }
 
+// free frees a run of n pages, a tree node's page or an overflow run.
 func (w *wtx) free(id uint64, n int) {
 	w.log.touched()
 	w.db.alloc.Free(w.txn, id, n)
@@ -177,6 +186,36 @@ func (w *wtx) free(id uint64, n int) {
 	for i := id; i < id+uint64(n); i++ {
 		w.freed = append(w.freed, i)
 	}
+	if n == 1 {
+		// A tree node freed by its id (a dropped table's pages): its
+		// node, if committed and unflushed, is the one the set holds.
+		// The writer alone changes the unflushed set: no lock to read it.
+		w.sortFreed(id, w.db.unflushed[id])
+		return
+	}
+	for i := id; i < id+uint64(n); i++ {
+		w.evicts = append(w.evicts, i)
+	}
+}
+
+// freeNode frees the page of tree node nd, which the tree took from this
+// pager (so, when it is committed and unflushed, the flush set's node).
+func (w *wtx) freeNode(nd *btree.Node) {
+	w.log.touched()
+	w.db.alloc.Free(w.txn, nd.ID, 1)
+	delete(w.db.flushed, nd.ID)
+	w.freed = append(w.freed, nd.ID)
+	w.sortFreed(nd.ID, nd)
+}
+
+// sortFreed files freed page id, whose node is nd (nil if none), for
+// commit: as superseded if nd is in the flush set, else as evicted.
+func (w *wtx) sortFreed(id uint64, nd *btree.Node) {
+	if nd != nil && nd.Mark&markFlush != 0 {
+		w.superseded = append(w.superseded, nd)
+		return
+	}
+	w.evicts = append(w.evicts, id)
 }
 
 func (w *wtx) remember(n *btree.Node) {
@@ -195,6 +234,7 @@ func (w *wtx) remember(n *btree.Node) {
 
 func (w *wtx) NewNode(leaf bool) (*btree.Node, error) {
 	n := &btree.Node{ID: w.allocate(1), Txn: w.txn, Leaf: leaf}
+	n.HeldNew() // by the unflushed set, from commit on (writer.go)
 	w.dirty[n.ID] = n
 	if w.sp != nil {
 		w.sp.undo[n.ID] = nil
@@ -213,11 +253,12 @@ func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
 	}
 	c := n.CloneFrom(&w.db.spare)
 	c.ID, c.Txn = w.allocate(1), w.txn
+	c.HeldNew() // by the unflushed set, from commit on (writer.go)
 	w.dirty[c.ID] = c
 	if w.sp != nil {
 		w.sp.undo[c.ID] = nil
 	}
-	w.free(n.ID, 1)
+	w.freeNode(n)
 	return c, nil
 }
 
@@ -228,5 +269,5 @@ func (w *wtx) FreeNode(n *btree.Node) {
 			delete(w.dirty, n.ID)
 		}
 	}
-	w.free(n.ID, 1)
+	w.freeNode(n)
 }

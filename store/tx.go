@@ -247,6 +247,7 @@ func (tx *Tx) savepoint() {
 	sp.tables = emptied(sp.tables, keptSavepointNodes)
 	maps.Copy(sp.tables, tx.tables)
 	sp.allocs, sp.freed = len(w.allocs), len(w.freed)
+	sp.evicts, sp.superseded = len(w.evicts), len(w.superseded)
 	sp.mark = tx.db.alloc.Mark()
 	sp.catalog, sp.nextVersion, sp.dropSeq = tx.catalog.Root, tx.nextVersion, tx.dropSeq
 	sp.log = w.log.mark()
@@ -271,6 +272,9 @@ func (tx *Tx) rollback() {
 	w.allocs = w.allocs[:sp.allocs]
 	tx.db.alloc.Unfree(sp.mark)
 	w.freed = w.freed[:sp.freed]
+	w.evicts = w.evicts[:sp.evicts]
+	clear(w.superseded[sp.superseded:])
+	w.superseded = w.superseded[:sp.superseded]
 	clear(tx.tables) // sp.tables is reused by the next savepoint: copy back
 	maps.Copy(tx.tables, sp.tables)
 	tx.catalog.Root = sp.catalog

@@ -400,7 +400,7 @@ func (db *DB) background(force bool) {
 
 func (db *DB) beginWrite() *Tx {
 	st := db.cur.Load()
-	w := &wtx{db: db, txn: db.nextTxn, dirty: map[uint64]*btree.Node{}, ownerTable: noOwner}
+	w := &wtx{db: db, txn: db.nextTxn, dirty: map[uint64]*btree.Node{}, ownerTable: noOwner, evicts: db.txEvicts[:0], superseded: db.txSuperseded[:0]}
 	return &Tx{
 		db: db, st: st, w: w,
 		catalog:     btree.Tree{P: w, Root: st.catalog},
@@ -530,32 +530,31 @@ func (db *DB) commit(tx *Tx) error {
 	// flush started and never written: nothing cached it (allocate), so
 	// only the others are looked for. Under random overwrites nearly every
 	// page freed is such a page (a leaf copied again by a later batch).
-	evict := db.evictBuf[:0]
-	for _, id := range w.freed {
-		if _, ok := db.flushSet[id]; ok {
-			delete(db.flushSet, id)
+	for _, n := range w.superseded {
+		if db.flushSet.drop(n) {
 			db.dirtyBytes -= int64(db.ps)
-			continue
 		}
-		evict = append(evict, id)
 	}
-	db.evict(evict)
+	clear(w.superseded)
+	db.cache.RemoveAll(w.evicts)
+	if cap(w.evicts) <= maxKeptReleased {
+		db.txEvicts, db.txSuperseded = w.evicts[:0], w.superseded[:0]
+	}
+	// Each node of w.dirty counts the unflushed set as its holder from
+	// its making (HeldNew; remembered children, btree/swizzle.go).
 	db.umu.Lock()
 	for id, n := range w.dirty {
-		if old, ok := db.unflushed[id]; ok {
-			if old == n {
-				continue
-			}
+		if old, ok := db.unflushed[id]; ok && old != n {
 			old.Held(false)
 		}
 		db.unflushed[id] = n
-		n.Held(true) // remembered children (btree/swizzle.go)
 	}
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
-	for id, n := range w.dirty {
-		db.flushSet[id] = n
-		db.dirtyBytes += int64(db.ps)
+	for _, n := range w.dirty {
+		if db.flushSet.add(n) {
+			db.dirtyBytes += int64(db.ps)
+		}
 	}
 	db.publish(&state{txn: w.txn, catalog: tx.catalog.Root, nextVersion: tx.nextVersion})
 	db.nextTxn++
