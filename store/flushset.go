@@ -26,9 +26,14 @@ type flushList struct {
 	live  int
 }
 
-// markFlush is the bit of btree.Node.Mark that says the node is in the
-// flush set.
-const markFlush = 1
+// The bits of btree.Node.Mark the store uses.
+const (
+	// markFlush says the node is in the flush set.
+	markFlush = 1 << iota
+	// markSaved says the node is in the savepoint's lists: made since it
+	// started, or recording its changes (pager.go, tx.go).
+	markSaved
+)
 
 // flushListSlack is how many entries that left the set the list may hold
 // beyond the members before add drops them. A compaction reads every

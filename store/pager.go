@@ -95,17 +95,20 @@ type run struct {
 
 // savepoint is what rolling back one submission needs.
 type savepoint struct {
-	undo        map[uint64]*btree.Node // a dirty node recording its changes; nil if created since
-	allocs      int
-	freed       int
-	evicts      int
-	superseded  int
-	mark        page.Mark
-	tables      map[uint32]tableState
-	catalog     page.Ref
-	nextVersion uint64
-	dropSeq     uint64
-	log         logMark
+	// created lists the nodes made since the savepoint, recorded the
+	// dirty nodes recording their changes since (StartUndo); each of them
+	// has markSaved set, and no other node has (flushset.go's Mark bits).
+	created, recorded []*btree.Node
+	allocs            int
+	freed             int
+	evicts            int
+	superseded        int
+	mark              page.Mark
+	tables            map[uint32]tableState
+	catalog           page.Ref
+	nextVersion       uint64
+	dropSeq           uint64
+	log               logMark
 }
 
 // wtx is the writer's side of a write transaction; it is the tree's Pager.
@@ -222,13 +225,22 @@ func (w *wtx) remember(n *btree.Node) {
 	if w.sp == nil {
 		return
 	}
-	if _, ok := w.sp.undo[n.ID]; !ok {
+	if n.Mark&markSaved == 0 {
 		var l *btree.UndoLog
 		if k := len(w.db.undoLogs); k > 0 {
 			l, w.db.undoLogs = w.db.undoLogs[k-1], w.db.undoLogs[:k-1]
 		}
 		n.StartUndo(l)
-		w.sp.undo[n.ID] = n
+		n.Mark |= markSaved
+		w.sp.recorded = append(w.sp.recorded, n)
+	}
+}
+
+// made files node n, just made, with the savepoint, if any.
+func (w *wtx) made(n *btree.Node) {
+	if w.sp != nil {
+		n.Mark |= markSaved
+		w.sp.created = append(w.sp.created, n)
 	}
 }
 
@@ -236,9 +248,7 @@ func (w *wtx) NewNode(leaf bool) (*btree.Node, error) {
 	n := &btree.Node{ID: w.allocate(1), Txn: w.txn, Leaf: leaf}
 	n.HeldNew() // by the unflushed set, from commit on (writer.go)
 	w.dirty[n.ID] = n
-	if w.sp != nil {
-		w.sp.undo[n.ID] = nil
-	}
+	w.made(n)
 	return n, nil
 }
 
@@ -255,9 +265,7 @@ func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
 	c.ID, c.Txn = w.allocate(1), w.txn
 	c.HeldNew() // by the unflushed set, from commit on (writer.go)
 	w.dirty[c.ID] = c
-	if w.sp != nil {
-		w.sp.undo[c.ID] = nil
-	}
+	w.made(c)
 	w.freeNode(n)
 	return c, nil
 }

@@ -239,11 +239,20 @@ const maxKeptUndoLogs = 64
 // command touches a few, an EXEC of thousands of writes many.
 const keptSavepointNodes = 256
 
+// kept is s emptied for reuse, or nil if it grew past keptSavepointNodes.
+func kept(s []*btree.Node) []*btree.Node {
+	clear(s)
+	if cap(s) > keptSavepointNodes {
+		return nil
+	}
+	return s[:0]
+}
+
 // savepoint starts a savepoint; rollback undoes everything since.
 func (tx *Tx) savepoint() {
 	w := tx.w
 	sp := &tx.db.spBuf
-	sp.undo = emptied(sp.undo, keptSavepointNodes)
+	sp.created, sp.recorded = kept(sp.created), kept(sp.recorded)
 	sp.tables = emptied(sp.tables, keptSavepointNodes)
 	maps.Copy(sp.tables, tx.tables)
 	sp.allocs, sp.freed = len(w.allocs), len(w.freed)
@@ -257,13 +266,14 @@ func (tx *Tx) savepoint() {
 func (tx *Tx) rollback() {
 	w := tx.w
 	sp := w.sp
-	for id, n := range sp.undo {
-		if n == nil {
-			delete(w.dirty, id)
-		} else {
-			n.Undo()
-			w.dirty[id] = n
-		}
+	for _, n := range sp.created {
+		n.Mark &^= markSaved
+		delete(w.dirty, n.ID)
+	}
+	for _, n := range sp.recorded {
+		n.Mark &^= markSaved
+		n.Undo()
+		w.dirty[n.ID] = n
 	}
 	for _, r := range w.allocs[sp.allocs:] {
 		tx.db.alloc.Unalloc(r.id, r.n)
@@ -287,11 +297,13 @@ func (tx *Tx) rollback() {
 // release ends a savepoint keeping its changes.
 func (tx *Tx) release() {
 	w := tx.w
-	for _, n := range w.sp.undo {
-		if n != nil {
-			if l := n.StopUndo(); l != nil && len(tx.db.undoLogs) < maxKeptUndoLogs {
-				tx.db.undoLogs = append(tx.db.undoLogs, l)
-			}
+	for _, n := range w.sp.created {
+		n.Mark &^= markSaved
+	}
+	for _, n := range w.sp.recorded {
+		n.Mark &^= markSaved
+		if l := n.StopUndo(); l != nil && len(tx.db.undoLogs) < maxKeptUndoLogs {
+			tx.db.undoLogs = append(tx.db.undoLogs, l)
 		}
 	}
 	w.sp = nil
