@@ -187,6 +187,7 @@ func (t *Tree) putValue(key []byte, v Value, freeOld bool) (old Value, replaced 
 		return Value{}, false, err
 	}
 	i := leafF.i
+	resized := true
 	if found {
 		old = leaf.Val(i)
 		if freeOld && !old.Ovf.IsZero() {
@@ -194,12 +195,17 @@ func (t *Tree) putValue(key []byte, v Value, freeOld bool) (old Value, replaced 
 				return Value{}, false, err
 			}
 		}
+		was := leaf.entrySize(i)
 		leaf.setVal(i, v)
+		// A value replaced by one of the same encoded size (an overwrite
+		// of a fixed-size value, most INCRs) leaves the leaf the size it
+		// had, within its page: propagate need not measure it.
+		resized = leaf.entrySize(i) != was
 	} else {
 		leaf.insertLeaf(i, key, v)
 	}
 	leaf.compact(t.P.PageSize())
-	return old, found, t.propagate(path, leaf, i == leaf.Len()-1)
+	return old, found, t.propagate(path, leaf, i == leaf.Len()-1, resized)
 }
 
 func insertAt[T any](s []T, i int, v T) []T {
@@ -220,14 +226,16 @@ func removeAt[T any](s []T, i int) []T {
 // propagate splits cur (the writable replacement of path's last node) as
 // needed, or shares an overfull leaf's entries with a sibling
 // (redistribute.go), and updates the ancestors bottom-up, shadowing each.
-func (t *Tree) propagate(path []frame, cur *Node, appending bool) error {
-	// resized: cur's entries changed beyond a child's reference (always
-	// the first node; a branch above only when a child split or shared).
-	// A branch whose only change is a child's reference (fixed size) has
-	// the size it had when it was last checked here or encoded, so it
-	// neither splits nor shares: Size, a walk over every entry, is only
-	// taken where it can have changed.
-	resized := true
+// resized is false only when cur's encoded size is the one it had when it
+// was last checked here or encoded (so it fits its page).
+func (t *Tree) propagate(path []frame, cur *Node, appending, resized bool) error {
+	// resized: cur's entries changed beyond a child's reference (the
+	// first node, unless the caller knows its size did not change; a
+	// branch above only when a child split or shared). A branch whose
+	// only change is a child's reference (fixed size) has the size it had
+	// when it was last checked here or encoded, so it neither splits nor
+	// shares: Size, a walk over every entry, is only taken where it can
+	// have changed.
 	var one [1]*Node
 	for level := len(path) - 1; ; level-- {
 		pieces := append(one[:0], cur)
@@ -425,7 +433,7 @@ func (t *Tree) Delete(key []byte) (Value, bool, error) {
 		return Value{}, false, err
 	}
 	cur.remove(f.i)
-	if err := t.propagate(path[:level+1], cur, false); err != nil {
+	if err := t.propagate(path[:level+1], cur, false, true); err != nil {
 		return Value{}, false, err
 	}
 	return old, true, t.collapseRoot()
@@ -464,7 +472,7 @@ func (t *Tree) Update(key []byte, fn func(v *Value)) (bool, error) {
 	fn(&v)
 	leaf.setMeta(lf.i, v)
 	leaf.compact(t.P.PageSize()) // setMeta appends the record again
-	return true, t.propagate(path, leaf, false)
+	return true, t.propagate(path, leaf, false, true)
 }
 
 // GetRaw returns the value under key without loading overflow data.
@@ -506,5 +514,5 @@ func (t *Tree) Relocate(key []byte, id uint64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return true, t.propagate(path, leaf, false)
+	return true, t.propagate(path, leaf, false, true)
 }
