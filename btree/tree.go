@@ -61,6 +61,9 @@ type Tree struct {
 	Root       page.Ref
 	Published  bool
 	MarkFilled bool
+	// Finger, when set, keeps GetRaw's path for a put of the same key
+	// right after it (finger.go); nil for read-only trees.
+	Finger *Finger
 }
 
 type frame struct {
@@ -94,17 +97,28 @@ func (t *Tree) descend(key []byte, path []frame) ([]frame, bool, error) {
 	}
 }
 
-// lookup descends to key; found is false (with a nil path) when the tree
-// does not hold it.
+// lookup descends to key (from the kept path, as descendKept); found is
+// false (with a nil path) when the tree does not hold it.
 func (t *Tree) lookup(key []byte, stack []frame) (path []frame, found bool, err error) {
 	if t.Root.IsZero() {
 		return nil, false, nil
 	}
-	path, found, err = t.descend(key, stack)
+	path, found, err = t.descendKept(key, stack)
 	if err != nil || !found {
 		return nil, false, err
 	}
 	return path, true, nil
+}
+
+// descendKept is descend, starting from the path t.Finger kept for key
+// when that is still valid (a change of the key GetRaw just looked up).
+func (t *Tree) descendKept(key []byte, stack []frame) ([]frame, bool, error) {
+	if t.Finger != nil {
+		if path, found, ok := t.Finger.take(t, key, stack); ok {
+			return path, found, nil
+		}
+	}
+	return t.descend(key, stack)
 }
 
 // Get returns the value under key with its data loaded.
@@ -177,7 +191,7 @@ func (t *Tree) putValue(key []byte, v Value, freeOld bool) (old Value, replaced 
 		return Value{}, false, nil
 	}
 	var stack [8]frame
-	path, found, err := t.descend(key, stack[:0])
+	path, found, err := t.descendKept(key, stack[:0])
 	if err != nil {
 		return Value{}, false, err
 	}
@@ -477,10 +491,19 @@ func (t *Tree) Update(key []byte, fn func(v *Value)) (bool, error) {
 
 // GetRaw returns the value under key without loading overflow data.
 func (t *Tree) GetRaw(key []byte) (Value, bool, error) {
+	if t.Root.IsZero() {
+		return Value{}, false, nil
+	}
 	var stack [8]frame
-	path, found, err := t.lookup(key, stack[:0])
-	if err != nil || !found {
+	path, found, err := t.descend(key, stack[:0])
+	if err != nil {
 		return Value{}, false, err
+	}
+	if t.Finger != nil {
+		t.Finger.keep(t, key, path, found)
+	}
+	if !found {
+		return Value{}, false, nil
 	}
 	f := path[len(path)-1]
 	return f.n.Val(f.i), true, nil

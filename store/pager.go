@@ -130,7 +130,13 @@ type wtx struct {
 	// set).
 	evicts     []uint64
 	superseded []*btree.Node
-	sp         *savepoint
+	// changes counts the changes to the transaction's nodes (every
+	// Writable, NewNode and FreeNode, and every rollback), and finger
+	// keeps a main tree's last look-up for the put that may follow it
+	// (btree.Finger, btree.ChangeCounter).
+	changes uint64
+	finger  btree.Finger
+	sp      *savepoint
 	// log collects the batch's redo records while the commit log is on
 	// (commitlog.go); nil otherwise. Every page change reports to it.
 	log *txLog
@@ -244,7 +250,11 @@ func (w *wtx) made(n *btree.Node) {
 	}
 }
 
+// Changes implements btree.ChangeCounter.
+func (w *wtx) Changes() uint64 { return w.changes }
+
 func (w *wtx) NewNode(leaf bool) (*btree.Node, error) {
+	w.changes++
 	n := &btree.Node{ID: w.allocate(1), Txn: w.txn, Leaf: leaf}
 	n.HeldNew() // by the unflushed set, from commit on (writer.go)
 	w.dirty[n.ID] = n
@@ -254,6 +264,7 @@ func (w *wtx) NewNode(leaf bool) (*btree.Node, error) {
 
 func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
 	w.log.touched() // also a node this txn already copied: it changes
+	w.changes++
 	// Only a node of this txn can be dirty: others skip the map lookup.
 	if n.Txn == w.txn {
 		if d, ok := w.dirty[n.ID]; ok && d == n {
@@ -271,6 +282,7 @@ func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
 }
 
 func (w *wtx) FreeNode(n *btree.Node) {
+	w.changes++
 	if n.Txn == w.txn {
 		if d, ok := w.dirty[n.ID]; ok && d == n {
 			w.remember(n)

@@ -43,8 +43,14 @@ func (t *Table) trees(s tableState) (main, exp btree.Tree) {
 	p, pub := t.tx.pager(), t.tx.published()
 	// Main trees mark the leaves a sequential load leaves full (they are
 	// not cached at flush); the expiry index, whose keys start with a
-	// time, grows at its end too, but is read and replaced there.
-	return btree.Tree{P: p, Root: s.root, Published: pub, MarkFilled: true}, btree.Tree{P: p, Root: s.exp, Published: pub}
+	// time, grows at its end too, but is read and replaced there. A
+	// writer's main trees keep their last look-up's path for a put of the
+	// same key after it (btree.Finger).
+	m := btree.Tree{P: p, Root: s.root, Published: pub, MarkFilled: true}
+	if w := t.tx.w; w != nil {
+		m.Finger = &w.finger
+	}
+	return m, btree.Tree{P: p, Root: s.exp, Published: pub}
 }
 
 // Get returns the tuple under key (a long key's whole key confirmed).
