@@ -49,12 +49,13 @@ type Node struct {
 
 	undo *UndoLog // non-nil while a savepoint records this node's changes
 
-	// Mark belongs to the Pager: the tree never reads or changes it, and
-	// a clone starts with it zero. The store's writer goroutine keeps its
-	// own bookkeeping of committed nodes in it (store/flushset.go); being
-	// a field of its own, it is written beside readers of the node's other
-	// fields without a race.
+	// Mark and Pos belong to the Pager: the tree never reads or changes
+	// them, and a clone starts with them zero. The store's writer keeps
+	// its own bookkeeping of nodes in them (store/flushset.go, the
+	// savepoints); being fields of their own, they are written beside
+	// readers of the node's other fields without a race.
 	Mark uint8
+	Pos  uint32
 
 	// slots: the children descents of Published trees remembered
 	// (swizzle.go); nil until the first.

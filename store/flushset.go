@@ -5,42 +5,33 @@ import "github.com/digby-db/digby/btree"
 // The flush set: the tree nodes committed since the last flush started
 // and not freed since, which the next flush writes.
 //
-// It is a list in commit order and a bit in each member's Mark, not a map
-// by page id. Under random overwrites nearly every node committed is
-// freed again before the next flush (a leaf copied by a later batch), so
-// a map took an insert at commit and a look-up and a delete at the free,
-// each a likely cache miss in a map of tens of thousands of entries: 7%
-// of the writer's time under SET -P 16. The bit is set and cleared on a
-// node the writer has just touched.
+// It is a list in commit order, each member holding its place in it
+// (btree.Node.Pos, its index plus one), not a map by page id. Under random
+// overwrites nearly every node committed is freed again before the next
+// flush (a leaf copied by a later batch), so a map took an insert at
+// commit and a look-up and a delete at the free, each a likely cache miss
+// in a map of tens of thousands of entries. Here a commit appends, and a
+// free clears the node's place (the node was just touched; the list, a
+// pointer an entry, stays in the CPU's second-level cache); a freed
+// node's entry is nil, so the list keeps no node alive.
 //
 // Invariants (writer goroutine only):
-//   - A node has markFlush set if and only if it is in the set.
-//   - Every node of the set is in nodes, once. nodes may also hold nodes
-//     that left the set (freed since their commit): take skips them, and
-//     add drops them once they outnumber the members (so that a set that
-//     stays small while the same nodes are copied again and again, with
-//     no flush due, does not grow the list without bound).
+//   - A node is in the set if and only if its Pos is not 0, and then
+//     nodes[Pos-1] is the node.
+//   - Every other entry of nodes is nil; compact drops them once they
+//     outnumber the members by flushListSlack (so that a set that stays
+//     small while the same nodes are copied again and again, with no
+//     flush due, does not grow the list without bound).
 //   - live is the number of members.
 type flushList struct {
 	nodes []*btree.Node
 	live  int
 }
 
-// The bits of btree.Node.Mark the store uses.
-const (
-	// markFlush says the node is in the flush set.
-	markFlush = 1 << iota
-	// markSaved says the node is in the savepoint's lists: made since it
-	// started, or recording its changes (pager.go, tx.go).
-	markSaved
-)
-
-// flushListSlack is how many entries that left the set the list may hold
-// beyond the members before add drops them. A compaction reads every
-// listed node, mostly out of the CPU's caches (independent loads, which
-// it overlaps); with this slack it runs at most every 64Ki commits of a
-// node, and a flush, which empties the list, comes first under a busy
-// writer in Everysec (about a second's commits).
+// flushListSlack is how many freed entries the list may hold beyond the
+// members before add drops them. A compaction reads the list and moves
+// the members down; a flush, which empties the list, comes first under a
+// busy writer in Everysec.
 const flushListSlack = 1 << 16
 
 // maxKeptFlushList bounds the array take keeps for the next flush's list.
@@ -48,11 +39,11 @@ const maxKeptFlushList = 1 << 18
 
 // add puts n in the set; it reports false if n was there already.
 func (l *flushList) add(n *btree.Node) bool {
-	if n.Mark&markFlush != 0 {
+	if n.Pos != 0 {
 		return false
 	}
-	n.Mark |= markFlush
 	l.nodes = append(l.nodes, n)
+	n.Pos = uint32(len(l.nodes))
 	l.live++
 	if len(l.nodes) >= 2*l.live+flushListSlack {
 		l.compact()
@@ -60,22 +51,27 @@ func (l *flushList) add(n *btree.Node) bool {
 	return true
 }
 
+// in reports whether n is in the set.
+func (l *flushList) in(n *btree.Node) bool { return n.Pos != 0 }
+
 // drop takes n out of the set; it reports false if n was not in it.
 func (l *flushList) drop(n *btree.Node) bool {
-	if n.Mark&markFlush == 0 {
+	if n.Pos == 0 {
 		return false
 	}
-	n.Mark &^= markFlush
+	l.nodes[n.Pos-1] = nil
+	n.Pos = 0
 	l.live--
 	return true
 }
 
-// compact drops the entries of nodes that left the set.
+// compact drops the list's nil entries, moving the members down.
 func (l *flushList) compact() {
 	kept := l.nodes[:0]
 	for _, n := range l.nodes {
-		if n.Mark&markFlush != 0 {
+		if n != nil {
 			kept = append(kept, n)
+			n.Pos = uint32(len(kept))
 		}
 	}
 	clear(l.nodes[len(kept):])
@@ -86,8 +82,8 @@ func (l *flushList) compact() {
 func (l *flushList) take() []*btree.Node {
 	out := make([]*btree.Node, 0, l.live)
 	for _, n := range l.nodes {
-		if n.Mark&markFlush != 0 {
-			n.Mark &^= markFlush
+		if n != nil {
+			n.Pos = 0
 			out = append(out, n)
 		}
 	}
@@ -98,3 +94,8 @@ func (l *flushList) take() []*btree.Node {
 	}
 	return out
 }
+
+// markSaved is the bit of btree.Node.Mark that says the node is in the
+// savepoint's lists: made since it started, or recording its changes
+// (pager.go, tx.go).
+const markSaved = 1

@@ -9,9 +9,10 @@ import (
 )
 
 // TestFlushListModel runs random adds, drops and takes against a map
-// and checks the list's invariants after each: the marked nodes are the
-// members, each listed once, live counts them, and the list stays within
-// twice the members and the slack however many nodes leave it.
+// and checks the list's invariants after each: the listed nodes are the
+// members, each once and at the place it holds, live counts them, and
+// the list stays within twice the members and the slack however many
+// nodes leave it.
 func TestFlushListModel(t *testing.T) {
 	for seed := range uint64(20) {
 		r := rand.New(rand.NewPCG(seed, 1))
@@ -49,8 +50,8 @@ func TestFlushListModel(t *testing.T) {
 					t.Fatalf("seed %d step %d: take gave %d nodes, want %d", seed, step, len(got), len(want))
 				}
 				for _, n := range got {
-					if n.Mark&markFlush != 0 {
-						t.Fatalf("seed %d step %d: node %d taken with its mark", seed, step, n.ID)
+					if n.Pos != 0 {
+						t.Fatalf("seed %d step %d: node %d taken with its place", seed, step, n.ID)
 					}
 				}
 				clear(model)
@@ -63,13 +64,17 @@ func TestFlushListModel(t *testing.T) {
 func checkFlushList(t *testing.T, l *flushList, model map[*btree.Node]bool) {
 	t.Helper()
 	seen := map[*btree.Node]bool{}
-	for _, n := range l.nodes {
-		if n.Mark&markFlush != 0 {
-			if seen[n] {
-				t.Fatalf("node %d listed twice", n.ID)
-			}
-			seen[n] = true
+	for i, n := range l.nodes {
+		if n == nil {
+			continue
 		}
+		if seen[n] {
+			t.Fatalf("node %d listed twice", n.ID)
+		}
+		if int(n.Pos) != i+1 {
+			t.Fatalf("node %d at index %d holds place %d", n.ID, i, n.Pos)
+		}
+		seen[n] = true
 	}
 	if len(seen) != len(model) || l.live != len(model) {
 		t.Fatalf("%d marked in the list, live %d, want %d", len(seen), l.live, len(model))

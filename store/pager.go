@@ -220,7 +220,7 @@ func (w *wtx) freeNode(nd *btree.Node) {
 // sortFreed files freed page id, whose node is nd (nil if none), for
 // commit: as superseded if nd is in the flush set, else as evicted.
 func (w *wtx) sortFreed(id uint64, nd *btree.Node) {
-	if nd != nil && nd.Mark&markFlush != 0 {
+	if nd != nil && w.db.flushSet.in(nd) {
 		w.superseded = append(w.superseded, nd)
 		return
 	}
