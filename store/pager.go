@@ -97,12 +97,13 @@ type run struct {
 type savepoint struct {
 	// created lists the nodes made since the savepoint, recorded the
 	// dirty nodes recording their changes since (StartUndo); each of them
-	// has markSaved set, and no other node has (flushset.go's Mark bits).
+	// has markSaved set, and no other node has (flushset.go).
 	created, recorded []*btree.Node
 	allocs            int
 	freed             int
 	evicts            int
 	superseded        int
+	unlisted          int
 	mark              page.Mark
 	tables            map[uint32]tableState
 	catalog           page.Ref
@@ -130,6 +131,11 @@ type wtx struct {
 	// set).
 	evicts     []uint64
 	superseded []*btree.Node
+	// unlisted are the runs written since the last flush that frees took
+	// off its list of written runs (db.flushed), for a rollback to put
+	// back: a run whose free is undone is referenced again, and open must
+	// verify it with the next flush.
+	unlisted []page.RunSum
 	// changes counts the changes to the transaction's nodes (every
 	// Writable, NewNode and FreeNode, and every rollback), and finger
 	// keeps a main tree's last look-up for the put that may follow it
@@ -187,11 +193,21 @@ func (w *wtx) allocate(n int) uint64 {
 	return id
 }
 
+// unlist takes the run at id, if written since the last flush, off the
+// flush's list of written runs: no longer reachable, it need not be
+// verified.
+func (w *wtx) unlist(id uint64) {
+	if r, ok := w.db.flushed[id]; ok {
+		delete(w.db.flushed, id)
+		w.unlisted = append(w.unlisted, r)
+	}
+}
+
 // free frees a run of n pages, a tree node's page or an overflow run.
 func (w *wtx) free(id uint64, n int) {
 	w.log.touched()
 	w.db.alloc.Free(w.txn, id, n)
-	delete(w.db.flushed, id) // written since the last flush, no longer reachable
+	w.unlist(id)
 	for i := id; i < id+uint64(n); i++ {
 		w.freed = append(w.freed, i)
 	}
@@ -212,7 +228,7 @@ func (w *wtx) free(id uint64, n int) {
 func (w *wtx) freeNode(nd *btree.Node) {
 	w.log.touched()
 	w.db.alloc.Free(w.txn, nd.ID, 1)
-	delete(w.db.flushed, nd.ID)
+	w.unlist(nd.ID)
 	w.freed = append(w.freed, nd.ID)
 	w.sortFreed(nd.ID, nd)
 }

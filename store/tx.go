@@ -256,7 +256,7 @@ func (tx *Tx) savepoint() {
 	sp.tables = emptied(sp.tables, keptSavepointNodes)
 	maps.Copy(sp.tables, tx.tables)
 	sp.allocs, sp.freed = len(w.allocs), len(w.freed)
-	sp.evicts, sp.superseded = len(w.evicts), len(w.superseded)
+	sp.evicts, sp.superseded, sp.unlisted = len(w.evicts), len(w.superseded), len(w.unlisted)
 	sp.mark = tx.db.alloc.Mark()
 	sp.catalog, sp.nextVersion, sp.dropSeq = tx.catalog.Root, tx.nextVersion, tx.dropSeq
 	sp.log = w.log.mark()
@@ -277,6 +277,12 @@ func (tx *Tx) rollback() {
 		n.Undo()
 		w.dirty[n.ID] = n
 	}
+	// Runs freed since go back on the flush's list (a run both written
+	// and freed since comes off it again below, with its allocation).
+	for _, r := range w.unlisted[sp.unlisted:] {
+		tx.db.flushed[r.ID] = r
+	}
+	w.unlisted = w.unlisted[:sp.unlisted]
 	for _, r := range w.allocs[sp.allocs:] {
 		tx.db.alloc.Unalloc(r.id, r.n)
 		delete(tx.db.flushed, r.id)
