@@ -610,6 +610,20 @@ func Load(c *Codec, pageSize int, dir Ref, hwm, txn uint64, read ReadRun) (*Allo
 	a.dir = dir
 	a.chunks = st.Chunks
 	a.diskFree = st.Free
+	// A meta's high-water mark leaves out the file's free tail (usedHWM)
+	// while the chunks on disk still mark it free. Past the mark nothing
+	// is allocatable until the file grows again, and the pages it grows
+	// by are allocated: the chunks that mark them free on disk are
+	// written again at the next flush, or a later open would find live
+	// pages free (hand them out twice). (Within a session the bits past
+	// the allocator's mark are clear on disk too once this flush, or a
+	// Shrink's, has written them: growth needs no chunk written.)
+	for i := hwm; i < uint64(len(a.diskFree))*64; i++ {
+		if a.diskFree.has(i) {
+			a.markDirty(i)
+			i = (i/a.chunkBits()+1)*a.chunkBits() - 1 // on to the next chunk
+		}
+	}
 	a.diskFree.clearFrom(hwm)
 	for id := range st.MetaPages {
 		a.diskFree.clear(id)
