@@ -85,7 +85,7 @@ func TestSpareSparesReaders(t *testing.T) {
 // of txn T or later is one made since (were a page ever freed twice, the
 // live one): it keeps its entries. A node of an earlier txn is given.
 func TestSpareGuardsReusedIDs(t *testing.T) {
-	db, err := Open(t.TempDir(), &Options{Durability: No})
+	db, err := Open(t.TempDir(), &Options{Durability: No, NoWarmCache: true})
 	if err != nil {
 		t.Fatal(err)
 	}
