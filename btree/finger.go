@@ -59,9 +59,3 @@ func (f *Finger) take(t *Tree, key []byte, stack []frame) ([]frame, bool, bool) 
 	clear(f.path) // the nodes are not kept alive by the finger
 	return path, f.found, true
 }
-
-// Forget drops what f holds.
-func (f *Finger) Forget() {
-	clear(f.path)
-	f.path, f.set = f.path[:0], false
-}

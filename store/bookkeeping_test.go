@@ -52,8 +52,8 @@ func checkWriterBookkeeping(db *DB) error {
 	if len(marked) != db.flushSet.live {
 		return fmt.Errorf("flush list: %d marked, live %d", len(marked), db.flushSet.live)
 	}
-	if want := int64(len(marked)) * int64(db.ps); db.dirtyBytes != want {
-		return fmt.Errorf("dirtyBytes %d, flush set of %d pages (%d bytes)", db.dirtyBytes, len(marked), want)
+	if want := int64(len(marked)) * int64(db.ps); db.dirtyBytes() != want {
+		return fmt.Errorf("dirtyBytes %d, flush set of %d pages (%d bytes)", db.dirtyBytes(), len(marked), want)
 	}
 	inflight := map[*btree.Node]bool{}
 	if db.inflight != nil {

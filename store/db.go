@@ -57,13 +57,12 @@ type DB struct {
 	live []*state
 
 	// Writer-goroutine state.
-	alloc      *page.Allocator
-	metas      [2]*page.Meta // on disk; nil when a slot is invalid
-	flushSet   flushList     // the nodes the next flush writes (flushset.go)
-	dirtyBytes int64
-	flushed    map[uint64]page.RunSum // runs written since the last flush
-	inflight   *flushJob              // the flush being written, if any
-	waiters    []*Pending             // Always-mode submitters for the next flush
+	alloc    *page.Allocator
+	metas    [2]*page.Meta          // on disk; nil when a slot is invalid
+	flushSet flushList              // the nodes the next flush writes (flushset.go)
+	flushed  map[uint64]page.RunSum // runs written since the last flush
+	inflight *flushJob              // the flush being written, if any
+	waiters  []*Pending             // Always-mode submitters for the next flush
 	// spBuf is the savepoint every submission reuses (one at a time), and
 	// undoLogs the node undo logs released savepoints gave back: batches
 	// of submissions allocate them once, not per submission.

@@ -120,7 +120,6 @@ func (db *DB) startFlush() *flushJob {
 	job := &flushJob{nodes: db.flushSet.take(), waiters: db.waiters, pages: db.flushBuf, done: make(chan struct{})}
 	db.flushBuf = pageArray{}
 	db.waiters = nil
-	db.dirtyBytes = 0
 	db.alloc.PrepareFlush(newest.Txn)
 	// From here on, pages allocated so far are reachable from this flush's
 	// meta: they are no longer fresh.

@@ -78,6 +78,9 @@ func (l *flushList) compact() {
 	l.nodes = kept
 }
 
+// dirtyBytes is the committed-unflushed tree bytes: the flush set's pages.
+func (db *DB) dirtyBytes() int64 { return int64(db.flushSet.live) * int64(db.ps) }
+
 // take empties the set and returns its members, each taken out of it.
 func (l *flushList) take() []*btree.Node {
 	out := make([]*btree.Node, 0, l.live)

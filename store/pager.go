@@ -204,43 +204,37 @@ func (w *wtx) unlist(id uint64) {
 }
 
 // free frees a run of n pages, a tree node's page or an overflow run.
+// A tree node freed by its id (a dropped table's pages) is looked up in
+// the unflushed set: the writer alone changes it, no lock to read it.
 func (w *wtx) free(id uint64, n int) {
+	var nd *btree.Node
+	if n == 1 {
+		nd = w.db.unflushed[id]
+	}
+	w.freeRun(id, n, nd)
+}
+
+// freeNode frees the page of tree node nd, which the tree took from this
+// pager (so, when it is committed and unflushed, the flush set's node).
+func (w *wtx) freeNode(nd *btree.Node) { w.freeRun(nd.ID, 1, nd) }
+
+// freeRun frees n pages at id, whose node is nd (nil if none), and files
+// them for commit: nd as superseded if it is in the flush set (never
+// written, so never cached), the pages as evicted otherwise.
+func (w *wtx) freeRun(id uint64, n int, nd *btree.Node) {
 	w.log.touched()
 	w.db.alloc.Free(w.txn, id, n)
 	w.unlist(id)
 	for i := id; i < id+uint64(n); i++ {
 		w.freed = append(w.freed, i)
 	}
-	if n == 1 {
-		// A tree node freed by its id (a dropped table's pages): its
-		// node, if committed and unflushed, is the one the set holds.
-		// The writer alone changes the unflushed set: no lock to read it.
-		w.sortFreed(id, w.db.unflushed[id])
+	if nd != nil && w.db.flushSet.in(nd) {
+		w.superseded = append(w.superseded, nd)
 		return
 	}
 	for i := id; i < id+uint64(n); i++ {
 		w.evicts = append(w.evicts, i)
 	}
-}
-
-// freeNode frees the page of tree node nd, which the tree took from this
-// pager (so, when it is committed and unflushed, the flush set's node).
-func (w *wtx) freeNode(nd *btree.Node) {
-	w.log.touched()
-	w.db.alloc.Free(w.txn, nd.ID, 1)
-	w.unlist(nd.ID)
-	w.freed = append(w.freed, nd.ID)
-	w.sortFreed(nd.ID, nd)
-}
-
-// sortFreed files freed page id, whose node is nd (nil if none), for
-// commit: as superseded if nd is in the flush set, else as evicted.
-func (w *wtx) sortFreed(id uint64, nd *btree.Node) {
-	if nd != nil && w.db.flushSet.in(nd) {
-		w.superseded = append(w.superseded, nd)
-		return
-	}
-	w.evicts = append(w.evicts, id)
 }
 
 func (w *wtx) remember(n *btree.Node) {

@@ -85,5 +85,5 @@ func (db *DB) publishCounts() {
 	db.availPages.Store(db.alloc.AvailCount())
 	_, p := db.alloc.FreeCounts()
 	db.pendingPages.Store(p)
-	db.dirtyShown.Store(db.dirtyBytes)
+	db.dirtyShown.Store(db.dirtyBytes())
 }

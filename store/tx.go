@@ -266,8 +266,7 @@ func (tx *Tx) savepoint() {
 func (tx *Tx) rollback() {
 	w := tx.w
 	sp := w.sp
-	w.changes++ // nodes change back, or leave the transaction
-	w.finger.Forget()
+	w.changes++ // nodes change back, or leave the transaction: a kept path is stale
 	for _, n := range sp.created {
 		n.Mark &^= markSaved
 		delete(w.dirty, n.ID)

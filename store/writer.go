@@ -393,7 +393,7 @@ func (db *DB) background(force bool) {
 			return
 		}
 	}
-	if db.opts.Durability != Always && db.dirtyBytes > db.opts.DirtyCap {
+	if db.opts.Durability != Always && db.dirtyBytes() > db.opts.DirtyCap {
 		db.flush()
 	}
 }
@@ -468,7 +468,7 @@ func (db *DB) apply(batch []*Pending) {
 			db.kickFlush()
 		}
 	}
-	if db.dirtyBytes > db.opts.DirtyCap {
+	if db.dirtyBytes() > db.opts.DirtyCap {
 		// Back-pressure: wait for the flush in flight, then start the next.
 		db.waitFlush()
 		db.kickFlush()
@@ -531,9 +531,7 @@ func (db *DB) commit(tx *Tx) error {
 	// only the others are looked for. Under random overwrites nearly every
 	// page freed is such a page (a leaf copied again by a later batch).
 	for _, n := range w.superseded {
-		if db.flushSet.drop(n) {
-			db.dirtyBytes -= int64(db.ps)
-		}
+		db.flushSet.drop(n)
 	}
 	clear(w.superseded)
 	db.cache.RemoveAll(w.evicts)
@@ -552,9 +550,7 @@ func (db *DB) commit(tx *Tx) error {
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
 	for _, n := range w.dirty {
-		if db.flushSet.add(n) {
-			db.dirtyBytes += int64(db.ps)
-		}
+		db.flushSet.add(n)
 	}
 	db.publish(&state{txn: w.txn, catalog: tx.catalog.Root, nextVersion: tx.nextVersion})
 	db.nextTxn++
