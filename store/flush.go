@@ -350,10 +350,9 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 		byID[i] = idNode{n.ID, n}
 	}
 	slices.SortFunc(byID, func(a, b idNode) int { return cmp.Compare(a.id, b.id) })
-	ids := make([]uint64, len(byID))
-	nodes := make([]*btree.Node, len(byID))
+	ids := make([]uint64, len(byID)) // runEnds's and the sums' view
 	for i, p := range byID {
-		ids[i], nodes[i] = p.id, p.n
+		ids[i] = p.id
 	}
 	ps := db.ps
 	// One backing array for every page (page i at all[i*ps:]); runs are
@@ -376,7 +375,7 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 	ends := runEnds(ids, ps, maxWrite)
 	encode := func(lo, hi int) error {
 		for i := lo; i < hi; i++ {
-			if err := nodes[i].Encode(all[i*ps:(i+1)*ps], codec); err != nil {
+			if err := byID[i].n.Encode(all[i*ps:(i+1)*ps], codec); err != nil {
 				return err
 			}
 		}
