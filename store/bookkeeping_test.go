@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -177,28 +176,6 @@ func mustBookkeeping(t *testing.T, db *DB, what string) {
 	}
 }
 
-type bkVal struct {
-	val []byte
-	exp int64
-}
-
-type bkModel map[uint32]map[string]bkVal
-
-func (m bkModel) clone() bkModel {
-	c := bkModel{}
-	for n, t := range m {
-		c[n] = maps.Clone(t)
-	}
-	return c
-}
-
-func (m bkModel) tb(n uint32) map[string]bkVal {
-	if m[n] == nil {
-		m[n] = map[string]bkVal{}
-	}
-	return m[n]
-}
-
 var errBkFail = errors.New("submission fails")
 
 // TestWriterBookkeeping drives batches of submissions (SubmitAll: one
@@ -230,7 +207,7 @@ func bookkeepingRun(t *testing.T, seed uint64, dur Durability, clog bool, batche
 		t.Fatal(err)
 	}
 	defer func() { db.Close() }()
-	m := bkModel{}
+	m := model{}
 	space := 50 + r.IntN(600)
 	key := func() string {
 		if r.IntN(25) == 0 {
@@ -299,7 +276,7 @@ func bookkeepingRun(t *testing.T, seed uint64, dur Durability, clog bool, batche
 				work := cur.clone()
 				for _, o := range ops {
 					tb := tx.Table(o.t)
-					mt := work.tb(o.t)
+					mt := work.table(o.t)
 					if o.lookup {
 						tu, ok, err := tb.GetMeta([]byte(o.k))
 						if err != nil {
@@ -314,7 +291,7 @@ func bookkeepingRun(t *testing.T, seed uint64, dur Durability, clog bool, batche
 					switch {
 					case o.kind < 50:
 						_, err = tb.Put([]byte(o.k), o.v, TypeString, o.exp)
-						mt[o.k] = bkVal{o.v, o.exp}
+						mt[o.k] = modelVal{o.v, o.exp}
 					case o.kind < 70:
 						_, err = tb.Delete([]byte(o.k))
 						delete(mt, o.k)
@@ -363,7 +340,7 @@ func bookkeepingRun(t *testing.T, seed uint64, dur Durability, clog bool, batche
 		}
 		m = cur
 		mustBookkeeping(t, db, fmt.Sprintf("batch %d", b))
-		bookkeepingVerify(t, db, m, fmt.Sprintf("batch %d", b))
+		verify(t, db, m)
 		switch r.IntN(25) {
 		case 0:
 			mustCheck(t, db)
@@ -375,7 +352,7 @@ func bookkeepingRun(t *testing.T, seed uint64, dur Durability, clog bool, batche
 			if db, err = Open(dir, opts); err != nil {
 				t.Fatal(err)
 			}
-			bookkeepingVerify(t, db, m, fmt.Sprintf("batch %d reopened", b))
+			verify(t, db, m)
 		case 2:
 			// Idle work: drops, relocation.
 			if err := db.control(func() error { db.background(true); return db.Failed() }); err != nil {
@@ -391,7 +368,7 @@ func bookkeepingRun(t *testing.T, seed uint64, dur Durability, clog bool, batche
 	if db, err = Open(dir, opts); err != nil {
 		t.Fatal(err)
 	}
-	bookkeepingVerify(t, db, m, "final reopen")
+	verify(t, db, m)
 	mustCheck(t, db)
 }
 
@@ -400,47 +377,6 @@ func bkN(b []byte, n int) int {
 		return 0
 	}
 	return int(b[0]) % n
-}
-
-func bookkeepingVerify(t *testing.T, db *DB, m bkModel, what string) {
-	t.Helper()
-	err := db.View(func(tx *Tx) error {
-		for n := uint32(0); n < 3; n++ {
-			tb := tx.Table(n)
-			want := m[n]
-			if tb.Count() != uint64(len(want)) {
-				return fmt.Errorf("table %d: count %d, model %d", n, tb.Count(), len(want))
-			}
-			var exps uint64
-			for k, mv := range want {
-				if mv.exp != 0 {
-					exps++
-				}
-				tu, ok, err := tb.Get([]byte(k))
-				if err != nil || !ok || !bytes.Equal(tu.Value, mv.val) || tu.ExpireAt != mv.exp {
-					return fmt.Errorf("table %d: Get(%.20q) = %v %v (len %d exp %d), model len %d exp %d", n, k, ok, err, len(tu.Value), tu.ExpireAt, len(mv.val), mv.exp)
-				}
-			}
-			if tb.Expires() != exps {
-				return fmt.Errorf("table %d: expires %d, model %d", n, tb.Expires(), exps)
-			}
-			i := 0
-			c := tb.Cursor()
-			for ok := c.First(); ok; ok = c.Next() {
-				i++
-			}
-			if c.Err() != nil {
-				return c.Err()
-			}
-			if i != len(want) {
-				return fmt.Errorf("table %d: cursor saw %d, model %d", n, i, len(want))
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
 }
 
 // TestFingerAfterRollback: a look-up whose path a failed

@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"testing"
 )
@@ -33,11 +32,11 @@ func rollbackInBatch(t *testing.T, seed uint64, batches int) {
 	}
 	defer db.Close()
 	space := 200 + r.IntN(3000)
-	model := map[string]string{}
+	m := model{}
 	errFail := errors.New("fail")
 	for b := range batches {
 		var ps []*Pending
-		next := maps.Clone(model)
+		next := m.clone()
 		for range 1 + r.IntN(40) {
 			type op struct {
 				key, val string
@@ -51,9 +50,9 @@ func rollbackInBatch(t *testing.T, seed uint64, batches int) {
 			if !fail {
 				for _, o := range ops {
 					if o.del {
-						delete(next, o.key)
+						delete(next.table(0), o.key)
 					} else {
-						next[o.key] = o.val
+						next.table(0)[o.key] = modelVal{val: []byte(o.val)}
 					}
 				}
 			}
@@ -82,24 +81,8 @@ func rollbackInBatch(t *testing.T, seed uint64, batches int) {
 				t.Fatal(err)
 			}
 		}
-		model = next
-		if err := db.View(func(tx *Tx) error {
-			n := 0
-			c := tx.Table(0).Cursor()
-			for ok := c.First(); ok; ok = c.Next() {
-				k, v := c.KeyValue()
-				if want, ok := model[string(k)]; !ok || want != string(v) {
-					return fmt.Errorf("batch %d: key %q holds %d bytes, model has it %v", b, k, len(v), ok)
-				}
-				n++
-			}
-			if n != len(model) {
-				return fmt.Errorf("batch %d: %d keys, model %d", b, n, len(model))
-			}
-			return c.Err()
-		}); err != nil {
-			t.Fatal(err)
-		}
+		m = next
+		verify(t, db, m)
 		if b%10 == 9 {
 			mustCheck(t, db)
 		}
