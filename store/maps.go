@@ -13,3 +13,15 @@ func emptied[K comparable, V any](m map[K]V, keep int) map[K]V {
 	clear(m)
 	return m
 }
+
+// kept returns s emptied for reuse (its elements cleared, so that it
+// keeps nothing alive), or nil when it grew past keep elements: a slice
+// reused for every savepoint or transaction should not hold the array of
+// one huge one for good.
+func kept[T any](s []T, keep int) []T {
+	clear(s)
+	if cap(s) > keep {
+		return nil
+	}
+	return s[:0]
+}

@@ -239,20 +239,11 @@ const maxKeptUndoLogs = 64
 // command touches a few, an EXEC of thousands of writes many.
 const keptSavepointNodes = 256
 
-// kept is s emptied for reuse, or nil if it grew past keptSavepointNodes.
-func kept(s []*btree.Node) []*btree.Node {
-	clear(s)
-	if cap(s) > keptSavepointNodes {
-		return nil
-	}
-	return s[:0]
-}
-
 // savepoint starts a savepoint; rollback undoes everything since.
 func (tx *Tx) savepoint() {
 	w := tx.w
 	sp := &tx.db.spBuf
-	sp.created, sp.recorded = kept(sp.created), kept(sp.recorded)
+	sp.created, sp.recorded = kept(sp.created, keptSavepointNodes), kept(sp.recorded, keptSavepointNodes)
 	sp.tables = emptied(sp.tables, keptSavepointNodes)
 	maps.Copy(sp.tables, tx.tables)
 	sp.allocs, sp.freed = len(w.allocs), len(w.freed)

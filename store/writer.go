@@ -533,11 +533,8 @@ func (db *DB) commit(tx *Tx) error {
 	for _, n := range w.superseded {
 		db.flushSet.drop(n)
 	}
-	clear(w.superseded)
 	db.cache.RemoveAll(w.evicts)
-	if cap(w.evicts) <= maxKeptReleased {
-		db.txEvicts, db.txSuperseded = w.evicts[:0], w.superseded[:0]
-	}
+	db.txEvicts, db.txSuperseded = kept(w.evicts, maxKeptReleased), kept(w.superseded, maxKeptReleased)
 	// Each node of w.dirty counts the unflushed set as its holder from
 	// its making (HeldNew; remembered children, btree/swizzle.go).
 	db.umu.Lock()
