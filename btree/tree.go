@@ -18,8 +18,10 @@ type Pager interface {
 	// set, the committed-unflushed set, the cache or the file.
 	Node(ref page.Ref) (*Node, error)
 	// Writable returns a node of this txn that may be changed: n itself when
-	// n was created in this txn, else a copy under a new page id, the old
-	// page freed at this txn.
+	// n was created in this txn (or when the pager knows no one else can
+	// reach it: it then keeps its id and txn, and references to it stay
+	// valid), else a copy under a new page id, the old page freed at this
+	// txn.
 	Writable(n *Node) (*Node, error)
 	// NewNode returns an empty writable node with a fresh page id.
 	NewNode(leaf bool) (*Node, error)

@@ -162,6 +162,7 @@ func (e *Engine) infoSection(b *strings.Builder, sec string, st store.Stats) err
 		line(b, "scan_populates", st.ScanPopulates)
 		line(b, "scan_batches", st.ScanBatches)
 		line(b, "prefetched_leaves", st.PrefetchedLeaves)
+		line(b, "inplace_nodes", st.InPlaceNodes)
 		line(b, "oldest_reader_age_ms", st.OldestReaderAge.Milliseconds())
 		last := int64(0)
 		if !st.LastFlush.IsZero() {

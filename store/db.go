@@ -75,9 +75,25 @@ type DB struct {
 	// wtx.evicts and wtx.superseded, for the next.
 	txEvicts     []uint64
 	txSuperseded []*btree.Node
-	spare        btree.Spare // arrays of dropped nodes, for the writer's copies (writer.go)
+	txInPlace    []*btree.Node // the last transaction's wtx.inplace, for the next
+	spare        btree.Spare   // arrays of dropped nodes, for the writer's copies (writer.go)
 	nextTxn      uint64
 	lastApply    time.Time
+	// Changes in place (inplace.go): whether the settings allow them,
+	// and the pause after a reader waited (ipPause long, inPlacePause but
+	// in tests; gateSeen: the gateWaits count last seen).
+	inPlaceOK     bool
+	ipPause       time.Duration
+	gateSeen      uint64
+	ipPausedUntil time.Time
+	// gate is set while a transaction changes the current state's nodes
+	// in place; readers wait on it (gateWaits counts them). torn is set
+	// when such a transaction failed to commit: readers get an error.
+	gate      atomic.Pointer[gate]
+	gateWaits atomic.Uint64
+	torn      atomic.Bool
+	// inPlaceNodes counts the nodes transactions changed in place.
+	inPlaceNodes atomic.Uint64
 	idleShrink   bool // flushes from idle cycles cut any free tail
 
 	// wmu is held by whoever acts as the writer: the writer goroutine
@@ -226,6 +242,8 @@ func Open(dir string, opts *Options) (*DB, error) {
 		db.flushBuf.release() // a replay's flush may have kept one
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
+	db.inPlaceOK = o.Durability != Always && db.clog == nil && !o.NoInPlace
+	db.ipPause = inPlacePause
 	db.lastFlush.Store(time.Now().UnixMilli())
 	db.clock.Store(time.Now().UnixNano())
 	go db.run()
@@ -538,20 +556,33 @@ func (db *DB) publish(st *state) {
 	db.live = append(db.live, st)
 	db.lmu.Unlock()
 	db.cur.Store(st)
+	db.openGate()
 }
 
 // register adds a reader at the current state and returns it. It takes no
 // lock: a reader increments the state's count unless the writer retired
-// the state meanwhile (it then retries on the new current state).
-func (db *DB) register() *state {
+// the state meanwhile: it then retries on the new current state, or, while
+// the retired state is still the current one (a transaction changes its
+// nodes in place, inplace.go), waits for the next. It fails only when such
+// a transaction failed to commit.
+func (db *DB) register() (*state, error) {
 	for {
 		st := db.cur.Load()
 		v := st.refs.Load()
-		if v >= 0 && st.refs.CompareAndSwap(v, v+1) {
-			if v == 0 {
-				st.since.Store(db.clock.Load())
+		if v >= 0 {
+			if st.refs.CompareAndSwap(v, v+1) {
+				if v == 0 {
+					st.since.Store(db.clock.Load())
+				}
+				return st, nil
 			}
-			return st
+			continue
+		}
+		if db.cur.Load() != st {
+			continue
+		}
+		if err := db.waitGate(st); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -561,23 +592,35 @@ func (db *DB) unregister(st *state) { st.refs.Add(-1) }
 // oldestReader is the oldest snapshot txn a reader holds, or the current
 // txn. It retires older states without readers. Writer goroutine only.
 func (db *DB) oldestReader() uint64 {
+	oldest, _ := db.retireIdle()
+	return oldest
+}
+
+// retireIdle retires the states older than the current one that no
+// reader holds (none can register on them afterwards) and returns the
+// oldest txn a reader holds, or the current txn, and the newest txn of an
+// older state that readers hold (0 if none). Writer goroutine only.
+func (db *DB) retireIdle() (oldest, newest uint64) {
 	db.lmu.Lock()
 	defer db.lmu.Unlock()
 	cur := db.cur.Load()
-	oldest := cur.txn
+	oldest = cur.txn
 	keep := db.live[:0]
 	for _, st := range db.live {
-		if st != cur && st.refs.CompareAndSwap(0, -1) {
+		if st != cur && (st.refs.Load() < 0 || st.refs.CompareAndSwap(0, -1)) {
 			continue // retired: no reader holds it, none can register on it
 		}
 		keep = append(keep, st)
 		if st.txn < oldest {
 			oldest = st.txn
 		}
+		if st != cur && st.txn > newest {
+			newest = st.txn
+		}
 	}
 	clear(db.live[len(keep):])
 	db.live = keep
-	return oldest
+	return oldest, newest
 }
 
 // View runs fn on a read-only snapshot of the newest committed state.
@@ -585,7 +628,10 @@ func (db *DB) View(fn func(*Tx) error) error {
 	if db.closed.Load() {
 		return ErrClosed
 	}
-	st := db.register()
+	st, err := db.register()
+	if err != nil {
+		return err
+	}
 	defer db.unregister(st)
 	tx := &Tx{db: db, st: st}
 	defer func() {

@@ -31,6 +31,7 @@ func TestMetamorphic(t *testing.T) {
 		{"ps64k-no", Options{PageSize: 65536, Durability: No}},
 		{"tinycache-noslack", Options{CacheSize: 8 * 4096, NoWarmCache: true, FileSlack: -1}},
 		{"slack60", Options{FileSlack: 60}},
+		{"noinplace", Options{NoInPlace: true}},
 		{"tinydirty-1ms", Options{DirtyCap: 4096, FlushInterval: time.Millisecond}},
 		{"aes256-always-tinycache", Options{EncryptionKey: aes, Durability: Always, CacheSize: 16 * 4096}},
 	}

@@ -143,6 +143,12 @@ type wtx struct {
 	changes uint64
 	finger  btree.Finger
 	sp      *savepoint
+	// ip is the transaction's in-place mode and ipFloor its floor;
+	// inplace lists the committed nodes it changes in place, each with
+	// markInPlace (inplace.go).
+	ip      int
+	ipFloor uint64
+	inplace []*btree.Node
 	// log collects the batch's redo records while the commit log is on
 	// (commitlog.go); nil otherwise. Every page change reports to it.
 	log *txLog
@@ -152,8 +158,9 @@ type wtx struct {
 func (w *wtx) PageSize() int { return w.db.usable() }
 
 func (w *wtx) Node(ref page.Ref) (*btree.Node, error) {
-	// Only a reference made in this txn can point at a dirty node: every
-	// dirty node carries this txn's id.
+	// Only a reference made in this txn can point at a node dirty in it
+	// under a new id: a node made in this txn carries its id, and one
+	// changing in place is the unflushed set's node under its own ref.
 	if ref.Txn == w.txn {
 		if n, ok := w.dirty[ref.ID]; ok {
 			return n, nil
@@ -275,12 +282,19 @@ func (w *wtx) NewNode(leaf bool) (*btree.Node, error) {
 func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
 	w.log.touched() // also a node this txn already copied: it changes
 	w.changes++
-	// Only a node of this txn can be dirty: others skip the map lookup.
-	if n.Txn == w.txn {
+	// Only a node of this txn, or one changing in place, can be dirty:
+	// others skip the map lookup.
+	if n.Txn == w.txn || n.Mark&markInPlace != 0 {
 		if d, ok := w.dirty[n.ID]; ok && d == n {
 			w.remember(n)
 			return n, nil
 		}
+	} else if w.inPlace(n) {
+		n.Mark |= markInPlace
+		w.inplace = append(w.inplace, n)
+		w.dirty[n.ID] = n
+		w.remember(n)
+		return n, nil
 	}
 	c := n.CloneFrom(&w.db.spare)
 	c.ID, c.Txn = w.allocate(1), w.txn
@@ -293,7 +307,7 @@ func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
 
 func (w *wtx) FreeNode(n *btree.Node) {
 	w.changes++
-	if n.Txn == w.txn {
+	if n.Txn == w.txn || n.Mark&markInPlace != 0 {
 		if d, ok := w.dirty[n.ID]; ok && d == n {
 			w.remember(n)
 			delete(w.dirty, n.ID)

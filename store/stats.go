@@ -41,6 +41,9 @@ type Stats struct {
 	// PrefetchedLeaves counts the leaves of hinted writes (Pending.Hint)
 	// the writer found in memory and had the CPU load ahead of them.
 	PrefetchedLeaves uint64
+	// InPlaceNodes counts the committed nodes transactions changed in
+	// place instead of copying them (Options.NoInPlace).
+	InPlaceNodes uint64
 }
 
 // Stats returns the current counters without waiting for the writer (the
@@ -51,7 +54,7 @@ func (db *DB) Stats() Stats {
 	s := Stats{
 		PageSize: db.ps, Encryption: db.Encryption(), FileSlack: max(db.opts.FileSlack, 0), CacheSize: cs.Limit, CacheBytes: cs.Bytes, CacheHits: cs.Hits, CacheMisses: cs.Misses,
 		LastFlush: time.UnixMilli(db.lastFlush.Load()), Flushes: db.flushes.Load(), Syncs: db.syncs.Load(),
-		BytesWritten: db.written.Load(), OverflowReads: db.ovfReads.Load(), OverflowWrites: db.ovfWrites.Load(), ScanPopulates: db.populates.Load(), ScanBatches: db.batches.Load(), PrefetchedLeaves: db.prefetched.Load(), TxID: db.cur.Load().txn, Failed: db.Failed(),
+		BytesWritten: db.written.Load(), OverflowReads: db.ovfReads.Load(), OverflowWrites: db.ovfWrites.Load(), ScanPopulates: db.populates.Load(), ScanBatches: db.batches.Load(), PrefetchedLeaves: db.prefetched.Load(), InPlaceNodes: db.inPlaceNodes.Load(), TxID: db.cur.Load().txn, Failed: db.Failed(),
 	}
 	if sz, err := db.file.Size(); err == nil {
 		s.FileSize = sz

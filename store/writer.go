@@ -400,7 +400,7 @@ func (db *DB) background(force bool) {
 
 func (db *DB) beginWrite() *Tx {
 	st := db.cur.Load()
-	w := &wtx{db: db, txn: db.nextTxn, dirty: map[uint64]*btree.Node{}, ownerTable: noOwner, evicts: db.txEvicts[:0], superseded: db.txSuperseded[:0]}
+	w := &wtx{db: db, txn: db.nextTxn, dirty: map[uint64]*btree.Node{}, ownerTable: noOwner, evicts: db.txEvicts[:0], superseded: db.txSuperseded[:0], ip: ipOff, inplace: db.txInPlace[:0]}
 	return &Tx{
 		db: db, st: st, w: w,
 		catalog:     btree.Tree{P: w, Root: st.catalog},
@@ -430,6 +430,7 @@ func (db *DB) apply(batch []*Pending) {
 		return
 	}
 	tx := db.beginWrite()
+	tx.w.ip = ipUnknown // the batch's transaction may change nodes in place (inplace.go)
 	rec := db.logBuffer()
 	tx.w.log = rec
 	for i, p := range batch {
@@ -515,11 +516,18 @@ func (db *DB) prefetchAhead(tx *Tx, ps []*Pending) {
 
 // commit publishes tx's changes in memory (a logical commit).
 func (db *DB) commit(tx *Tx) error {
+	w := tx.w
 	if err := tx.writeCatalog(); err != nil {
+		if w.ip == ipOn {
+			// The current state holds changes that will never commit.
+			db.torn.Store(true)
+			db.openGate()
+		}
 		return err
 	}
-	w := tx.w
-	if len(w.dirty) == 0 && len(w.freed) == 0 && tx.nextVersion == tx.st.nextVersion && tx.catalog.Root == tx.st.catalog {
+	// A transaction that entered in-place mode publishes even with no
+	// change left: its readers wait for the next state.
+	if len(w.dirty) == 0 && len(w.freed) == 0 && tx.nextVersion == tx.st.nextVersion && tx.catalog.Root == tx.st.catalog && w.ip != ipOn {
 		return nil
 	}
 	// Superseded versions leave the cache now: only readers of older
@@ -547,8 +555,11 @@ func (db *DB) commit(tx *Tx) error {
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
 	for _, n := range w.dirty {
-		db.flushSet.add(n)
+		db.flushSet.add(n) // a node changed in place is there already
 	}
+	db.inPlaceNodes.Add(uint64(len(w.inplace)))
+	w.endInPlace()
+	db.txInPlace = kept(w.inplace, maxKeptReleased)
 	db.publish(&state{txn: w.txn, catalog: tx.catalog.Root, nextVersion: tx.nextVersion})
 	db.nextTxn++
 	db.release()

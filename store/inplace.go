@@ -1,0 +1,147 @@
+package store
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/digby-db/digby/btree"
+)
+
+// Changes in place (docs/format.md, "Changes in place").
+//
+// A committed node is copied before it changes (wtx.Writable) because a
+// reader of a snapshot may be reading it, or a flush encoding it. Under
+// Everysec and No durability most changes hit nodes that neither can
+// reach: committed since the last flush started, and reachable from no
+// snapshot a reader holds. A transaction changes such nodes where they
+// are, without the copy, the page allocation and free, and the parent's
+// new reference (nothing above a node changed in place changes).
+//
+// A node in the flush set is one no flush has taken: committed, not
+// written and not being written (a flush takes the set as it starts).
+// Before the first change in place a transaction makes sure that no
+// reader can reach the nodes it changes, now or until it commits
+// (enterInPlace):
+//
+//   - older states without readers are retired, as oldestReader does, so
+//     that a reader that read db.cur before a publish cannot register on
+//     one late; floor is then the newest txn of an older state that has
+//     readers (a node of a later txn is in none of their trees);
+//   - the current state, the transaction's base, is retired too (refs -1,
+//     only while it has no reader): a reader arriving before the commit
+//     publishes the next state waits on db.gate, which publish opens.
+//
+// A node of the flush set and of a txn past floor may then change in
+// place. It keeps its id and txn (the references to it stay valid), joins
+// the transaction's dirty set with markInPlace set until commit, and a
+// savepoint records its changes for rollback, as for a node made earlier
+// in the transaction. Should the commit fail after such changes, the
+// current state holds changes never committed: the store fails, and
+// readers get the error (db.torn) instead of the state.
+//
+// A reader that had to wait pauses changes in place for inPlacePause, so
+// that a mixed load's reads do not wait for batch after batch. Only the
+// batches' transactions (DB.apply) change nodes in place: Always
+// durability (each batch flushed before its answer), the commit log and
+// the background steps (relocation, drops) copy as before.
+//
+// Invariants: while db.gate is set its state is db.cur, retired, and the
+// writer is in a transaction changing nodes in place; a node with
+// markInPlace is in the transaction's dirty set (or was freed by it), and
+// in the flush set (or superseded, when freed).
+
+// inPlacePause is how long changes in place stop after a reader waited
+// for a transaction making them.
+const inPlacePause = 50 * time.Millisecond
+
+// A transaction's in-place mode (wtx.ip).
+const (
+	ipUnknown = iota // not tried yet
+	ipOn             // current state retired: nodes past ipFloor change in place
+	ipOff            // copies only
+)
+
+// markInPlace is the bit of btree.Node.Mark that says a committed node
+// joined the transaction's dirty set to change in place (cleared at commit).
+const markInPlace = 2
+
+// gate holds readers while the writer changes the nodes of st (the
+// current state) in place; publish closes ch.
+type gate struct {
+	st *state
+	ch chan struct{}
+}
+
+// inPlace reports whether committed node n, not of this transaction, may
+// change in place, entering in-place mode on first use.
+func (w *wtx) inPlace(n *btree.Node) bool {
+	if !w.db.flushSet.in(n) || w.ip == ipOff {
+		return false // written, or being written: its page is on disk or going there
+	}
+	if w.ip == ipUnknown {
+		w.ip, w.ipFloor = w.db.enterInPlace()
+	}
+	return w.ip == ipOn && n.Txn > w.ipFloor
+}
+
+// enterInPlace retires the states no reader holds, the current one
+// included, and returns ipOn and the floor past which nodes may change in
+// place, or ipOff when they may not (the current state has readers, a
+// reader waited lately, or the store's settings rule it out).
+func (db *DB) enterInPlace() (int, uint64) {
+	if !db.inPlaceOK {
+		return ipOff, 0
+	}
+	if w := db.gateWaits.Load(); w != db.gateSeen {
+		db.gateSeen = w
+		db.ipPausedUntil = time.Now().Add(db.ipPause)
+	}
+	if db.lastApply.Before(db.ipPausedUntil) {
+		return ipOff, 0
+	}
+	_, floor := db.retireIdle()
+	cur := db.cur.Load()
+	if floor >= cur.txn {
+		return ipOff, 0
+	}
+	g := &gate{st: cur, ch: make(chan struct{})}
+	db.gate.Store(g)
+	if !cur.refs.CompareAndSwap(0, -1) {
+		db.gate.Store(nil)
+		return ipOff, 0
+	}
+	return ipOn, floor
+}
+
+// openGate lets the readers waiting on the gate, if any, go on (to the
+// state just published, or to the error when the store is torn).
+func (db *DB) openGate() {
+	if g := db.gate.Swap(nil); g != nil {
+		close(g.ch)
+	}
+}
+
+// waitGate waits while st, the current state, is retired for changes in
+// place. It returns at once when the gate is not (or no longer) st's: the
+// caller looks again.
+func (db *DB) waitGate(st *state) error {
+	if db.torn.Load() {
+		return fmt.Errorf("%w: a transaction changing nodes in place failed to commit; reopen the store", ErrFailed)
+	}
+	g := db.gate.Load()
+	if g == nil || g.st != st {
+		runtime.Gosched()
+		return nil
+	}
+	db.gateWaits.Add(1)
+	<-g.ch
+	return nil
+}
+
+// endInPlace clears the marks of the nodes w changed in place (commit).
+func (w *wtx) endInPlace() {
+	for _, n := range w.inplace {
+		n.Mark &^= markInPlace
+	}
+}
