@@ -14,7 +14,8 @@ import (
 // reader of a snapshot may be reading it, or a flush encoding it. Under
 // Everysec and No durability most changes hit nodes that neither can
 // reach: committed since the last flush started, and reachable from no
-// snapshot a reader holds. A transaction changes such nodes where they
+// snapshot a reader holds (under Always, those of the batches applied
+// while a flush is in flight). A transaction changes such nodes where they
 // are, without the copy, the page allocation and free, and the parent's
 // new reference (nothing above a node changed in place changes).
 //
@@ -42,9 +43,9 @@ import (
 //
 // A reader that had to wait pauses changes in place for inPlacePause, so
 // that a mixed load's reads do not wait for batch after batch. Only the
-// batches' transactions (DB.apply) change nodes in place: Always
-// durability (each batch flushed before its answer), the commit log and
-// the background steps (relocation, drops) copy as before.
+// batches' transactions (DB.apply) change nodes in place: the commit log
+// (whose redo records describe copies) and the background steps
+// (relocation, drops) copy as before.
 //
 // Invariants: while db.gate is set its state is db.cur, retired, and the
 // writer is in a transaction changing nodes in place; a node with

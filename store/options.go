@@ -90,10 +90,10 @@ type Options struct {
 	// Off, open replays nothing and restarts instantly. Open replays a log
 	// left behind whatever this option says.
 	CommitLog bool
-	// NoInPlace has every change copy its node, as Always durability and
-	// the commit log do. By default, under Everysec and No, a transaction
-	// changes in place the nodes that no reader and no flush can reach
-	// (store/inplace.go); readers arriving meanwhile wait for its commit.
+	// NoInPlace has every change copy its node, as the commit log does. By
+	// default a batch's transaction changes in place the nodes that no
+	// reader and no flush can reach (store/inplace.go); readers arriving
+	// meanwhile wait for its commit.
 	NoInPlace bool
 	// OpenFile, if set, opens the data file and the commit log's files
 	// (tests use it to inject faults).
