@@ -166,6 +166,11 @@ func (w *wtx) Node(ref page.Ref) (*btree.Node, error) {
 			return n, nil
 		}
 	}
+	// The writer's role alone changes the unflushed set: no lock to read
+	// it here (a mismatched txn is reported by node).
+	if n, ok := w.db.unflushed[ref.ID]; ok && n.Txn == ref.Txn {
+		return n, nil
+	}
 	return w.db.node(ref)
 }
 
@@ -179,7 +184,7 @@ func (w *wtx) Peek(ref page.Ref) *btree.Node {
 			return n
 		}
 	}
-	if n, ok := w.db.unflushedNode(ref.ID); ok {
+	if n, ok := w.db.unflushed[ref.ID]; ok { // no lock: see Node
 		return n
 	}
 	if v, ok := w.db.cache.Peek(ref.ID); ok {
