@@ -44,7 +44,11 @@ func cmdInfo(x *Ctx) error {
 		if b.Len() > 0 {
 			b.WriteString("\r\n")
 		}
-		if err := x.e.infoSection(&b, sec, st); err != nil {
+		var tx *store.Tx
+		if x.exec {
+			tx = x.tx // the writer's transaction: a View would wait for its commit
+		}
+		if err := x.e.infoSection(&b, sec, st, tx); err != nil {
 			return err
 		}
 	}
@@ -54,7 +58,10 @@ func cmdInfo(x *Ctx) error {
 
 func line(b *strings.Builder, k string, v any) { fmt.Fprintf(b, "%s:%v\r\n", k, v) }
 
-func (e *Engine) infoSection(b *strings.Builder, sec string, st store.Stats) error {
+// infoSection writes section sec; inside EXEC, tx is the writer's
+// transaction, which the keyspace figures are read from (as of the
+// commands queued before INFO, as Redis shows them).
+func (e *Engine) infoSection(b *strings.Builder, sec string, st store.Stats, tx *store.Tx) error {
 	now := time.Now()
 	switch sec {
 	case "server":
@@ -122,7 +129,7 @@ func (e *Engine) infoSection(b *strings.Builder, sec string, st store.Stats) err
 		line(b, "used_cpu_user", "0.000000")
 	case "keyspace":
 		b.WriteString("# Keyspace\r\n")
-		return e.db.View(func(tx *store.Tx) error {
+		keyspace := func(tx *store.Tx) error {
 			tables, err := tx.Tables()
 			if err != nil {
 				return err
@@ -135,7 +142,11 @@ func (e *Engine) infoSection(b *strings.Builder, sec string, st store.Stats) err
 				fmt.Fprintf(b, "db%d:keys=%d,expires=%d,avg_ttl=0\r\n", n, t.Count(), t.Expires())
 			}
 			return nil
-		})
+		}
+		if tx != nil {
+			return keyspace(tx)
+		}
+		return e.db.View(keyspace)
 	case "digby":
 		b.WriteString("# Digby\r\n")
 		line(b, "page_size", st.PageSize)

@@ -173,3 +173,42 @@ func TestCacheSizeHook(t *testing.T) {
 		t.Fatalf("hook saw %v, cache bound %d", got, s.db.Stats().CacheSize)
 	}
 }
+
+// TestServerInfoInExec: INFO runs inside EXEC in the writer's transaction.
+// Its keyspace section reads that transaction (the keys the queued writes
+// before it made, as Redis shows them), not a snapshot: a snapshot would
+// wait for the transaction's own commit once it changes nodes in place.
+func TestServerInfoInExec(t *testing.T) {
+	_, c := startServer(t)
+	ctx := context.Background()
+	for i := range 50 {
+		if err := c.Set(ctx, fmt.Sprintf("k%d", i), "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	var info *redis.StringCmd
+	go func() {
+		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, "k7", "w", 0) // changes a committed leaf in place
+			p.Set(ctx, "new", "w", 0)
+			info = p.Info(ctx, "keyspace")
+			return nil
+		})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("MULTI / SET / INFO keyspace / EXEC did not answer")
+	}
+	if got := info.Val(); !strings.Contains(got, "db0:keys=51,") {
+		t.Fatalf("INFO keyspace inside EXEC: %q, want db0:keys=51", got)
+	}
+	if got := c.Info(ctx, "digby").Val(); strings.Contains(got, "inplace_nodes:0\r") {
+		t.Fatalf("no node changed in place: the test did not test it\n%s", got)
+	}
+}

@@ -623,7 +623,12 @@ func (db *DB) retireIdle() (oldest, newest uint64) {
 	return oldest, newest
 }
 
-// View runs fn on a read-only snapshot of the newest committed state.
+// View runs fn on a read-only snapshot of the newest committed state. It
+// may wait for the batch being applied to commit (when that batch changes
+// the newest state's nodes in place, store/inplace.go), so, like Update,
+// it must not be called from inside a write function: the function would
+// wait for its own commit. A write function reads through the Tx it is
+// given.
 func (db *DB) View(fn func(*Tx) error) error {
 	if db.closed.Load() {
 		return ErrClosed
