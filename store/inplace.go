@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"time"
@@ -37,12 +38,18 @@ import (
 // place. It keeps its id and txn (the references to it stay valid), joins
 // the transaction's dirty set with markInPlace set until commit, and a
 // savepoint records its changes for rollback, as for a node made earlier
-// in the transaction. Should the commit fail after such changes, the
-// current state holds changes never committed: the store fails, and
-// readers get the error (db.torn) instead of the state.
+// in the transaction. Should the commit fail after such changes, or the
+// writer panic, the current state holds changes never committed: the
+// store fails, and readers get the error (db.torn, tear) instead of the
+// state.
 //
-// A reader that had to wait pauses changes in place for inPlacePause, so
-// that a mixed load's reads do not wait for batch after batch. Only the
+// A reader that starts waiting ends the transaction early: the batch
+// commits after the submission running and goes on in a new transaction
+// (DB.applyPart), so a reader waits for one submission, not a batch. It
+// also pauses changes in place for inPlacePause, so that a mixed load's
+// reads do not wait again and again. A View from inside a write function
+// (against its contract) would wait for itself: it fails with
+// ErrViewInWrite instead (waitGate). Only the
 // batches' transactions (DB.apply) change nodes in place: the commit log
 // (whose redo records describe copies) and the background steps
 // (relocation, drops) copy as before.
@@ -123,9 +130,23 @@ func (db *DB) openGate() {
 	}
 }
 
+// tear is called when a transaction ends without publishing (its commit
+// failed, or the writer panicked): if it changed nodes in place, the
+// current state holds changes never committed, and readers get an error
+// (waitGate) instead of waiting for a publish that will not come.
+func (db *DB) tear() {
+	if db.gate.Load() != nil {
+		db.torn.Store(true)
+		db.openGate()
+	}
+}
+
 // waitGate waits while st, the current state, is retired for changes in
 // place. It returns at once when the gate is not (or no longer) st's: the
-// caller looks again.
+// caller looks again. A wait longer than selfCheckDelay checks whether
+// the caller is the write function of the transaction it waits for (a
+// View inside a write function, against View's contract), which would
+// wait for itself: it fails with ErrViewInWrite instead.
 func (db *DB) waitGate(st *state) error {
 	if db.torn.Load() {
 		return fmt.Errorf("%w: a transaction changing nodes in place failed to commit; reopen the store", ErrFailed)
@@ -136,8 +157,30 @@ func (db *DB) waitGate(st *state) error {
 		return nil
 	}
 	db.gateWaits.Add(1)
+	t := time.NewTimer(selfCheckDelay)
+	defer t.Stop()
+	select {
+	case <-g.ch:
+		return nil
+	case <-t.C:
+	}
+	if insideWrite() {
+		return ErrViewInWrite
+	}
 	<-g.ch
 	return nil
+}
+
+// selfCheckDelay is how long a reader waits at the gate before it checks
+// whether it waits for itself.
+const selfCheckDelay = 20 * time.Millisecond
+
+// insideWrite reports whether the calling goroutine is running a write
+// function (call is on its stack): then it holds the writer's role.
+func insideWrite() bool {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, false)
+	return bytes.Contains(buf[:n], []byte("github.com/digby-db/digby/store.call("))
 }
 
 // endInPlace clears the marks of the nodes w changed in place (commit).

@@ -150,4 +150,8 @@ var (
 	ErrNotEncrypted = page.ErrNotEncrypted
 	// ErrKeySize: the key is neither 16 nor 32 bytes long.
 	ErrKeySize = page.ErrKeySize
+	// ErrViewInWrite: View was called from inside a write function (against
+	// its contract) while that function's batch changes nodes in place, so
+	// it would wait for its own commit. Read through the function's Tx.
+	ErrViewInWrite = errors.New("View inside a write function would wait for its own commit; read through the write function's Tx")
 )

@@ -203,7 +203,9 @@ func (db *DB) lead(rounds int) bool {
 func (db *DB) applyGuarded(batch []*Pending) {
 	defer func() {
 		if r := recover(); r != nil {
-			db.ackWaiters(batch, db.fail(fmt.Errorf("panic in the writer: %v\n%s", r, debug.Stack())))
+			err := db.fail(fmt.Errorf("panic in the writer: %v\n%s", r, debug.Stack()))
+			db.tear() // readers must not wait, nor read changes in place never committed
+			db.ackWaiters(batch, err)
 		}
 	}()
 	db.apply(batch)
@@ -425,9 +427,19 @@ func call(fn func(*Tx) error, tx *Tx) (err error) {
 // (group commit across flushes). Otherwise it is acknowledged on
 // commit, and a flush starts when one is due or dirty memory passes its cap.
 func (db *DB) apply(batch []*Pending) {
+	for len(batch) > 0 {
+		batch = db.applyPart(batch)
+	}
+}
+
+// applyPart applies batch, or a first part of it, in one transaction and
+// returns the rest. A transaction changing nodes in place ends early, after
+// the submission it is running, when a reader starts waiting for it
+// (inplace.go): the reader waits for one submission, not a whole batch.
+func (db *DB) applyPart(batch []*Pending) (rest []*Pending) {
 	if err := db.Failed(); err != nil {
 		db.ackWaiters(batch, err)
-		return
+		return nil
 	}
 	tx := db.beginWrite()
 	tx.w.ip = ipUnknown // the batch's transaction may change nodes in place (inplace.go)
@@ -447,6 +459,10 @@ func (db *DB) apply(batch []*Pending) {
 		} else {
 			tx.release()
 		}
+		if tx.w.ip == ipOn && i+1 < len(batch) && db.gateWaits.Load() != db.gateSeen {
+			batch, rest = batch[:i+1], batch[i+1:]
+			break
+		}
 	}
 	tx.w.log = nil // the catalog's update at commit is derived, not logged
 	// Idle time counts from the end of the last batch: a batch that ran
@@ -454,8 +470,10 @@ func (db *DB) apply(batch []*Pending) {
 	// (background relocation).
 	db.lastApply = time.Now()
 	if err := db.commit(tx); err != nil {
-		db.ackWaiters(batch, db.fail(err))
-		return
+		err = db.fail(err)
+		db.ackWaiters(batch, err)
+		db.ackWaiters(rest, err)
+		return nil
 	}
 	switch {
 	case db.clog != nil && db.logCommit(tx, rec, batch):
@@ -474,6 +492,7 @@ func (db *DB) apply(batch []*Pending) {
 		db.waitFlush()
 		db.kickFlush()
 	}
+	return rest
 }
 
 // prefetchWindow is how many submissions' hinted keys prefetchAhead
@@ -518,11 +537,7 @@ func (db *DB) prefetchAhead(tx *Tx, ps []*Pending) {
 func (db *DB) commit(tx *Tx) error {
 	w := tx.w
 	if err := tx.writeCatalog(); err != nil {
-		if w.ip == ipOn {
-			// The current state holds changes that will never commit.
-			db.torn.Store(true)
-			db.openGate()
-		}
+		db.tear()
 		return err
 	}
 	// A transaction that entered in-place mode publishes even with no
