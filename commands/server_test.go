@@ -212,3 +212,30 @@ func TestServerInfoInExec(t *testing.T) {
 		t.Fatalf("no node changed in place: the test did not test it\n%s", got)
 	}
 }
+
+// TestServerInPlaceSetting: in-place yes (the default) changes committed
+// pages in place under repeated writes; in-place no never does.
+func TestServerInPlaceSetting(t *testing.T) {
+	for _, v := range []string{"yes", "no"} {
+		t.Run(v, func(t *testing.T) {
+			_, c := startServer(t, "in-place", v)
+			ctx := context.Background()
+			for round := range 5 {
+				p := c.Pipeline()
+				for i := range 300 {
+					p.Set(ctx, fmt.Sprintf("k%d", i), round, 0)
+				}
+				if _, err := p.Exec(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := c.ConfigGet(ctx, "in-place").Val()["in-place"]; got != v {
+				t.Fatalf("CONFIG GET in-place: %q, want %q", got, v)
+			}
+			none := strings.Contains(c.Info(ctx, "digby").Val(), "inplace_nodes:0\r")
+			if none != (v == "no") {
+				t.Fatalf("in-place %s: no node changed in place: %v", v, none)
+			}
+		})
+	}
+}

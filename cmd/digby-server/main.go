@@ -37,6 +37,9 @@ Options (also accepted as "name value" lines in the config file):
                                are appended to a commit log and synced; the tree is
                                flushed once a second and open replays the log
                                (default no: no log, instant restart)
+  --in-place yes|no            change in place the tree pages written since the last
+                               flush that no reader holds (default yes; no: copy every
+                               page a write changes, and reads never wait for a write)
   --maxclients N               connection cap (default 10000)
   --requirepass-file FILE      require AUTH with the password on the file's first line
   --proto-max-bulk-len SIZE    longest accepted bulk string (default 512mb)
