@@ -734,6 +734,11 @@ const interpolationWalk = 8
 // them in memory once they are written. A clone of n is not Filled.
 func (n *Node) Filled() bool { return n.filled }
 
+// ClearFilled marks n as not Filled: a pager that changes a committed node in
+// place instead of cloning it (Pager.Writable) calls it, as the node is
+// being come back to.
+func (n *Node) ClearFilled() { n.filled = false }
+
 // Ref is the reference to n.
 func (n *Node) Ref() page.Ref { return page.Ref{ID: n.ID, Txn: n.Txn, Pages: 1} }
 

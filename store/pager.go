@@ -295,6 +295,7 @@ func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
 			return n, nil
 		}
 	} else if w.inPlace(n) {
+		n.ClearFilled() // come back to, as a copy would not be Filled
 		n.Mark |= markInPlace
 		w.inplace = append(w.inplace, n)
 		w.dirty[n.ID] = n
