@@ -35,10 +35,11 @@ import (
 //     publishes the next state waits on db.gate, which publish opens.
 //
 // A node of the flush set and of a txn past floor may then change in
-// place. It keeps its id and txn (the references to it stay valid), joins
-// the transaction's dirty set with markInPlace set until commit, and a
-// savepoint records its changes for rollback, as for a node made earlier
-// in the transaction. Should the commit fail after such changes, or the
+// place. It keeps its id and txn (the references to it stay valid), is
+// marked markInPlace until commit (it is in the unflushed and flush sets
+// already, so it does not join the transaction's dirty set, which holds
+// only the transaction's own nodes), and a savepoint records its changes
+// for rollback, as for a node made earlier in the transaction. Should the commit fail after such changes, or the
 // writer panic, the current state holds changes never committed: the
 // store fails, and readers get the error (db.torn, tear) instead of the
 // state.
@@ -56,8 +57,8 @@ import (
 //
 // Invariants: while db.gate is set its state is db.cur, retired, and the
 // writer is in a transaction changing nodes in place; a node with
-// markInPlace is in the transaction's dirty set (or was freed by it), and
-// in the flush set (or superseded, when freed).
+// markInPlace is in the unflushed set and in the flush set (or, freed by
+// the transaction, superseded), never in the transaction's dirty set.
 
 // inPlacePause is how long changes in place stop after a reader waited
 // for a transaction making them.

@@ -287,9 +287,15 @@ func (w *wtx) NewNode(leaf bool) (*btree.Node, error) {
 func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
 	w.log.touched() // also a node this txn already copied: it changes
 	w.changes++
-	// Only a node of this txn, or one changing in place, can be dirty:
-	// others skip the map lookup.
-	if n.Txn == w.txn || n.Mark&markInPlace != 0 {
+	// A node changing in place carries its mark (it is in the unflushed
+	// and flush sets already, not in w.dirty, which holds only this
+	// txn's nodes); only a node of this txn can be in w.dirty: others
+	// skip the map lookup.
+	if n.Mark&markInPlace != 0 {
+		w.remember(n)
+		return n, nil
+	}
+	if n.Txn == w.txn {
 		if d, ok := w.dirty[n.ID]; ok && d == n {
 			w.remember(n)
 			return n, nil
@@ -298,7 +304,6 @@ func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
 		n.ClearFilled() // come back to, as a copy would not be Filled
 		n.Mark |= markInPlace
 		w.inplace = append(w.inplace, n)
-		w.dirty[n.ID] = n
 		w.remember(n)
 		return n, nil
 	}
@@ -313,11 +318,13 @@ func (w *wtx) Writable(n *btree.Node) (*btree.Node, error) {
 
 func (w *wtx) FreeNode(n *btree.Node) {
 	w.changes++
-	if n.Txn == w.txn || n.Mark&markInPlace != 0 {
+	if n.Txn == w.txn {
 		if d, ok := w.dirty[n.ID]; ok && d == n {
 			w.remember(n)
 			delete(w.dirty, n.ID)
 		}
 	}
+	// A node changing in place keeps its mark: commit takes it out of the
+	// flush set as superseded, and a rollback leaves it there.
 	w.freeNode(n)
 }

@@ -265,7 +265,9 @@ func (tx *Tx) rollback() {
 	for _, n := range sp.recorded {
 		n.Mark &^= markSaved
 		n.Undo()
-		w.dirty[n.ID] = n
+		if n.Txn == w.txn { // not one changing in place: those are never in w.dirty
+			w.dirty[n.ID] = n
+		}
 	}
 	// Runs freed since go back on the flush's list (a run both written
 	// and freed since comes off it again below, with its allocation).
