@@ -72,7 +72,8 @@ const (
 )
 
 // markInPlace is the bit of btree.Node.Mark that says a committed node
-// joined the transaction's dirty set to change in place (cleared at commit).
+// changes in place in the running transaction (wtx.inplace lists it;
+// commit clears it).
 const markInPlace = 2
 
 // gate holds readers while the writer changes the nodes of st (the
