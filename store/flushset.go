@@ -97,8 +97,3 @@ func (l *flushList) take() []*btree.Node {
 	}
 	return out
 }
-
-// markSaved is the bit of btree.Node.Mark that says the node is in the
-// savepoint's lists: made since it started, or recording its changes
-// (pager.go, tx.go).
-const markSaved = 1

@@ -71,11 +71,6 @@ const (
 	ipOff            // copies only
 )
 
-// markInPlace is the bit of btree.Node.Mark that says a committed node
-// changes in place in the running transaction (wtx.inplace lists it;
-// commit clears it).
-const markInPlace = 2
-
 // gate holds readers while the writer changes the nodes of st (the
 // current state) in place; publish closes ch.
 type gate struct {

@@ -87,6 +87,16 @@ func (p readPager) WriteOverflow([]byte) (page.Ref, error)            { return p
 func (p readPager) FreeOverflow(page.Ref) error                       { return ErrReadOnly }
 func (p readPager) ReadOverflow(r page.Ref, l uint64) ([]byte, error) { return p.db.readOverflow(r, l) }
 
+// The bits of btree.Node.Mark the writer uses.
+const (
+	// markSaved says the node is in the savepoint's lists: made since it
+	// started, or recording its changes (tx.go).
+	markSaved = 1 << iota
+	// markInPlace says a committed node changes in place in the running
+	// transaction (wtx.inplace lists it; commit clears it; inplace.go).
+	markInPlace
+)
+
 // run records an allocation, for rollback.
 type run struct {
 	id uint64
@@ -97,7 +107,7 @@ type run struct {
 type savepoint struct {
 	// created lists the nodes made since the savepoint, recorded the
 	// dirty nodes recording their changes since (StartUndo); each of them
-	// has markSaved set, and no other node has (flushset.go).
+	// has markSaved set, and no other node has.
 	created, recorded []*btree.Node
 	allocs            int
 	freed             int

@@ -570,7 +570,7 @@ func (db *DB) commit(tx *Tx) error {
 	db.nUnflushed.Store(int64(len(db.unflushed)))
 	db.umu.Unlock()
 	for _, n := range w.dirty {
-		db.flushSet.add(n) // a node changed in place is there already
+		db.flushSet.add(n) // nodes changed in place are not in w.dirty: in the set already
 	}
 	db.inPlaceNodes.Add(uint64(len(w.inplace)))
 	w.endInPlace()
