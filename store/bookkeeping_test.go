@@ -346,13 +346,7 @@ func bookkeepingRun(t *testing.T, seed uint64, dur Durability, clog bool, batche
 			mustCheck(t, db)
 			mustBookkeeping(t, db, fmt.Sprintf("batch %d after check", b))
 		case 1:
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if db, err = Open(dir, opts); err != nil {
-				t.Fatal(err)
-			}
-			verify(t, db, m)
+			db = closeReopen(t, db, dir, opts, m)
 		case 2:
 			// Idle work: drops, relocation.
 			if err := db.control(func() error { db.background(true); return db.Failed() }); err != nil {
@@ -362,13 +356,7 @@ func bookkeepingRun(t *testing.T, seed uint64, dur Durability, clog bool, batche
 		}
 	}
 	mustCheck(t, db)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if db, err = Open(dir, opts); err != nil {
-		t.Fatal(err)
-	}
-	verify(t, db, m)
+	db = closeReopen(t, db, dir, opts, m)
 	mustCheck(t, db)
 }
 

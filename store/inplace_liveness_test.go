@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/digby-db/digby/page"
 )
 
 // inPlaceOpen opens a store where batches change nodes in place (or not,
@@ -168,4 +170,44 @@ func TestInPlaceReaderWaitsOneSubmission(t *testing.T) {
 		}
 	}
 	mustCheck(t, db)
+}
+
+// TestInPlaceCommitFailureTears: a commit that fails after changes in
+// place (here the catalog's update reads a page past the file's end) fails
+// the store, and readers get the failure: neither the changes never
+// committed nor a wait for a publish that will not come.
+func TestInPlaceCommitFailureTears(t *testing.T) {
+	db := inPlaceOpen(t, false)
+	defer db.Close()
+	err := db.Update(func(tx *Tx) error {
+		if _, err := tx.Table(0).Put([]byte("k0007"), []byte("b"), TypeString, 0); err != nil {
+			return err
+		}
+		if tx.w.ip != ipOn {
+			return fmt.Errorf("the batch did not enter in-place mode (ip %d)", tx.w.ip)
+		}
+		tx.catalog.Root = page.Ref{ID: 1 << 40, Txn: tx.w.txn - 1, Pages: 1} // commit's catalog read fails
+		return nil
+	})
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("batch: %v, want the store failed", err)
+	}
+	res := make(chan error, 1)
+	go func() {
+		res <- db.View(func(tx *Tx) error {
+			v, _, err := tx.Table(0).Get([]byte("k0007"))
+			if err == nil {
+				return fmt.Errorf("a reader read %q after the failed commit", v.Value)
+			}
+			return err
+		})
+	}()
+	select {
+	case err := <-res:
+		if !errors.Is(err, ErrFailed) {
+			t.Fatalf("reader after the failed commit: %v, want ErrFailed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a reader after a failed commit in in-place mode hangs")
+	}
 }

@@ -331,13 +331,7 @@ func runModelWith(t *testing.T, opts *Options, wps int, seed uint64, ops int) ui
 			verify(t, db, m)
 			mustCheck(t, db)
 		case 1:
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if db, err = Open(dir, opts); err != nil {
-				t.Fatal(err)
-			}
-			verify(t, db, m)
+			db = closeReopen(t, db, dir, opts, m)
 		case 2:
 			if err := db.Flush(); err != nil {
 				t.Fatal(err)
@@ -346,13 +340,7 @@ func runModelWith(t *testing.T, opts *Options, wps int, seed uint64, ops int) ui
 	}
 	verify(t, db, m)
 	mustCheck(t, db)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if db, err = Open(dir, opts); err != nil {
-		t.Fatal(err)
-	}
-	verify(t, db, m)
+	db = closeReopen(t, db, dir, opts, m)
 	mustCheck(t, db)
 	return digest(t, db)
 }
@@ -390,4 +378,19 @@ func digest(t *testing.T, db *DB) uint64 {
 		t.Fatal(err)
 	}
 	return h.Sum64()
+}
+
+// closeReopen closes db, opens dir again with opts, checks that it holds
+// m, and returns it.
+func closeReopen(t *testing.T, db *DB, dir string, opts *Options, m model) *DB {
+	t.Helper()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify(t, db, m)
+	return db
 }
