@@ -102,7 +102,7 @@ func TestCloseUnderSubmissions(t *testing.T) {
 							mu.Unlock()
 							if i%3 == 0 {
 								p := run[len(run)-1]
-								<-p.done
+								<-p.Done()
 								if errors.Is(p.err, ErrClosed) {
 									return
 								}
@@ -128,7 +128,7 @@ func TestCloseUnderSubmissions(t *testing.T) {
 				mu.Lock()
 				for _, p := range pend {
 					select {
-					case <-p.done:
+					case <-p.Done():
 						if p.err != nil && strings.HasPrefix(p.err.Error(), "out of order") {
 							t.Fatal(p.err)
 						}

@@ -290,10 +290,8 @@ func (db *DB) finishFlush(job *flushJob) error {
 // skipped without a race.
 func (db *DB) ackWaiters(ps []*Pending, err error) {
 	for _, p := range ps {
-		select {
-		case <-p.done:
+		if p.isAnswered() {
 			continue // answered already (applyGuarded's answer to a panic)
-		default:
 		}
 		p.finish(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/digby-db/digby/btree"
@@ -17,14 +18,22 @@ const maxBatch = 4096
 
 // Pending is a submitted write. Wait blocks until it is acknowledged: after
 // its logical commit, or after the flush that holds it in Always mode.
+//
+// Its channel is made only for a caller that waits on it (Wait or Done
+// before the answer): an event loop learns of the answer through Then and
+// reads the result once it is in, so a write it serves allocates no
+// channel. Invariant: answered and done change only under mu; once
+// answered is set, err no longer changes and done, if made, is closed.
 type Pending struct {
-	fn   func(*Tx) error
-	err  error
-	done chan struct{}
+	fn       func(*Tx) error
+	err      error
+	mu       sync.Mutex
+	answered bool
+	done     chan struct{} // made on demand (Done), closed on the answer
 	// hint is the key fn will write first, and table its table (Hint).
 	hint  []byte
 	table uint32
-	// then is called once done is closed (Then).
+	// then is called once the submission is answered (Then).
 	then func()
 }
 
@@ -40,10 +49,22 @@ func (p *Pending) finish(err error) {
 	if err != nil && p.err == nil {
 		p.err = err
 	}
-	close(p.done)
+	p.mu.Lock()
+	p.answered = true
+	if p.done != nil {
+		close(p.done)
+	}
+	p.mu.Unlock()
 	if p.then != nil {
 		p.then()
 	}
+}
+
+// isAnswered reports whether finish has run.
+func (p *Pending) isAnswered() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.answered
 }
 
 // Hint tells the writer the key fn will write first, in table, so that
@@ -55,12 +76,24 @@ func (p *Pending) Hint(table uint32, key []byte) { p.table, p.hint = table, key 
 
 // Wait returns the submission's own result.
 func (p *Pending) Wait() error {
-	<-p.done
+	if !p.isAnswered() {
+		<-p.Done()
+	}
 	return p.err
 }
 
 // Done is closed when the result is ready.
-func (p *Pending) Done() <-chan struct{} { return p.done }
+func (p *Pending) Done() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		p.done = make(chan struct{})
+		if p.answered {
+			close(p.done)
+		}
+	}
+	return p.done
+}
 
 // Submit queues fn for the writer and returns at once. fn runs in the
 // writer's transaction under its own savepoint: if it returns an error or
@@ -75,7 +108,7 @@ func (db *DB) Submit(fn func(*Tx) error) *Pending {
 
 // NewPending makes a submission of fn, for SubmitAll.
 func NewPending(fn func(*Tx) error) *Pending {
-	return &Pending{fn: fn, done: make(chan struct{})}
+	return &Pending{fn: fn}
 }
 
 // SubmitAll submits ps in order, each as Submit does. Submissions are
