@@ -177,13 +177,33 @@ func (n *Node) Kid(i int) page.Ref { return n.kids[i] }
 // put appends b to the own arena and returns its offset.
 func (n *Node) put(b []byte) uint32 {
 	off := uint32(len(n.own)) | ownBit
-	if len(n.own)+len(b) > cap(n.own) {
-		// Shared (capped) or full: reallocate with room for a few more
-		// (slices.Grow copies without zeroing the copied part).
-		n.own = slices.Grow(n.own[:len(n.own):len(n.own)], max(len(n.own), len(b)+256))
-	}
+	n.room(len(b))
 	n.own = append(n.own, b...)
 	return off
+}
+
+// room makes sure own can take need more bytes without reallocating. A
+// shared (capped) or full own is reallocated with room for a few more
+// (slices.Grow copies without zeroing the copied part). An entry's pieces
+// (record header, value, key) ask for room together first, so that a
+// large value is not copied once more by the growth its header caused.
+func (n *Node) room(need int) {
+	if len(n.own)+need > cap(n.own) {
+		n.own = slices.Grow(n.own[:len(n.own):len(n.own)], max(len(n.own), need+256))
+	}
+}
+
+// recordLen is the size of v's record in own as setEntVal lays it out:
+// prefix and header, then the value or its overflow reference.
+func recordLen(v *Value) int {
+	h := recPrefix + 8
+	if v.ExpireAt != 0 {
+		h += 8
+	}
+	if !v.Ovf.IsZero() {
+		return h + ovfRefSize
+	}
+	return h + 4 + len(v.Data)
 }
 
 // setEntVal points e at a new record of v in own, laid out as on the page:
@@ -199,6 +219,7 @@ func (n *Node) setEntVal(e *ent, v *Value) {
 	if !v.Ovf.IsZero() {
 		e.flags |= FlagOverflow
 	}
+	n.room(recordLen(v))
 	var hdr [recPrefix + 20]byte
 	le := binary.LittleEndian
 	le.PutUint16(hdr[:], e.klen)
@@ -331,6 +352,7 @@ func (n *Node) insertLeaf(i int, k []byte, v Value) {
 	// The record, then the key: the entry lies in own as on the page, so
 	// Encode copies it (and its neighbours inserted after it) whole.
 	e := ent{pfx: prefix(k), klen: uint16(len(k))}
+	n.room(recordLen(&v) + len(k))
 	n.setEntVal(&e, &v)
 	e.koff = n.put(k)
 	n.ownEnts()

@@ -196,3 +196,34 @@ func TestUpdateCompacts(t *testing.T) {
 		t.Fatalf("k1 after the updates: %v %v %d %d", ok, err, v.ExpireAt, len(v.Data))
 	}
 }
+
+// TestInsertGrowsOwnOnce: an insert into a node whose own has no room
+// (a fresh node, or a clone sharing a full own) reallocates own once for
+// the whole entry, header, value and key: a 1 KiB value is not copied
+// again by a growth its header caused first.
+func TestInsertGrowsOwnOnce(t *testing.T) {
+	for _, v := range []Value{
+		{Data: make([]byte, 1024), Version: 1},
+		{Data: make([]byte, 1024), Version: 1, ExpireAt: 5},
+		{Ovf: page.Ref{ID: 9, Txn: 3, Pages: 2}, Len: 9000, Version: 1},
+	} {
+		const runs = 50
+		nodes := make([]*Node, runs+1)
+		for i := range nodes {
+			full := make([]byte, 100)
+			nodes[i] = &Node{Leaf: true, ents: make([]ent, 0, 4), own: full[:100:100]}
+		}
+		i := 0
+		allocs := testing.AllocsPerRun(runs, func() {
+			nodes[i].insertLeaf(0, []byte("key:000123"), v)
+			i++
+		})
+		if allocs != 1 {
+			t.Errorf("value of %d bytes (expiry %d, overflow %v): %v allocations an insert, want 1", len(v.Data), v.ExpireAt, !v.Ovf.IsZero(), allocs)
+		}
+		n := nodes[0]
+		if k, got := n.Key(0), n.Val(0); string(k) != "key:000123" || got.Len != max(v.Len, uint64(len(v.Data))) || got.ExpireAt != v.ExpireAt || got.Ovf != v.Ovf {
+			t.Errorf("entry read back as %q %+v", k, got)
+		}
+	}
+}
