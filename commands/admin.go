@@ -172,11 +172,15 @@ func cmdExec(x *Ctx) error {
 		return x.execQueue(x.tx, x.w, queue, ws)
 	}
 	out := resp.Writer{Proto: x.c.Proto()}
-	err := x.e.db.Update(func(tx *store.Tx) error {
+	p := store.NewPending(func(tx *store.Tx) error {
 		out.Reset()
 		return x.execQueue(tx, &out, queue, ws)
 	})
-	if err != nil {
+	if heavyWrite(queue...) {
+		p.Heavy()
+	}
+	x.e.db.SubmitAll(p)
+	if err := p.Wait(); err != nil {
 		return err
 	}
 	x.w.Raw(out.B)

@@ -485,6 +485,9 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 	s.cmd = cmd
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
 	s.wait = store.NewPending(s.run)
+	if heavyWrite(args) {
+		s.wait.Heavy()
+	}
 	if cmd.first > 0 && cmd.first < len(args) && len(args[cmd.first]) <= maxHintKey {
 		// Made here, beside the connection's other work, and used twice
 		// in the writer: as the hint, and as the key the command writes
@@ -507,8 +510,36 @@ func (p *pipeline) submitExec(cmd *command, args [][]byte) {
 	s.cmd = cmd
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
 	s.wait = store.NewPending(s.run)
+	if heavyWrite(p.c.Queue...) {
+		s.wait.Heavy()
+	}
 	p.held = append(p.held, s.wait)
 	p.barrier = true
+}
+
+// A write whose arguments (an EXEC: its queue's) pass either bound is
+// submitted heavy (store.Pending.Heavy): its work grows with them (keys
+// written, bytes stored), and readers should read the state before it
+// rather than wait for it. redis-benchmark's MSET (ten keys) stays under.
+const (
+	heavyArgs  = 64
+	heavyBytes = 64 << 10
+)
+
+// heavyWrite reports whether the writes of cmds (arguments each) together
+// pass heavyArgs arguments or heavyBytes bytes.
+func heavyWrite(cmds ...[][]byte) bool {
+	n, size := 0, 0
+	for _, args := range cmds {
+		n += len(args)
+		for _, a := range args {
+			size += len(a)
+		}
+		if n > heavyArgs || size > heavyBytes {
+			return true
+		}
+	}
+	return false
 }
 
 // prefetch reads the pages of the keys the write cmd will touch into the

@@ -48,7 +48,10 @@ import (
 // commits after the submission running and goes on in a new transaction
 // (DB.applyPart), so a reader waits for one submission, not a batch. It
 // also pauses changes in place for inPlacePause, so that a mixed load's
-// reads do not wait again and again. A View from inside a write function
+// reads do not wait again and again. A submission marked heavy
+// (Pending.Heavy: many keys, large values) is never one a reader waits
+// for: a transaction changing nodes in place ends before it, and it runs
+// in one that copies. A View from inside a write function
 // (against its contract) would wait for itself: it fails with
 // ErrViewInWrite instead (waitGate). Only the
 // batches' transactions (DB.apply) change nodes in place: the commit log

@@ -211,3 +211,94 @@ func TestInPlaceCommitFailureTears(t *testing.T) {
 		t.Fatal("a reader after a failed commit in in-place mode hangs")
 	}
 }
+
+// TestInPlaceHeavyNoWait: a heavy submission (Pending.Heavy) is applied
+// without changes in place: the transaction that changed a node in place
+// before it commits first, and a reader arriving while the heavy one runs
+// reads the state before it at once instead of waiting for it; a batch
+// that starts with a heavy submission copies throughout.
+func TestInPlaceHeavyNoWait(t *testing.T) {
+	db := inPlaceOpen(t, false)
+	defer db.Close()
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	var firstIP, heavyIP int
+	heavy := NewPending(func(tx *Tx) error {
+		if _, err := tx.Table(0).Put([]byte("k0008"), []byte("c"), TypeString, 0); err != nil {
+			return err
+		}
+		heavyIP = tx.w.ip
+		close(started)
+		<-release
+		return nil
+	})
+	heavy.Heavy()
+	ps := []*Pending{
+		NewPending(func(tx *Tx) error {
+			_, err := tx.Table(0).Put([]byte("k0007"), []byte("b"), TypeString, 0)
+			firstIP = tx.w.ip
+			return err
+		}),
+		heavy,
+	}
+	go db.SubmitAll(ps...)
+	<-started
+	if firstIP != ipOn {
+		t.Fatalf("the first submission did not change its leaf in place (ip %d): the test proves nothing", firstIP)
+	}
+	if heavyIP == ipOn {
+		t.Fatal("the heavy submission ran in a transaction changing nodes in place")
+	}
+	seen := make(chan [2]string, 1)
+	go func() {
+		_ = db.View(func(tx *Tx) error {
+			a, _, err := tx.Table(0).Get([]byte("k0007"))
+			if err != nil {
+				t.Error(err)
+			}
+			b, _, err := tx.Table(0).Get([]byte("k0008"))
+			if err != nil {
+				t.Error(err)
+			}
+			seen <- [2]string{string(a.Value), string(b.Value)}
+			return nil
+		})
+	}()
+	select {
+	case v := <-seen:
+		if v != [2]string{"b", "a"} {
+			t.Fatalf("the reader read %q, want the state before the heavy submission [b a]", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reader waited for the heavy submission")
+	}
+	once.Do(func() { close(release) })
+	for _, p := range ps {
+		if err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A batch whose first submission is heavy copies throughout.
+	var ips []int
+	h := NewPending(func(tx *Tx) error {
+		_, err := tx.Table(0).Put([]byte("k0009"), []byte("d"), TypeString, 0)
+		ips = append(ips, tx.w.ip)
+		return err
+	})
+	h.Heavy()
+	after := NewPending(func(tx *Tx) error {
+		_, err := tx.Table(0).Put([]byte("k0010"), []byte("e"), TypeString, 0)
+		ips = append(ips, tx.w.ip)
+		return err
+	})
+	db.SubmitAll(h, after)
+	if err := after.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if len(ips) != 2 || ips[0] == ipOn || ips[1] == ipOn {
+		t.Fatalf("in-place modes %v, want none on", ips)
+	}
+	mustCheck(t, db)
+}

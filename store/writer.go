@@ -35,7 +35,19 @@ type Pending struct {
 	table uint32
 	// then is called once the submission is answered (Then).
 	then func()
+	// heavy: applied without changes in place (Heavy).
+	heavy bool
 }
+
+// Heavy marks the submission as a long one (many keys, large values, a
+// long EXEC): the writer applies it without changes in place, in a
+// transaction of its own or one that copies throughout, so that a reader
+// arriving meanwhile reads the state before it instead of waiting for it
+// (inplace.go). Set it before submitting.
+func (p *Pending) Heavy() { p.heavy = true }
+
+// IsHeavy reports whether Heavy was called.
+func (p *Pending) IsHeavy() bool { return p.heavy }
 
 // Then sets fn to be called once the submission is answered, after Done
 // is closed, from whichever goroutine answers it (the writer's, a
@@ -468,7 +480,9 @@ func (db *DB) apply(batch []*Pending) {
 // applyPart applies batch, or a first part of it, in one transaction and
 // returns the rest. A transaction changing nodes in place ends early, after
 // the submission it is running, when a reader starts waiting for it
-// (inplace.go): the reader waits for one submission, not a whole batch.
+// (inplace.go): the reader waits for one submission, not a whole batch. It
+// ends before a heavy submission (Pending.Heavy), which then runs in a
+// transaction that copies: no reader waits for it.
 func (db *DB) applyPart(batch []*Pending) (rest []*Pending) {
 	if err := db.Failed(); err != nil {
 		db.ackWaiters(batch, err)
@@ -484,6 +498,16 @@ func (db *DB) applyPart(batch []*Pending) (rest []*Pending) {
 				db.prefetchAhead(tx, batch[:min(prefetchWindow, len(batch))])
 			}
 			db.prefetchAhead(tx, batch[min(i+prefetchWindow, len(batch)):min(i+2*prefetchWindow, len(batch))])
+		}
+		if p.heavy {
+			if tx.w.ip == ipOn {
+				// Readers arriving while it runs would wait for it: it
+				// goes on in a new transaction (i > 0: the first
+				// submission finds ipUnknown).
+				batch, rest = batch[:i], batch[i:]
+				break
+			}
+			tx.w.ip = ipOff
 		}
 		tx.savepoint()
 		if err := call(p.fn, tx); err != nil {
