@@ -284,15 +284,13 @@ func (db *DB) finishFlush(job *flushJob) error {
 	return err
 }
 
-// ackWaiters releases Always-mode submitters; a flush error replaces the
-// result of those that had succeeded. Submissions are answered only by
-// whoever holds the writer's role (wmu), so one answered already is
-// skipped without a race.
+// ackWaiters answers submissions: a batch at its commit, Always-mode
+// ones when their flush lands, commit-log ones when their records are
+// synced; an error replaces the result of those that had succeeded. One
+// answered already (a batch answered before a panic that applyGuarded
+// answers again) is left as it was: finish answers once.
 func (db *DB) ackWaiters(ps []*Pending, err error) {
 	for _, p := range ps {
-		if p.isAnswered() {
-			continue // answered already (applyGuarded's answer to a panic)
-		}
 		p.finish(err)
 	}
 }

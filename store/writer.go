@@ -19,11 +19,12 @@ const maxBatch = 4096
 // Pending is a submitted write. Wait blocks until it is acknowledged: after
 // its logical commit, or after the flush that holds it in Always mode.
 //
-// Its channel is made only for a caller that waits on it (Wait or Done
-// before the answer): an event loop learns of the answer through Then and
-// reads the result once it is in, so a write it serves allocates no
-// channel. Invariant: answered and done change only under mu; once
-// answered is set, err no longer changes and done, if made, is closed.
+// Its channel is made only when asked for (Done, or Wait before the
+// answer): an event loop learns of the answer through Then and reads the
+// result once it is in, so a write it serves allocates no channel.
+// Invariant: answered and done change only under mu; a submission is
+// answered once (finish does nothing the second time), and once answered
+// its err no longer changes and done, if made, is closed.
 type Pending struct {
 	fn       func(*Tx) error
 	err      error
@@ -49,19 +50,25 @@ func (p *Pending) Heavy() { p.heavy = true }
 // IsHeavy reports whether Heavy was called.
 func (p *Pending) IsHeavy() bool { return p.heavy }
 
-// Then sets fn to be called once the submission is answered, after Done
-// is closed, from whichever goroutine answers it (the writer's, a
+// Then sets fn to be called once the submission is answered (Wait then
+// returns at once and Done's channel is closed), from whichever goroutine
+// answers it (the writer's, a
 // leading submitter's, or the submitter's own when the store is closed).
 // fn must be quick and must not submit or wait for writes. Set it before
 // submitting.
 func (p *Pending) Then(fn func()) { p.then = fn }
 
-// finish answers the submission with err (unless it has an error already).
+// finish answers the submission with err (unless it has an error already),
+// unless it is answered already: then it does nothing.
 func (p *Pending) finish(err error) {
+	p.mu.Lock()
+	if p.answered {
+		p.mu.Unlock()
+		return
+	}
 	if err != nil && p.err == nil {
 		p.err = err
 	}
-	p.mu.Lock()
 	p.answered = true
 	if p.done != nil {
 		close(p.done)
