@@ -112,7 +112,7 @@ func randomValue(r *rand.Rand, op, ps int) Value {
 // randomExpiry is an expiry time one time in oneIn, else 0.
 func randomExpiry(r *rand.Rand, oneIn int) int64 {
 	if r.IntN(oneIn) == 0 {
-		return int64(1 + r.IntN(1<<40))
+		return 1 + r.Int64N(1<<40)
 	}
 	return 0
 }

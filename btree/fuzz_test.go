@@ -25,7 +25,7 @@ func seedPages(f *testing.F) [][]byte {
 		}
 		v := Value{Type: 1, Version: uint64(i + 1), Data: bytes.Repeat([]byte{byte(i)}, r.IntN(80))}
 		if i%7 == 0 {
-			v.ExpireAt = int64(1 + r.IntN(1<<40))
+			v.ExpireAt = 1 + r.Int64N(1<<40)
 		}
 		if i%31 == 0 {
 			v.Data = make([]byte, fuzzPageSize) // overflow reference

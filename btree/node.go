@@ -177,7 +177,7 @@ func decodeBody(buf []byte, h page.Header, into *Node) (*Node, error) {
 	if h.Type != page.TypeLeaf && h.Type != page.TypeBranch {
 		return nil, bad("is a %v page, expected a tree page", h.Type)
 	}
-	if len(buf) >= ownBit {
+	if uint64(len(buf)) >= ownBit {
 		return nil, bad("page too large")
 	}
 	cnt := int(h.Count)

@@ -44,7 +44,7 @@ const (
 )
 
 // errKeyLong names MaxKeyLen, so the two cannot drift apart.
-var errKeyLong = replyError(fmt.Sprintf("ERR key too long: digby keys are at most %d bytes", MaxKeyLen))
+var errKeyLong = replyError(fmt.Sprintf("ERR key too long: digby keys are at most %d bytes", uint64(MaxKeyLen)))
 
 // errArity is the wrong-number-of-arguments error for a command name ("config|get").
 func errArity(name string) replyError {

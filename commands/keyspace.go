@@ -66,7 +66,7 @@ func (x *Ctx) lookup(db int, key []byte) (store.Tuple, bool, error) {
 
 // live reads key with get and hides an expired tuple.
 func (x *Ctx) live(db int, key []byte, get func(*store.Table, []byte) (store.Tuple, bool, error)) (store.Tuple, bool, error) {
-	if len(key) > MaxKeyLen {
+	if uint64(len(key)) > MaxKeyLen {
 		return store.Tuple{}, false, nil
 	}
 	t, ok, err := get(x.table(db), x.stored(key))
@@ -150,7 +150,7 @@ func (x *Ctx) lookupString(db int, key []byte) (store.Tuple, bool, error) {
 
 // put stores a string value with an expiry (unix ms, 0 = none).
 func (x *Ctx) put(db int, key, value []byte, expireAt int64) error {
-	if len(key) > MaxKeyLen {
+	if uint64(len(key)) > MaxKeyLen {
 		return errKeyLong
 	}
 	if _, err := x.table(db).Put(x.stored(key), value, store.TypeString, expireAt); err != nil {
@@ -162,7 +162,7 @@ func (x *Ctx) put(db int, key, value []byte, expireAt int64) error {
 
 // del deletes key and reports whether a live key was deleted.
 func (x *Ctx) del(db int, key []byte) (bool, error) {
-	if len(key) > MaxKeyLen {
+	if uint64(len(key)) > MaxKeyLen {
 		return false, nil
 	}
 	sk := x.stored(key)

@@ -549,7 +549,7 @@ func heavyWrite(cmds ...[][]byte) bool {
 func (p *pipeline) prefetch(cmd *command, args [][]byte) {
 	var keys [][]byte
 	cmd.eachKey(args, func(key []byte) {
-		if len(key) <= MaxKeyLen {
+		if uint64(len(key)) <= MaxKeyLen {
 			keys = append(keys, storedKey(key))
 		}
 	})
@@ -616,7 +616,7 @@ func (p *pipeline) touchKeys(tx *store.Tx, i int, reads []*command) {
 	buf, ends := p.tbuf[:0], p.tends[:0]
 	for k, cmd := range reads {
 		cmd.eachKey(p.cmds[i+k], func(key []byte) {
-			if len(key) <= MaxKeyLen && len(ends) < maxTouch {
+			if uint64(len(key)) <= MaxKeyLen && len(ends) < maxTouch {
 				buf = appendStoredKey(buf, key)
 				ends = append(ends, len(buf))
 			}

@@ -284,7 +284,7 @@ func cmdMSet(x *Ctx) error {
 		return errArity(lowerName(x.args[0]))
 	}
 	for i := 1; i < len(x.args); i += 2 {
-		if len(x.args[i]) > MaxKeyLen {
+		if uint64(len(x.args[i])) > MaxKeyLen {
 			return errKeyLong
 		}
 	}

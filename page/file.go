@@ -86,7 +86,7 @@ func (f *File) Backend() Backend { return f.b }
 // when n bytes there would pass the largest possible file offset (a
 // corrupt reference: no file reaches this far).
 func (f *File) offset(id uint64, n int) (int64, error) {
-	if id > uint64(math.MaxInt64-n)/uint64(f.pageSize) {
+	if id > (math.MaxInt64-uint64(n))/uint64(f.pageSize) {
 		return 0, corrupt(id, "page id past the largest possible file offset")
 	}
 	return int64(id) * int64(f.pageSize), nil

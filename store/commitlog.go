@@ -223,7 +223,7 @@ func (l *txLog) rollback(m logMark) {
 // encodeLogBlock seals a block holding l's records at page index id of its
 // file, for commit txn.
 func encodeLogBlock(c *page.Codec, ps int, id, txn, prev, nextVersion uint64, l *txLog) ([]byte, error) {
-	if len(l.recs) > math.MaxUint32 {
+	if uint64(len(l.recs)) > math.MaxUint32 {
 		return nil, fmt.Errorf("log block of %d bytes", len(l.recs))
 	}
 	size := page.HeaderSize + logBodyFixed + len(l.recs) + c.Overhead()

@@ -63,7 +63,7 @@ func TestExpiryIndexLeavesCached(t *testing.T) {
 	defer db.Close()
 	const n = 20_000
 	at := time.Now().UnixMilli() + 600_000
-	key := func(i int) []byte { return fmt.Appendf(nil, "%08x:session:%d", uint32(i*2654435761), i) }
+	key := func(i int) []byte { return fmt.Appendf(nil, "%08x:session:%d", uint32(uint64(i)*2654435761), i) }
 	val := make([]byte, 100)
 	refresh := func() {
 		updateRange(t, db, 0, n, 1, 500, func(tx *Tx, i int) error {

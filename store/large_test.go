@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -145,8 +146,12 @@ func TestValueTooLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates 4 GiB of address space")
 	}
+	n := uint64(MaxValueSize) + 1
+	if n > math.MaxInt {
+		t.Skip("a value past MaxValueSize does not fit this platform's int")
+	}
 	db := openTemp(t, nil)
-	huge := make([]byte, MaxValueSize+1)
+	huge := make([]byte, int(n))
 	err := db.Update(func(tx *Tx) error { _, err := tx.Table(0).Put([]byte("k"), huge, TypeString, 0); return err })
 	if !errors.Is(err, ErrValueTooLarge) {
 		t.Fatalf("value of %d bytes: %v", len(huge), err)
@@ -433,10 +438,11 @@ func TestLongKeys(t *testing.T) {
 	if r := mustCheck(t, db); r.Tuples != 3 {
 		t.Fatalf("check: %d tuples", r.Tuples)
 	}
-	if testing.Short() {
-		return
+	n := uint64(MaxKeySize) + 1
+	if testing.Short() || n > math.MaxInt {
+		return // 4 GiB of address space, or more than this platform's int
 	}
-	tooLong := make([]byte, MaxKeySize+1)
+	tooLong := make([]byte, int(n))
 	err = db.Update(func(tx *Tx) error { _, err := tx.Table(0).Put(tooLong, nil, TypeString, 0); return err })
 	if !errors.Is(err, ErrKeyTooLarge) {
 		t.Fatalf("key of %d bytes: %v", len(tooLong), err)

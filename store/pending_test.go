@@ -86,7 +86,7 @@ func panicAfterAnswer(t *testing.T, o Options, wantPanic bool) {
 		t.Fatal(err)
 	}
 	if err := db.control(func() error {
-		db.flushSet.live = -1 << 40 // the next take panics; dirtyBytes < 0: no back-pressure
+		db.flushSet.live = -1 << 30 // the next take panics; dirtyBytes < 0: no back-pressure
 		db.lastFlush.Store(0)       // Everysec: the batch kicks a flush
 		return nil
 	}); err != nil {
