@@ -238,13 +238,13 @@ func decodeBody(buf []byte, h page.Header, into *Node) (*Node, error) {
 				if !need(4) {
 					return nil, bad("entry %d overruns the page", i)
 				}
-				vlen := int(le.Uint32(buf[off:]))
+				vlen := le.Uint32(buf[off:])
 				off += 4
-				if vlen > end-off {
+				if uint64(vlen) > uint64(end-off) { // as uint64: no int wraps on 32-bit
 					return nil, bad("entry %d: value overruns the page", i)
 				}
-				e.voff, e.vlen = uint32(off), uint32(vlen)
-				off += vlen
+				e.voff, e.vlen = uint32(off), vlen
+				off += int(vlen)
 			}
 		} else {
 			if !need(branchFixed) {

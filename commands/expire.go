@@ -1,6 +1,10 @@
 package commands
 
-import "time"
+import (
+	"time"
+
+	"github.com/digby-db/digby/store"
+)
 
 // expireGeneric implements EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT with
 // NX, XX, GT and LT (Redis 7.0's expireGenericCommand).
@@ -131,9 +135,10 @@ const expireBatch = 200
 // ExpireCycle runs one step of active expiry in the writer: up to
 // expireBatch due keys per table are deleted (the store re-checks each
 // against its current expire-at) and their watchers touched. It reports
-// whether some table may have more due keys.
+// whether some table may have more due keys. It is submitted heavy
+// (store.Pending.Heavy): a reader never waits for its deletes.
 func (e *Engine) ExpireCycle() (more bool, err error) {
-	err = e.db.Update(func(tx storeTx) error {
+	p := store.NewPending(func(tx storeTx) error {
 		now := time.Now().UnixMilli()
 		tables, err := tx.Tables()
 		if err != nil {
@@ -158,6 +163,9 @@ func (e *Engine) ExpireCycle() (more bool, err error) {
 		}
 		return nil
 	})
+	p.Heavy()
+	e.db.SubmitAll(p)
+	err = p.Wait() // before more is read: the write function sets it
 	return more, err
 }
 

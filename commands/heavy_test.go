@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/digby-db/digby/resp"
+	"github.com/digby-db/digby/store"
 )
 
 // TestHeavyWrites: writes with many arguments or many bytes (an EXEC: its
@@ -42,6 +44,12 @@ func TestHeavyWrites(t *testing.T) {
 		{"MSET of a hundred", mset(100), true},
 		{"SET past heavyBytes", [][]byte{[]byte("SET"), []byte("k"), big}, true},
 		{"DEL of a hundred", append(args("DEL"), mset(100)[1:]...), true},
+		{"RENAME", args("RENAME", "a", "b"), true},
+		{"COPY", args("COPY", "a", "b"), true},
+		{"DBSIZE", args("DBSIZE"), true},
+		{"SETRANGE near", args("SETRANGE", "k", "100", "xyz"), false},
+		{"SETRANGE far", args("SETRANGE", "k", "70000", "xyz"), true},
+		{"SETRANGE bad offset", args("SETRANGE", "k", "x", "xyz"), false},
 	} {
 		p := e.start(c, nil, nil, false)
 		cmd, rejected := e.resolve(tc.args)
@@ -62,12 +70,15 @@ func TestHeavyWrites(t *testing.T) {
 	for _, tc := range []struct {
 		queue int
 		heavy bool
-	}{{5, false}, {40, true}} {
+	}{{5, false}, {40, true}, {-1, true}} {
 		p := e.start(c, nil, nil, true)
 		c.Multi = true
 		c.Queue = nil
 		for i := range tc.queue {
 			c.Queue = append(c.Queue, args("SET", fmt.Sprintf("k%d", i), "v"))
+		}
+		if tc.queue < 0 { // light by its arguments, heavy by a command's work
+			c.Queue = [][][]byte{args("SET", "a", "v"), args("RENAME", "a", "b")}
 		}
 		cmd, _ := e.resolve(args("EXEC"))
 		p.submitExec(cmd, args("EXEC"))
@@ -81,5 +92,30 @@ func TestHeavyWrites(t *testing.T) {
 	}
 	if !heavyWrite(mset(20), mset(20)) || heavyWrite(mset(10), mset(10)) {
 		t.Error("heavyWrite does not add its commands' arguments up")
+	}
+}
+
+// TestHeavyGoesToWriter: an event loop's submission holding a heavy write
+// goes to the writer goroutine (SubmitAsync) instead of being applied on
+// the loop's own goroutine (SubmitLead), so Engine.Submit returns while it
+// runs and the loop goes on serving its other connections.
+func TestHeavyGoesToWriter(t *testing.T) {
+	e := newTestEngine(t)
+	c := resp.NewClient(&fakeConn{}, 1)
+	p := e.start(c, nil, nil, true)
+	release := make(chan struct{})
+	w := store.NewPending(func(*store.Tx) error { <-release; return nil })
+	w.Heavy()
+	p.held = append(p.held, w)
+	returned := make(chan struct{})
+	go func() { e.Submit([]*resp.Client{c}); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Error("Submit did not return while the heavy write ran")
+	}
+	close(release)
+	if err := w.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }

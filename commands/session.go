@@ -3,6 +3,8 @@ package commands
 import (
 	"bytes"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -172,9 +174,10 @@ func (p *pipeline) settle() bool {
 // submission. A small one the caller applies itself when no one is
 // applying and the writer's role is free (store.DB.SubmitLead: flat
 // combining), sparing the handoff to the writer goroutine and back,
-// which costs more than a few writes; a larger one goes to the writer
-// goroutine (store.DB.SubmitAsync), so that the loop goes on serving
-// while it is applied.
+// which costs more than a few writes; a larger one, or one holding a
+// heavy write (heavyWrite, heavyByWork), goes to the writer goroutine
+// (store.DB.SubmitAsync), so that the loop goes on serving while it is
+// applied.
 func (e *Engine) Submit(cs []*resp.Client) {
 	var buf [64]*store.Pending
 	all := buf[:0]
@@ -189,9 +192,11 @@ func (e *Engine) Submit(cs []*resp.Client) {
 	}
 	switch {
 	case len(all) == 0:
-	case len(all) <= leadMax:
+	case len(all) <= leadMax && !slices.ContainsFunc(all, (*store.Pending).IsHeavy):
 		e.db.SubmitLead(all...)
 	default:
+		// Many, or a heavy one: the writer goroutine applies them while
+		// the loop goes on serving its other connections.
 		e.db.SubmitAsync(all...)
 	}
 	clear(all)
@@ -485,7 +490,7 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 	s.cmd = cmd
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
 	s.wait = store.NewPending(s.run)
-	if heavyWrite(args) {
+	if heavyWrite(args) || heavyByWork(cmd, args) {
 		s.wait.Heavy()
 	}
 	if cmd.first > 0 && cmd.first < len(args) && len(args[cmd.first]) <= maxHintKey {
@@ -510,7 +515,7 @@ func (p *pipeline) submitExec(cmd *command, args [][]byte) {
 	s.cmd = cmd
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
 	s.wait = store.NewPending(s.run)
-	if heavyWrite(p.c.Queue...) {
+	if p.e.heavyQueue(p.c.Queue) {
 		s.wait.Heavy()
 	}
 	p.held = append(p.held, s.wait)
@@ -521,6 +526,8 @@ func (p *pipeline) submitExec(cmd *command, args [][]byte) {
 // submitted heavy (store.Pending.Heavy): its work grows with them (keys
 // written, bytes stored), and readers should read the state before it
 // rather than wait for it. redis-benchmark's MSET (ten keys) stays under.
+// Writes whose work does not show in their arguments are judged by what
+// they do (heavyByWork).
 const (
 	heavyArgs  = 64
 	heavyBytes = 64 << 10
@@ -536,6 +543,40 @@ func heavyWrite(cmds ...[][]byte) bool {
 			size += len(a)
 		}
 		if n > heavyArgs || size > heavyBytes {
+			return true
+		}
+	}
+	return false
+}
+
+// heavyByWork reports whether the write cmd with args is heavy for what it
+// does rather than what it carries: RENAME, RENAMENX, COPY and MOVE read
+// and write a whole value, DBSIZE may purge up to dbsizePurge due keys,
+// and a SETRANGE past heavyBytes makes a value that long. (GETSET, GETDEL,
+// GETEX and SET ... GET read the value they return, whatever its size:
+// not judged, as that would take a read before submitting.)
+func heavyByWork(cmd *command, args [][]byte) bool {
+	switch cmd.name {
+	case "rename", "renamenx", "copy", "move", "dbsize":
+		return true
+	case "setrange":
+		if len(args) != 4 {
+			return false
+		}
+		off, err := strconv.ParseInt(string(args[2]), 10, 64)
+		return err == nil && off > heavyBytes-int64(len(args[3]))
+	}
+	return false
+}
+
+// heavyQueue reports whether an EXEC of queue is heavy: its commands'
+// arguments together (heavyWrite), or one of them by its work.
+func (e *Engine) heavyQueue(queue [][][]byte) bool {
+	if heavyWrite(queue...) {
+		return true
+	}
+	for _, args := range queue {
+		if cmd, rejected := e.resolve(args); rejected == "" && cmd.kind == kindWrite && heavyByWork(cmd, args) {
 			return true
 		}
 	}

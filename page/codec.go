@@ -307,7 +307,7 @@ func checkHeader(buf []byte, id uint64, want Type, txn uint64, pageSize int) (He
 	if want != 0 && h.Type != want {
 		return h, corrupt(id, "is a %v page, expected %v", h.Type, want)
 	}
-	if h.Pages()*pageSize != len(buf) {
+	if (uint64(h.Overflow)+1)*uint64(pageSize) != uint64(len(buf)) { // no int wraps on 32-bit
 		return h, corrupt(id, "run of %d pages, expected %d", h.Pages(), len(buf)/pageSize)
 	}
 	if txn != 0 && h.Txn != txn {

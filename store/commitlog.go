@@ -292,7 +292,9 @@ func readLogFile(b page.Backend, c *page.Codec, ps int) ([]logBlock, string) {
 			return out, ""
 		}
 		h := page.ReadHeader(head)
-		if h.Type != page.TypeLog || h.ID != id || h.Pages() > maxPages {
+		// Overflow compared as uint64: h is not verified yet, and on 32-bit
+		// Pages (int) would wrap past 2^31 pages.
+		if h.Type != page.TypeLog || h.ID != id || uint64(h.Overflow)+1 > uint64(maxPages) {
 			return out, stop("not a log block")
 		}
 		buf := make([]byte, h.Pages()*ps)
