@@ -33,6 +33,10 @@ func TestHeavyWrites(t *testing.T) {
 	kib := bytes.Repeat([]byte("x"), 1024)
 	e := newTestEngine(t)
 	c := resp.NewClient(&fakeConn{}, 1)
+	for _, k := range []string{"big1", "big2", "big3", "big4", "big5"} {
+		e.start(c, [][]byte{[]byte("SET"), []byte(k), big}, nil, false).serve()
+	}
+	e.start(c, args("SET", "smallval", "v"), nil, false).serve()
 	for _, tc := range []struct {
 		name  string
 		args  [][]byte
@@ -50,6 +54,13 @@ func TestHeavyWrites(t *testing.T) {
 		{"SETRANGE near", args("SETRANGE", "k", "100", "xyz"), false},
 		{"SETRANGE far", args("SETRANGE", "k", "70000", "xyz"), true},
 		{"SETRANGE bad offset", args("SETRANGE", "k", "x", "xyz"), false},
+		{"GETSET of a large value", args("GETSET", "big1", "v"), true},
+		{"GETSET of a small value", args("GETSET", "smallval", "v"), false},
+		{"GETDEL of a large value", args("GETDEL", "big2"), true},
+		{"GETEX of a large value", args("GETEX", "big3", "PERSIST"), true},
+		{"SET ... GET of a large value", args("SET", "big4", "v", "get"), true},
+		{"SET over a large value", args("SET", "big5", "v"), false},
+		{"SET ... GET of a small value", args("SET", "smallval", "v", "GET"), false},
 	} {
 		p := e.start(c, nil, nil, false)
 		cmd, rejected := e.resolve(tc.args)

@@ -490,7 +490,7 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 	s.cmd = cmd
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
 	s.wait = store.NewPending(s.run)
-	if heavyWrite(args) || heavyByWork(cmd, args) {
+	if heavyWrite(args) || heavyByWork(cmd, args) || p.heavyByValue(cmd, args) {
 		s.wait.Heavy()
 	}
 	if cmd.first > 0 && cmd.first < len(args) && len(args[cmd.first]) <= maxHintKey {
@@ -553,8 +553,7 @@ func heavyWrite(cmds ...[][]byte) bool {
 // does rather than what it carries: RENAME, RENAMENX, COPY and MOVE read
 // and write a whole value, DBSIZE may purge up to dbsizePurge due keys,
 // and a SETRANGE past heavyBytes makes a value that long. (GETSET, GETDEL,
-// GETEX and SET ... GET read the value they return, whatever its size:
-// not judged, as that would take a read before submitting.)
+// GETEX and SET ... GET read the value they return: heavyByValue.)
 func heavyByWork(cmd *command, args [][]byte) bool {
 	switch cmd.name {
 	case "rename", "renamenx", "copy", "move", "dbsize":
@@ -567,6 +566,33 @@ func heavyByWork(cmd *command, args [][]byte) bool {
 		return err == nil && off > heavyBytes-int64(len(args[3]))
 	}
 	return false
+}
+
+// heavyByValue reports whether cmd returns a stored value it reads whole
+// (GETSET, GETDEL, GETEX, SET ... GET) and its key holds one longer than
+// heavyBytes, looked up in the newest snapshot before submitting (a hint:
+// the value may change before the write runs). Other writes cost nothing
+// here.
+func (p *pipeline) heavyByValue(cmd *command, args [][]byte) bool {
+	switch cmd.name {
+	case "getset", "getdel", "getex":
+	case "set":
+		if len(args) < 4 || !slices.ContainsFunc(args[3:], func(a []byte) bool { return eqFold(a, "get") }) {
+			return false
+		}
+	default:
+		return false
+	}
+	if len(args) < 2 || uint64(len(args[1])) > MaxKeyLen {
+		return false
+	}
+	heavy := false
+	_ = p.e.db.View(func(tx *store.Tx) error {
+		t, ok, err := tx.Table(uint32(p.c.DB())).GetMeta(storedKey(args[1]))
+		heavy = err == nil && ok && t.Len > heavyBytes
+		return nil
+	})
+	return heavy
 }
 
 // heavyQueue reports whether an EXEC of queue is heavy: its commands'
