@@ -175,7 +175,7 @@ func (p *pipeline) settle() bool {
 // applying and the writer's role is free (store.DB.SubmitLead: flat
 // combining), sparing the handoff to the writer goroutine and back,
 // which costs more than a few writes; a larger one, or one holding a
-// heavy write (heavyWrite, heavyByWork), goes to the writer goroutine
+// heavy write (store.Pending.Heavy: submit), goes to the writer goroutine
 // (store.DB.SubmitAsync), so that the loop goes on serving while it is
 // applied.
 func (e *Engine) Submit(cs []*resp.Client) {
