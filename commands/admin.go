@@ -176,7 +176,7 @@ func cmdExec(x *Ctx) error {
 		out.Reset()
 		return x.execQueue(tx, &out, queue, ws)
 	})
-	if x.e.heavyQueue(queue) {
+	if x.e.heavyQueue(x.c.DB(), queue) {
 		p.Heavy()
 	}
 	x.e.db.SubmitAll(p)

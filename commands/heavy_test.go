@@ -78,28 +78,38 @@ func TestHeavyWrites(t *testing.T) {
 	}
 
 	// An EXEC is as heavy as its queue.
+	e.start(c, [][]byte{[]byte("SET"), []byte("big6"), big}, nil, false).serve()
+	sets := func(n int) [][][]byte {
+		var q [][][]byte
+		for i := range n {
+			q = append(q, args("SET", fmt.Sprintf("k%d", i), "v"))
+		}
+		return q
+	}
 	for _, tc := range []struct {
-		queue int
+		name  string
+		queue [][][]byte
 		heavy bool
-	}{{5, false}, {40, true}, {-1, true}} {
+	}{
+		{"5 SETs", sets(5), false},
+		{"40 SETs", sets(40), true},
+		{"a RENAME", [][][]byte{args("SET", "a", "v"), args("RENAME", "a", "b")}, true},
+		{"a GETSET of a large value's key in another table", [][][]byte{args("SELECT", "1"), args("GETSET", "big6", "v")}, false},
+		{"a GETSET of a large value", [][][]byte{args("GETSET", "big6", "v")}, true},
+	} {
 		p := e.start(c, nil, nil, true)
 		c.Multi = true
-		c.Queue = nil
-		for i := range tc.queue {
-			c.Queue = append(c.Queue, args("SET", fmt.Sprintf("k%d", i), "v"))
-		}
-		if tc.queue < 0 { // light by its arguments, heavy by a command's work
-			c.Queue = [][][]byte{args("SET", "a", "v"), args("RENAME", "a", "b")}
-		}
+		c.Queue = tc.queue
 		cmd, _ := e.resolve(args("EXEC"))
 		p.submitExec(cmd, args("EXEC"))
 		if got := p.held[0].IsHeavy(); got != tc.heavy {
-			t.Errorf("EXEC of %d SETs: heavy %v, want %v", tc.queue, got, tc.heavy)
+			t.Errorf("EXEC of %s: heavy %v, want %v", tc.name, got, tc.heavy)
 		}
 		e.db.SubmitAll(p.held...)
 		p.held[0].Wait()
 		p.held = p.held[:0]
 		p.drain()
+		c.SetDB(0)
 	}
 	if !heavyWrite(mset(20), mset(20)) || heavyWrite(mset(10), mset(10)) {
 		t.Error("heavyWrite does not add its commands' arguments up")

@@ -490,7 +490,7 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 	s.cmd = cmd
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
 	s.wait = store.NewPending(s.run)
-	if heavyWrite(args) || heavyByWork(cmd, args) || p.heavyByValue(cmd, args) {
+	if heavyWrite(args) || heavyByWork(cmd, args) || p.e.heavyByValue(p.c.DB(), cmd, args) {
 		s.wait.Heavy()
 	}
 	if cmd.first > 0 && cmd.first < len(args) && len(args[cmd.first]) <= maxHintKey {
@@ -515,7 +515,7 @@ func (p *pipeline) submitExec(cmd *command, args [][]byte) {
 	s.cmd = cmd
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
 	s.wait = store.NewPending(s.run)
-	if p.e.heavyQueue(p.c.Queue) {
+	if p.e.heavyQueue(p.c.DB(), p.c.Queue) {
 		s.wait.Heavy()
 	}
 	p.held = append(p.held, s.wait)
@@ -570,10 +570,10 @@ func heavyByWork(cmd *command, args [][]byte) bool {
 
 // heavyByValue reports whether cmd returns a stored value it reads whole
 // (GETSET, GETDEL, GETEX, SET ... GET) and its key holds one longer than
-// heavyBytes, looked up in the newest snapshot before submitting (a hint:
-// the value may change before the write runs). Other writes cost nothing
-// here.
-func (p *pipeline) heavyByValue(cmd *command, args [][]byte) bool {
+// heavyBytes in table db, looked up in the newest snapshot before
+// submitting (a hint: the value may change before the write runs). Other
+// writes cost nothing here.
+func (e *Engine) heavyByValue(db int, cmd *command, args [][]byte) bool {
 	switch cmd.name {
 	case "getset", "getdel", "getex":
 	case "set":
@@ -587,22 +587,30 @@ func (p *pipeline) heavyByValue(cmd *command, args [][]byte) bool {
 		return false
 	}
 	heavy := false
-	_ = p.e.db.View(func(tx *store.Tx) error {
-		t, ok, err := tx.Table(uint32(p.c.DB())).GetMeta(storedKey(args[1]))
+	_ = e.db.View(func(tx *store.Tx) error {
+		t, ok, err := tx.Table(uint32(db)).GetMeta(storedKey(args[1]))
 		heavy = err == nil && ok && t.Len > heavyBytes
 		return nil
 	})
 	return heavy
 }
 
-// heavyQueue reports whether an EXEC of queue is heavy: its commands'
-// arguments together (heavyWrite), or one of them by its work.
-func (e *Engine) heavyQueue(queue [][][]byte) bool {
+// heavyQueue reports whether an EXEC of queue, queued on table db, is
+// heavy: its commands' arguments together (heavyWrite), or one of them by
+// its work or by the value it reads (following the queue's SELECTs).
+func (e *Engine) heavyQueue(db int, queue [][][]byte) bool {
 	if heavyWrite(queue...) {
 		return true
 	}
 	for _, args := range queue {
-		if cmd, rejected := e.resolve(args); rejected == "" && cmd.kind == kindWrite && heavyByWork(cmd, args) {
+		cmd, rejected := e.resolve(args)
+		switch {
+		case rejected != "":
+		case cmd.name == "select" && len(args) == 2:
+			if n, err := strconv.Atoi(string(args[1])); err == nil && n >= 0 {
+				db = n
+			}
+		case cmd.kind == kindWrite && (heavyByWork(cmd, args) || e.heavyByValue(db, cmd, args)):
 			return true
 		}
 	}
