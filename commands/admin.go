@@ -172,15 +172,14 @@ func cmdExec(x *Ctx) error {
 		return x.execQueue(x.tx, x.w, queue, ws)
 	}
 	out := resp.Writer{Proto: x.c.Proto()}
-	p := store.NewPending(func(tx *store.Tx) error {
+	update := x.e.db.Update
+	if x.e.heavyQueue(x.c.DB(), queue) {
+		update = x.e.db.UpdateHeavy
+	}
+	if err := update(func(tx *store.Tx) error {
 		out.Reset()
 		return x.execQueue(tx, &out, queue, ws)
-	})
-	if x.e.heavyQueue(x.c.DB(), queue) {
-		p.Heavy()
-	}
-	x.e.db.SubmitAll(p)
-	if err := p.Wait(); err != nil {
+	}); err != nil {
 		return err
 	}
 	x.w.Raw(out.B)

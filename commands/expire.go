@@ -1,10 +1,6 @@
 package commands
 
-import (
-	"time"
-
-	"github.com/digby-db/digby/store"
-)
+import "time"
 
 // expireGeneric implements EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT with
 // NX, XX, GT and LT (Redis 7.0's expireGenericCommand).
@@ -136,9 +132,9 @@ const expireBatch = 200
 // expireBatch due keys per table are deleted (the store re-checks each
 // against its current expire-at) and their watchers touched. It reports
 // whether some table may have more due keys. It is submitted heavy
-// (store.Pending.Heavy): a reader never waits for its deletes.
+// (store.DB.UpdateHeavy): a reader never waits for its deletes.
 func (e *Engine) ExpireCycle() (more bool, err error) {
-	p := store.NewPending(func(tx storeTx) error {
+	err = e.db.UpdateHeavy(func(tx storeTx) error {
 		now := time.Now().UnixMilli()
 		tables, err := tx.Tables()
 		if err != nil {
@@ -163,9 +159,6 @@ func (e *Engine) ExpireCycle() (more bool, err error) {
 		}
 		return nil
 	})
-	p.Heavy()
-	e.db.SubmitAll(p)
-	err = p.Wait() // before more is read: the write function sets it
 	return more, err
 }
 

@@ -6,6 +6,8 @@ func handlers() map[string]spec {
 	c := func(h handler) spec { return spec{kind: kindConn, run: h} }
 	r := func(h handler) spec { return spec{kind: kindRead, run: h} }
 	w := func(h handler) spec { return spec{kind: kindWrite, run: h} }
+	// wh: a write heavy by what it does, as wg weighs it (heavy.go).
+	wh := func(h handler, wg weigher) spec { return spec{kind: kindWrite, run: h, weigh: wg} }
 	return map[string]spec{
 		// connection
 		"ping": c(cmdPing), "echo": c(cmdEcho), "quit": c(cmdQuit), "reset": c(cmdReset),
@@ -15,19 +17,19 @@ func handlers() map[string]spec {
 		"client|kill": c(cmdClientKill), "client|no-evict": c(cmdClientOnOff), "client|no-touch": c(cmdClientOnOff),
 		"client|help": c(cmdClientHelp),
 		// strings
-		"get": r(cmdGet), "set": w(cmdSet), "setnx": w(cmdSetNX), "setex": w(cmdSetEX), "psetex": w(cmdPSetEX),
-		"getset": w(cmdGetSet), "getdel": w(cmdGetDel), "getex": w(cmdGetEx), "mget": r(cmdMGet),
+		"get": r(cmdGet), "set": wh(cmdSet, setHeavy), "setnx": w(cmdSetNX), "setex": w(cmdSetEX), "psetex": w(cmdPSetEX),
+		"getset": wh(cmdGetSet, getHeavy), "getdel": wh(cmdGetDel, getHeavy), "getex": wh(cmdGetEx, getHeavy), "mget": r(cmdMGet),
 		"mset": w(cmdMSet), "msetnx": w(cmdMSetNX), "incr": w(cmdIncr), "decr": w(cmdDecr),
 		"incrby": w(cmdIncrBy), "decrby": w(cmdDecrBy), "incrbyfloat": w(cmdIncrByFloat),
 		"append": w(cmdAppend), "strlen": r(cmdStrlen), "getrange": r(cmdGetRange), "substr": r(cmdGetRange),
-		"setrange": w(cmdSetRange), "lcs": r(cmdLCS),
+		"setrange": wh(cmdSetRange, setRangeHeavy), "lcs": r(cmdLCS),
 		// keys
 		"del": w(cmdDel), "unlink": w(cmdDel), "exists": r(cmdExists), "type": r(cmdType), "keys": r(cmdKeys),
-		"scan": r(cmdScan), "randomkey": r(cmdRandomKey), "rename": w(cmdRename), "renamenx": w(cmdRenameNX),
-		"copy": w(cmdCopy), "move": w(cmdMove), "touch": r(cmdExists),
+		"scan": r(cmdScan), "randomkey": r(cmdRandomKey), "rename": wh(cmdRename, alwaysHeavy), "renamenx": wh(cmdRenameNX, alwaysHeavy),
+		"copy": wh(cmdCopy, alwaysHeavy), "move": wh(cmdMove, alwaysHeavy), "touch": r(cmdExists),
 		"object|encoding": r(cmdObject), "object|freq": r(cmdObject), "object|idletime": r(cmdObject),
 		"object|refcount": r(cmdObject), "object|help": c(cmdObjectHelp),
-		"dbsize": w(cmdDBSize), "flushdb": w(cmdFlushDB), "flushall": w(cmdFlushAll), "swapdb": w(cmdSwapDB),
+		"dbsize": wh(cmdDBSize, alwaysHeavy), "flushdb": w(cmdFlushDB), "flushall": w(cmdFlushAll), "swapdb": w(cmdSwapDB),
 		"expire": w(cmdExpire), "pexpire": w(cmdPExpire), "expireat": w(cmdExpireAt), "pexpireat": w(cmdPExpireAt),
 		"ttl": r(cmdTTL), "pttl": r(cmdPTTL), "expiretime": r(cmdExpireTime), "pexpiretime": r(cmdPExpireTime),
 		"persist": w(cmdPersist),

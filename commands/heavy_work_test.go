@@ -14,10 +14,11 @@ import (
 // TestHeavyByWorkReaders (from a review of Pending.Heavy): writes whose
 // work does not grow with their arguments (a SETRANGE far past a value's
 // end, a RENAME of a large value, a DBSIZE that purges many due keys) are
-// submitted heavy (heavyByWork), so that in a batch whose transaction
-// changed a node in place before them, a reader arriving while one runs
-// reads the state before it instead of waiting for it. Without
-// heavyByWork the reader reads the state after the write (it waited).
+// submitted heavy (their commands' weighers, heavy.go), so that in a
+// batch whose transaction changed a node in place before them, a reader
+// arriving while one runs reads the state before it instead of waiting
+// for it. Without the weighers the reader reads the state after the write
+// (it waited).
 func TestHeavyByWorkReaders(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes tens of MiB")

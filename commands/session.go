@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -490,7 +489,7 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 	s.cmd = cmd
 	s.x = Ctx{e: p.e, c: p.c, args: args, w: &s.w, db: p.c.DB(), now: nowMs()}
 	s.wait = store.NewPending(s.run)
-	if heavyWrite(args) || heavyByWork(cmd, args) || p.e.heavyByValue(p.c.DB(), cmd, args) {
+	if p.e.heavy(p.c.DB(), cmd, args) {
 		s.wait.Heavy()
 	}
 	if cmd.first > 0 && cmd.first < len(args) && len(args[cmd.first]) <= maxHintKey {
@@ -520,101 +519,6 @@ func (p *pipeline) submitExec(cmd *command, args [][]byte) {
 	}
 	p.held = append(p.held, s.wait)
 	p.barrier = true
-}
-
-// A write whose arguments (an EXEC: its queue's) pass either bound is
-// submitted heavy (store.Pending.Heavy): its work grows with them (keys
-// written, bytes stored), and readers should read the state before it
-// rather than wait for it. redis-benchmark's MSET (ten keys) stays under.
-// Writes whose work does not show in their arguments are judged by what
-// they do (heavyByWork).
-const (
-	heavyArgs  = 64
-	heavyBytes = 64 << 10
-)
-
-// heavyWrite reports whether the writes of cmds (arguments each) together
-// pass heavyArgs arguments or heavyBytes bytes.
-func heavyWrite(cmds ...[][]byte) bool {
-	n, size := 0, 0
-	for _, args := range cmds {
-		n += len(args)
-		for _, a := range args {
-			size += len(a)
-		}
-		if n > heavyArgs || size > heavyBytes {
-			return true
-		}
-	}
-	return false
-}
-
-// heavyByWork reports whether the write cmd with args is heavy for what it
-// does rather than what it carries: RENAME, RENAMENX, COPY and MOVE read
-// and write a whole value, DBSIZE may purge up to dbsizePurge due keys,
-// and a SETRANGE past heavyBytes makes a value that long. (GETSET, GETDEL,
-// GETEX and SET ... GET read the value they return: heavyByValue.)
-func heavyByWork(cmd *command, args [][]byte) bool {
-	switch cmd.name {
-	case "rename", "renamenx", "copy", "move", "dbsize":
-		return true
-	case "setrange":
-		if len(args) != 4 {
-			return false
-		}
-		off, err := strconv.ParseInt(string(args[2]), 10, 64)
-		return err == nil && off > heavyBytes-int64(len(args[3]))
-	}
-	return false
-}
-
-// heavyByValue reports whether cmd returns a stored value it reads whole
-// (GETSET, GETDEL, GETEX, SET ... GET) and its key holds one longer than
-// heavyBytes in table db, looked up in the newest snapshot before
-// submitting (a hint: the value may change before the write runs). Other
-// writes cost nothing here.
-func (e *Engine) heavyByValue(db int, cmd *command, args [][]byte) bool {
-	switch cmd.name {
-	case "getset", "getdel", "getex":
-	case "set":
-		if len(args) < 4 || !slices.ContainsFunc(args[3:], func(a []byte) bool { return eqFold(a, "get") }) {
-			return false
-		}
-	default:
-		return false
-	}
-	if len(args) < 2 || uint64(len(args[1])) > MaxKeyLen {
-		return false
-	}
-	heavy := false
-	_ = e.db.View(func(tx *store.Tx) error {
-		t, ok, err := tx.Table(uint32(db)).GetMeta(storedKey(args[1]))
-		heavy = err == nil && ok && t.Len > heavyBytes
-		return nil
-	})
-	return heavy
-}
-
-// heavyQueue reports whether an EXEC of queue, queued on table db, is
-// heavy: its commands' arguments together (heavyWrite), or one of them by
-// its work or by the value it reads (following the queue's SELECTs).
-func (e *Engine) heavyQueue(db int, queue [][][]byte) bool {
-	if heavyWrite(queue...) {
-		return true
-	}
-	for _, args := range queue {
-		cmd, rejected := e.resolve(args)
-		switch {
-		case rejected != "":
-		case cmd.name == "select" && len(args) == 2:
-			if n, err := strconv.Atoi(string(args[1])); err == nil && n >= 0 {
-				db = n
-			}
-		case cmd.kind == kindWrite && (heavyByWork(cmd, args) || e.heavyByValue(db, cmd, args)):
-			return true
-		}
-	}
-	return false
 }
 
 // prefetch reads the pages of the keys the write cmd will touch into the

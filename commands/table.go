@@ -35,6 +35,7 @@ type command struct {
 	step  int
 	kind  kind
 	run   handler
+	weigh weigher // see spec
 	subs  map[string]*command
 	info  *node
 	docs  *node
@@ -67,8 +68,9 @@ func (c *command) arityOK(argc int) bool {
 
 // spec is what the code adds to the recorded Redis metadata.
 type spec struct {
-	kind kind
-	run  handler
+	kind  kind
+	run   handler
+	weigh weigher // a write heavy by what it does (heavy.go); nil for most
 }
 
 // table is the command table: recorded metadata joined with handlers.
@@ -106,7 +108,7 @@ func newTable(specs map[string]spec) (*table, error) {
 		if c == nil {
 			return nil, fmt.Errorf("command table: %s has a handler but no recorded metadata", full)
 		}
-		c.kind, c.run = s.kind, s.run
+		c.kind, c.run, c.weigh = s.kind, s.run, s.weigh
 	}
 	for _, name := range t.names {
 		c := t.cmds[name]

@@ -39,10 +39,10 @@ import (
 // marked markInPlace until commit (it is in the unflushed and flush sets
 // already, so it does not join the transaction's dirty set, which holds
 // only the transaction's own nodes), and a savepoint records its changes
-// for rollback, as for a node made earlier in the transaction. Should the commit fail after such changes, or the
-// writer panic, the current state holds changes never committed: the
-// store fails, and readers get the error (db.torn, tear) instead of the
-// state.
+// for rollback, as for a node made earlier in the transaction. Should the
+// commit fail after such changes, or the writer panic, the current state
+// holds changes never committed: the store fails, and readers get the
+// error (db.torn, tear) instead of the state.
 //
 // A reader that starts waiting ends the transaction early: the batch
 // commits after the submission running and goes on in a new transaction
@@ -51,12 +51,11 @@ import (
 // reads do not wait again and again. A submission marked heavy
 // (Pending.Heavy: many keys, large values) is never one a reader waits
 // for: a transaction changing nodes in place ends before it, and it runs
-// in one that copies. A View from inside a write function
-// (against its contract) would wait for itself: it fails with
-// ErrViewInWrite instead (waitGate). Only the
-// batches' transactions (DB.apply) change nodes in place: the commit log
-// (whose redo records describe copies) and the background steps
-// (relocation, drops) copy as before.
+// in one that copies. A View from inside a write function (against its
+// contract) would wait for itself: it fails with ErrViewInWrite instead
+// (waitGate). Only the batches' transactions (DB.apply) change nodes in
+// place: the commit log (whose redo records describe copies) and the
+// background steps (relocation, drops) copy as before.
 //
 // Invariants: while db.gate is set its state is db.cur, retired, and the
 // writer is in a transaction changing nodes in place; a node with

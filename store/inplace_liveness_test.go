@@ -300,5 +300,25 @@ func TestInPlaceHeavyNoWait(t *testing.T) {
 	if len(ips) != 2 || ips[0] == ipOn || ips[1] == ipOn {
 		t.Fatalf("in-place modes %v, want none on", ips)
 	}
+
+	// UpdateHeavy is Update submitted heavy: the same write changes its
+	// leaf in place through Update, and copies through UpdateHeavy.
+	for _, heavy := range []bool{false, true} {
+		update := db.Update
+		if heavy {
+			update = db.UpdateHeavy
+		}
+		var ip int
+		if err := update(func(tx *Tx) error {
+			_, err := tx.Table(0).Put([]byte("k0011"), []byte("f"), TypeString, 0)
+			ip = tx.w.ip
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if (ip == ipOn) == heavy {
+			t.Fatalf("heavy %v: in-place mode %d", heavy, ip)
+		}
+	}
 	mustCheck(t, db)
 }

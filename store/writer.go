@@ -272,6 +272,15 @@ func (db *DB) nothingWaiting() bool {
 // Update runs fn in the writer's transaction and waits for its result.
 func (db *DB) Update(fn func(*Tx) error) error { return db.Submit(fn).Wait() }
 
+// UpdateHeavy is Update for a long write function: it is submitted heavy
+// (Pending.Heavy), so no reader waits for it.
+func (db *DB) UpdateHeavy(fn func(*Tx) error) error {
+	p := NewPending(fn)
+	p.Heavy()
+	db.SubmitAll(p)
+	return p.Wait()
+}
+
 // Flush makes every committed write durable. It waits for the writer, so
 // it must not be called from inside a write function (nor may Update,
 // Check or Close).
