@@ -160,6 +160,7 @@ func (e *Engine) infoSection(b *strings.Builder, sec string, st store.Stats, tx 
 		line(b, "free_pages", st.FreePages)
 		line(b, "pending_pages", st.PendingPages)
 		line(b, "dirty_bytes", st.DirtyBytes)
+		line(b, "dirty_cap", st.DirtyCap)
 		line(b, "readers", st.Readers)
 		line(b, "flushes", st.Flushes)
 		line(b, "syncs", st.Syncs)

@@ -66,6 +66,7 @@ func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hook
 	db, err := store.Open(dir, &store.Options{
 		PageSize:      int(cfg.Size("page-size")),
 		CacheSize:     cfg.Size("cache-size"),
+		DirtyCap:      cfg.Size("dirty-cap"),
 		Durability:    dur,
 		EncryptionKey: key,
 		FileSlack:     slack,

@@ -239,3 +239,42 @@ func TestServerInPlaceSetting(t *testing.T) {
 		})
 	}
 }
+
+// TestServerDirtyCap: --dirty-cap reaches the store. With appendfsync no a
+// flush happens only when the committed changes held in memory pass the
+// cap: 30,000 keys (hundreds of dirty leaves) force flushes under a 1 MiB
+// cap and none under the default 256 MiB.
+func TestServerDirtyCap(t *testing.T) {
+	for _, tc := range []struct {
+		cap    string
+		bytes  string
+		forced bool
+	}{{"1mb", "1048576", true}, {"", "268435456", false}} {
+		t.Run("cap="+tc.bytes, func(t *testing.T) {
+			opts := []string{"appendfsync", "no"}
+			if tc.cap != "" {
+				opts = append(opts, "dirty-cap", tc.cap)
+			}
+			_, c := startServer(t, opts...)
+			ctx := context.Background()
+			p := c.Pipeline()
+			for i := range 30000 {
+				p.Set(ctx, fmt.Sprintf("key:%d", i), "v", 0)
+			}
+			if _, err := p.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			info := c.Info(ctx, "digby").Val()
+			if !strings.Contains(info, "dirty_cap:"+tc.bytes+"\r") {
+				t.Fatalf("INFO digby does not show dirty_cap:%s:\n%s", tc.bytes, info)
+			}
+			if got := c.ConfigGet(ctx, "dirty-cap").Val()["dirty-cap"]; got != tc.bytes {
+				t.Fatalf("CONFIG GET dirty-cap: %q, want %q", got, tc.bytes)
+			}
+			none := strings.Contains(info, "\r\nflushes:0\r")
+			if none == tc.forced {
+				t.Fatalf("dirty cap %s: forced flushes %v, want %v:\n%s", tc.bytes, !none, tc.forced, info)
+			}
+		})
+	}
+}

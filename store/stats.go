@@ -15,6 +15,7 @@ type Stats struct {
 	FreePages       uint64 // allocatable now
 	PendingPages    uint64 // freed, waiting for the reuse rule
 	DirtyBytes      int64
+	DirtyCap        int64 // Options.DirtyCap (with its default applied)
 	Readers         int
 	OldestReaderAge time.Duration
 	LastFlush       time.Time
@@ -77,6 +78,7 @@ func (db *DB) Stats() Stats {
 	s.FreePages = db.availPages.Load()
 	s.PendingPages = db.pendingPages.Load()
 	s.DirtyBytes = db.dirtyShown.Load()
+	s.DirtyCap = db.opts.DirtyCap
 	return s
 }
 

@@ -31,6 +31,8 @@ Options (also accepted as "name value" lines in the config file):
   --databases N                number of tables for SELECT (default 16)
   --page-size SIZE             page size of a new database, 4096..65536 (default 4096)
   --cache-size SIZE            page cache bound, e.g. 256mb (default 256mb)
+  --dirty-cap SIZE             committed changes held in memory before a flush is
+                               forced (default 256mb)
   --file-slack PERCENT         share of the data file that may be kept free so that
                                flushes write close together, 0..90 (default 15)
   --commit-log yes|no          with appendfsync always, acknowledge writes once they
@@ -90,8 +92,9 @@ func run(args []string) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	startProfiler(logf)
-	setMemoryLimit(cfg.Size("cache-size"))
-	srv, err := commands.Start(cfg, logf, commands.Hooks{CacheSize: setMemoryLimit})
+	dirtyCap := cfg.Size("dirty-cap")
+	setMemoryLimit(cfg.Size("cache-size"), dirtyCap)
+	srv, err := commands.Start(cfg, logf, commands.Hooks{CacheSize: func(n int64) { setMemoryLimit(n, dirtyCap) }})
 	if err != nil {
 		logf("# Fatal: %v", err)
 		return 1
@@ -150,18 +153,18 @@ func check(args []string) int {
 	return 0
 }
 
-// memoryHeadroom is what the server may use beyond the page cache: the
-// engine's dirty pages (up to its cap, one flush in flight besides), the
-// connections' buffers and the Go runtime.
-const memoryHeadroom = 384 << 20
+// memoryHeadroom is what the server may use beyond the page cache and the
+// engine's dirty pages: a flush in flight, the connections' buffers and
+// the Go runtime.
+const memoryHeadroom = 320 << 20
 
 // setMemoryLimit gives the Go runtime a soft memory limit of the page cache
-// plus memoryHeadroom, so that garbage is collected before the heap doubles
-// past the cache (with GOGC alone the heap may grow to twice what is live).
-// GOMEMLIMIT, when set, takes precedence.
-func setMemoryLimit(cache int64) {
+// plus the dirty cap plus memoryHeadroom, so that garbage is collected
+// before the heap doubles past them (with GOGC alone the heap may grow to
+// twice what is live). GOMEMLIMIT, when set, takes precedence.
+func setMemoryLimit(cache, dirtyCap int64) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	debug.SetMemoryLimit(cache + memoryHeadroom)
+	debug.SetMemoryLimit(cache + dirtyCap + memoryHeadroom)
 }

@@ -129,6 +129,7 @@ func TestReportSizesInBytes(t *testing.T) {
 	c := Default()
 	for name, want := range map[string]string{
 		"cache-size":                "2097152",
+		"dirty-cap":                 "2097152",
 		"proto-max-bulk-len":        "2097152",
 		"client-query-buffer-limit": "2097152",
 		"maxmemory":                 "2097152",
