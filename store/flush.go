@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/digby-db/digby/btree"
@@ -227,18 +228,11 @@ func (db *DB) finishFlush(job *flushJob) error {
 	if db.inflight == job {
 		db.inflight = nil
 	}
-	// Its pages are written (or abandoned): the next flush may reuse the
-	// array. A busy writer's flushes are as large as the dirty cap lets
-	// them be, and a new array each time is fresh memory the kernel
-	// faults in page by page: such an array is kept while flushes fill
-	// at least a quarter of it, so an idle server lets it go. (db.flushBuf
-	// is empty here: startFlush gave it to this job, the only one.)
-	if keepFlushBuf(len(job.pages.buf), cap(job.pages.buf), db.opts.DirtyCap) {
-		db.flushBuf = job.pages
-		db.flushBuf.buf = db.flushBuf.buf[:0]
-	} else {
-		job.pages.release()
-	}
+	// Its pages are written (or abandoned): the next flush reuses the
+	// window, at most 2*flushHalf bytes (writeNodes), rather than fault
+	// in fresh memory. (db.flushBuf is empty here: startFlush gave it to
+	// this job, the only one.)
+	db.flushBuf = job.pages
 	job.pages = pageArray{}
 	if job.err != nil {
 		err := db.fail(job.err)
@@ -326,10 +320,13 @@ func (db *DB) writeRun(id uint64, buf []byte) error {
 	return db.file.Write(id, buf)
 }
 
-// writeNodes seals the flush set's pages in page order into one array,
-// coalescing neighbours into runs of at most maxWrite bytes, writes each
-// run, and returns each page's checksum for the directory's list. It
-// reuses job.pages when large enough.
+// writeNodes seals the flush set's pages in page order, coalescing
+// neighbours into runs of at most maxWrite bytes, writes each run, and
+// returns each page's checksum for the directory's list. The pages pass
+// through a window of at most two halves of flushHalf bytes (job.pages,
+// kept from one flush to the next): a run is encoded into the window,
+// written, and its room reused, so a flush of any size holds at most
+// 2*flushHalf bytes of encoded pages besides its nodes.
 //
 // Encoding (copy, checksum or seal) is the costly part of the CPU's work
 // and each page is independent. A flush someone waits for encodes on a
@@ -346,106 +343,153 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 		byID[i] = idNode{n.ID, n}
 	}
 	slices.SortFunc(byID, func(a, b idNode) int { return cmp.Compare(a.id, b.id) })
-	ids := make([]uint64, len(byID)) // runEnds's and the sums' view
+	ids := make([]uint64, len(byID)) // runEnds's view
 	for i, p := range byID {
 		ids[i] = p.id
 	}
 	ps := db.ps
-	// One backing array for every page (page i at all[i*ps:]); runs are
-	// slices of it.
-	n := len(ids) * ps
+	half := flushHalf / ps // pages; at least a run's (maxWrite)
+	n := min(len(ids), 2*half) * ps
 	if cap(job.pages.buf) < n {
-		// Room for flushes half as large again: a busy writer's flush
-		// sizes wander about their mean, and an array just large enough
-		// for each new largest was replaced every few flushes, fresh
-		// memory the kernel faults in page by page (under SET -P 16, half
-		// of the server's page faults were the flush arrays').
-		if c := db.opts.arrays; c != nil && cap(job.pages.buf) > 0 {
-			c.grown.Add(1)
-		}
 		job.pages.release()
-		job.pages = newPageArray(n+n/2, db.opts.arrays)
+		job.pages = newPageArray(min(len(ids), 2*half)*ps, db.opts.arrays)
 	}
-	all := job.pages.buf[:n] // Encode writes each page whole
-	job.pages.buf = all
-	ends := runEnds(ids, ps, maxWrite)
-	encode := func(lo, hi int) error {
+	win := job.pages.buf[:cap(job.pages.buf)]
+	sums := make([]page.RunSum, len(ids))
+	// encode seals pages [lo, hi) into the window from page slot at, and
+	// notes their checksums.
+	encode := func(lo, hi, at int) error {
 		for i := lo; i < hi; i++ {
-			if err := byID[i].n.Encode(all[i*ps:(i+1)*ps], codec); err != nil {
+			b := win[(at+i-lo)*ps : (at+i-lo+1)*ps]
+			if err := byID[i].n.Encode(b, codec); err != nil {
 				return err
 			}
+			sums[i] = page.RunSum{ID: ids[i], Pages: 1, Sum: binary.LittleEndian.Uint64(b)}
 		}
 		return nil
 	}
-	write := func(lo, hi int) error {
-		if err := db.writeRun(ids[lo], all[lo*ps:hi*ps:hi*ps]); err != nil {
+	write := func(lo, hi, at int) error {
+		end := (at + hi - lo) * ps
+		if err := db.writeRun(ids[lo], win[at*ps:end:end]); err != nil {
 			return err
 		}
 		wb.wrote(ids[lo], hi-lo)
 		return nil
 	}
-	if err := encodeWrite(ends, job.split && len(ids) >= encodeSplit, encode, write); err != nil {
+	if err := encodeWrite(ends(ids, ps), half, job.split && len(ids) >= encodeSplit, encode, write); err != nil {
 		return nil, err
-	}
-	sums := make([]page.RunSum, len(ids))
-	for i, id := range ids {
-		sums[i] = page.RunSum{ID: id, Pages: 1, Sum: binary.LittleEndian.Uint64(all[i*ps:])}
 	}
 	return sums, nil
 }
 
-// encodeWrite encodes and writes, in order, the runs of pages that ends
-// delimits (ends[r] is one past run r's last page index, as runEnds
-// returns; run r starts where run r-1 ends): encode(lo, hi) encodes pages
-// [lo, hi), write(lo, hi) writes them. A run is written only once it is
-// encoded whole. With split, a second goroutine encodes the runs while this
-// one writes those it has finished; without, every run is encoded, then
-// every run written. It returns the first error; after it nothing more is
-// written, and it returns only once the second goroutine is done.
-func encodeWrite(ends []int, split bool, encode, write func(lo, hi int) error) error {
-	if len(ends) == 0 {
-		return nil
-	}
-	var err error
-	if split {
-		// ready carries the runs encoded, in order; it holds them all, so
-		// the encoder never waits for this goroutine.
-		ready := make(chan int, len(ends))
-		var encErr error
-		go func() {
-			defer close(ready)
-			lo := 0
-			for _, hi := range ends {
-				if encErr = encode(lo, hi); encErr != nil {
-					return
-				}
-				ready <- hi
-				lo = hi
-			}
-		}()
-		lo := 0
-		for hi := range ready {
-			if err == nil {
-				err = write(lo, hi)
-			}
-			lo = hi
+// ends is runEnds with maxWrite.
+func ends(ids []uint64, ps int) []int { return runEnds(ids, ps, maxWrite) }
+
+// flushHalf is the size of each half of a flush's page window
+// (writeNodes); at least maxWrite, so that a run fits one half.
+const flushHalf = 4 << 20
+
+// A runSlot is where a run's pages go in a flush's window (placeRuns).
+type runSlot struct {
+	at          int  // the page slot of its first page
+	first, last bool // it starts, or ends, its half's turn
+}
+
+// placeRuns places the runs that ends delimits (as runEnds returns) in a
+// window of two halves of half pages each: consecutive runs fill one half
+// (a turn) while they fit, then the other half's turn starts, and so on
+// alternately. A run longer than half pages is given a turn of its own
+// (writeNodes never makes one: runs are at most maxWrite bytes).
+func placeRuns(ends []int, half int) []runSlot {
+	slots := make([]runSlot, len(ends))
+	lo, turn, used := 0, 0, 0
+	for r, hi := range ends {
+		if used > 0 && used+hi-lo > half {
+			slots[r-1].last = true
+			turn, used = turn+1, 0
 		}
-		if err == nil {
-			err = encErr
-		}
-		return err
-	}
-	if err = encode(0, ends[len(ends)-1]); err != nil {
-		return err
-	}
-	lo := 0
-	for _, hi := range ends {
-		if err = write(lo, hi); err != nil {
-			return err
-		}
+		slots[r] = runSlot{at: turn%2*half + used, first: used == 0}
+		used += hi - lo
 		lo = hi
 	}
-	return nil
+	if len(slots) > 0 {
+		slots[len(slots)-1].last = true
+	}
+	return slots
+}
+
+// encodeWrite encodes and writes, in order, the runs of pages that ends
+// delimits (ends[r] is one past run r's last page index, as runEnds
+// returns; run r starts where run r-1 ends), through a window of two
+// halves of half pages placed by placeRuns: encode(lo, hi, at) encodes
+// pages [lo, hi) into the window from page slot at, write(lo, hi, at)
+// writes them from there. A run is written only once it is encoded, and
+// a half is encoded into again only once every run of its last turn is
+// written. With split, a second goroutine encodes the runs while this
+// one writes those it has finished; without, each run is encoded, then
+// written. It returns the first error; after it nothing more is written,
+// and it returns only once the second goroutine is done.
+func encodeWrite(ends []int, half int, split bool, encode, write func(lo, hi, at int) error) error {
+	slots := placeRuns(ends, half)
+	start := func(r int) int {
+		if r == 0 {
+			return 0
+		}
+		return ends[r-1]
+	}
+	if !split {
+		for r, hi := range ends {
+			if err := encode(start(r), hi, slots[r].at); err != nil {
+				return err
+			}
+			if err := write(start(r), hi, slots[r].at); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// ready carries the runs encoded, in order; it holds them all, so the
+	// encoder never waits for this goroutine to take one. free holds a
+	// token a half whose turn is written: the encoder takes one before
+	// each turn (two to start with), this goroutine gives one back after
+	// each turn's last write, so turn t is encoded only once turn t-2 is
+	// written.
+	ready := make(chan int, len(ends))
+	free := make(chan struct{}, 2)
+	free <- struct{}{}
+	free <- struct{}{}
+	var stop atomic.Bool // a write failed: encode no further
+	var encErr error
+	go func() {
+		defer close(ready)
+		for r, hi := range ends {
+			if slots[r].first {
+				<-free
+			}
+			if stop.Load() {
+				return
+			}
+			if encErr = encode(start(r), hi, slots[r].at); encErr != nil {
+				return
+			}
+			ready <- r
+		}
+	}()
+	var err error
+	for r := range ready {
+		if err == nil {
+			if err = write(start(r), ends[r], slots[r].at); err != nil {
+				stop.Store(true)
+			}
+		}
+		if slots[r].last {
+			free <- struct{}{}
+		}
+	}
+	if err == nil {
+		err = encErr
+	}
+	return err
 }
 
 // runEnds splits ids, sorted distinct page ids of ps bytes each, into
@@ -463,19 +507,6 @@ func runEnds(ids []uint64, ps, maxBytes int) []int {
 		}
 	}
 	return ends
-}
-
-// maxKeptFlushBuf is the size of page array kept for the next flush
-// however little of it a flush used.
-const maxKeptFlushBuf = 16 << 20
-
-// keepFlushBuf reports whether a flush's page array of capacity c, of
-// which the flush used n bytes, is kept for the next flush: up to
-// maxKeptFlushBuf always, up to twice the dirty cap (the pages of nodes
-// up to the cap, and those of the flush in flight) while used to a
-// quarter.
-func keepFlushBuf(n, c int, dirtyCap int64) bool {
-	return c <= maxKeptFlushBuf || (int64(c) <= 2*dirtyCap && n >= c/4)
 }
 
 // encodeSplit is the number of pages from which a flush encodes its pages

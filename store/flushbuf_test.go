@@ -11,59 +11,40 @@ import (
 	"github.com/digby-db/digby/page"
 )
 
-// TestKeepFlushBuf: a flush's page array is kept up to 16 MiB whatever was
-// used of it, and up to twice the dirty cap while a flush fills a quarter.
-func TestKeepFlushBuf(t *testing.T) {
-	const mb = 1 << 20
-	for _, c := range []struct {
-		n, c int
-		want bool
-	}{
-		{0, 16 * mb, true},          // small: always
-		{45 * mb, 48 * mb, true},    // a busy writer's
-		{12 * mb, 48 * mb, true},    // a quarter
-		{11 * mb, 48 * mb, false},   // an idle writer's flush: let go
-		{129 * mb, 129 * mb, false}, // past twice the 64 MiB cap
-		{128 * mb, 128 * mb, true},  // at it
-	} {
-		if got := keepFlushBuf(c.n, c.c, 64*mb); got != c.want {
-			t.Errorf("keepFlushBuf(%d, %d): %v, want %v", c.n, c.c, got, c.want)
-		}
-	}
-}
-
-// TestFlushBufHeadroom: flushes that grow a little each time reuse one
-// page array for a while: a new array has room for flushes half as large
-// again, not just for the flush that needed it (each new array is fresh
-// memory, faulted in as it is first written).
-func TestFlushBufHeadroom(t *testing.T) {
+// TestFlushWindowBounded: a flush passes its pages through one window of
+// at most two halves of flushHalf bytes, whatever its size, and the next
+// flush reuses it: flushes of about 600 to 9,000 leaves (2 to 36 MB of
+// pages, all but the first larger than the window) make one array.
+func TestFlushWindowBounded(t *testing.T) {
 	counts := &arrayCounts{}
-	db, err := Open(t.TempDir(), &Options{Durability: Everysec, FlushInterval: time.Hour, NoWarmCache: true, arrays: counts})
+	db, err := Open(t.TempDir(), &Options{Durability: Everysec, FlushInterval: time.Hour, NoWarmCache: true, DirtyCap: 1 << 30, arrays: counts})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	val := bytes.Repeat([]byte("v"), 100)
 	key := func(i int) []byte { return []byte(fmt.Sprintf("key-%07d", i)) }
-	put := func(from, to int) {
-		t.Helper()
-		updateRange(t, db, from, to, 1, to-from, func(tx *Tx, i int) error { return putString(tx, 0, key(i), val) })
+	for _, m := range []int{20000, 100000, 300000} {
+		w0 := db.Stats().BytesWritten
+		updateRange(t, db, 0, m, 1, 5000, func(tx *Tx, i int) error { return putString(tx, 0, key(i), val) })
 		if err := db.Flush(); err != nil {
 			t.Fatal(err)
 		}
+		written := db.Stats().BytesWritten - w0
+		var window int
+		if err := db.control(func() error { window = cap(db.flushBuf.buf); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d keys: the flush wrote %d MB through a window of %d MB", m, written>>20, window>>20)
+		if m == 300000 && written < 4*flushHalf {
+			t.Fatalf("the largest flush wrote %d bytes: not larger than the window", written)
+		}
+		if window > 2*flushHalf+2<<20 {
+			t.Fatalf("a window of %d bytes after a flush of %d: more than two halves of %d", window, written, flushHalf)
+		}
 	}
-	for i := 0; i < 40000; i += 1000 { // small flushes: a small array
-		put(i, i+1000)
-	}
-	// Flushes of 8 MB and more, past the 2 MiB a mapping is rounded to.
-	// Counted: flushes that found the kept array too small (not those
-	// after an idle step's small flush let a large array go).
-	before := counts.grown.Load()
-	for r, m := 0, 60000; r < 10; r, m = r+1, m*112/100 {
-		put(0, m) // about m/30 leaves, 12% more each round
-	}
-	if n := counts.grown.Load() - before; n > 3 {
-		t.Fatalf("10 flushes growing 12%% each replaced the page array %d times, want at most 3", n)
+	if n := counts.made.Load(); n > 2 {
+		t.Fatalf("%d page arrays made for three flushes, want at most 2 (a small one, then the whole window)", n)
 	}
 	if n := counts.mapped.Load(); runtime.GOOS == "linux" && n > 1 {
 		t.Fatalf("%d page arrays mapped after the flushes, want at most the one kept", n)

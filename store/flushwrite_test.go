@@ -8,11 +8,13 @@ import (
 
 // TestEncodeWrite checks a flush's pipeline (encodeWrite) on both paths,
 // failing an encode or a write at each run: every run written was encoded
-// whole before, in order; nothing is written after the first error, which
-// is returned; and the encoding goroutine is done when it returns (the
-// test reads the encoder's state without a lock: run it with -race).
+// whole before, in order, and its window slots still hold it (no later
+// run's encode reused them first); nothing is written after the first
+// error, which is returned; and the encoding goroutine is done when it
+// returns (the test reads the encoder's state without a lock: run it with
+// -race). The halves of 4 pages make the runs take turns in them.
 func TestEncodeWrite(t *testing.T) {
-	ends := []int{3, 4, 9, 10, 16}
+	ends := []int{3, 4, 9, 10, 13, 16, 17, 18, 19, 22}
 	errEncode := errors.New("encode failed")
 	errWrite := errors.New("write failed")
 	for _, split := range []bool{false, true} {
@@ -20,17 +22,17 @@ func TestEncodeWrite(t *testing.T) {
 			for failWrite := -1; failWrite < len(ends); failWrite++ {
 				name := fmt.Sprintf("split=%v/encode%d/write%d", split, failEnc, failWrite)
 				t.Run(name, func(t *testing.T) {
-					runEncodeWrite(t, ends, split, failEnc, failWrite, errEncode, errWrite)
+					runEncodeWrite(t, ends, 4, split, failEnc, failWrite, errEncode, errWrite)
 				})
 			}
 		}
 	}
 }
 
-// runEncodeWrite runs encodeWrite over ends, its encode failing at run
-// failEnc and its write at run failWrite (-1: never), and checks what it
-// did.
-func runEncodeWrite(t *testing.T, ends []int, split bool, failEnc, failWrite int, errEncode, errWrite error) {
+// runEncodeWrite runs encodeWrite over ends with halves of half pages,
+// its encode failing at run failEnc and its write at run failWrite (-1:
+// never), and checks what it did.
+func runEncodeWrite(t *testing.T, ends []int, half int, split bool, failEnc, failWrite int, errEncode, errWrite error) {
 	run := func(lo, hi int) int { // the run [lo, hi) is, or -1
 		for r, e := range ends {
 			if e == hi && (r == 0 && lo == 0 || r > 0 && ends[r-1] == lo) {
@@ -39,21 +41,27 @@ func runEncodeWrite(t *testing.T, ends []int, split bool, failEnc, failWrite int
 		}
 		return -1
 	}
-	encoded := make([]bool, ends[len(ends)-1]) // by page: written only by encode
-	encodes := 0                               // calls, written only by encode
-	var written []int                          // runs, in order of their write
-	encode := func(lo, hi int) error {
+	// The window: slot s holds page window[s] (-1: nothing yet). Written
+	// by encode, read by write: the pipeline must order them.
+	window := make([]int, 2*half+ends[len(ends)-1])
+	for i := range window {
+		window[i] = -1
+	}
+	encodes := 0 // calls, written only by encode
+	encode := func(lo, hi, at int) error {
 		encodes++
-		if r := run(lo, hi); failEnc >= 0 && r == failEnc ||
-			!split && lo == 0 && hi == ends[len(ends)-1] && failEnc >= 0 {
-			return errEncode // the failing run's pages stay half done
+		if r := run(lo, hi); r < 0 {
+			t.Errorf("encode of pages [%d,%d): not a run of %v", lo, hi, ends)
+		} else if r == failEnc {
+			return errEncode
 		}
 		for i := lo; i < hi; i++ {
-			encoded[i] = true
+			window[at+i-lo] = i
 		}
 		return nil
 	}
-	write := func(lo, hi int) error {
+	var written []int // runs, in order of their write
+	write := func(lo, hi, at int) error {
 		r := run(lo, hi)
 		if r < 0 {
 			t.Errorf("write of pages [%d,%d): not a run of %v", lo, hi, ends)
@@ -61,9 +69,12 @@ func runEncodeWrite(t *testing.T, ends []int, split bool, failEnc, failWrite int
 		if len(written) > 0 && r != written[len(written)-1]+1 || len(written) == 0 && r != 0 {
 			t.Errorf("write of run %d after runs %v: out of order", r, written)
 		}
+		if at < 0 || at+hi-lo > 2*half && hi-lo <= half {
+			t.Errorf("run %d at slot %d: outside the window of two halves of %d", r, at, half)
+		}
 		for i := lo; i < hi; i++ {
-			if !encoded[i] {
-				t.Errorf("write of run %d: page %d not encoded", r, i)
+			if window[at+i-lo] != i {
+				t.Errorf("write of run %d: slot %d holds page %d, want %d", r, at+i-lo, window[at+i-lo], i)
 			}
 		}
 		written = append(written, r)
@@ -72,16 +83,13 @@ func runEncodeWrite(t *testing.T, ends []int, split bool, failEnc, failWrite int
 		}
 		return nil
 	}
-	err := encodeWrite(ends, split, encode, write)
+	err := encodeWrite(ends, half, split, encode, write)
 
-	// What should have happened: without split, an encode error comes
-	// before any write; with it, the runs before the failing one are
-	// written, and a write error before it comes first.
+	// What should have happened: the runs before the first failure are
+	// written; a failing write comes after its run's encode.
 	wantWrites := len(ends)
 	var wantErr error
 	switch {
-	case !split && failEnc >= 0:
-		wantWrites, wantErr = 0, errEncode
 	case failWrite >= 0 && (failEnc < 0 || failWrite < failEnc):
 		wantWrites, wantErr = failWrite+1, errWrite
 	case failEnc >= 0:
@@ -95,10 +103,28 @@ func runEncodeWrite(t *testing.T, ends []int, split bool, failEnc, failWrite int
 	}
 	// Read after the return without synchronization: a race if the
 	// encoding goroutine were still running.
-	if failEnc >= 0 && split && encodes != failEnc+1 {
+	if failEnc >= 0 && (failWrite < 0 || failEnc < failWrite) && encodes != failEnc+1 {
 		t.Fatalf("%d encode calls, want %d: encoding went on past the failing run", encodes, failEnc+1)
 	}
 	if failEnc < 0 && encodes == 0 {
 		t.Fatal("nothing encoded")
+	}
+}
+
+// TestPlaceRuns: runs fill one half while they fit, then take the other,
+// alternately; each turn's first and last runs are marked; a run longer
+// than a half gets a turn of its own.
+func TestPlaceRuns(t *testing.T) {
+	got := placeRuns([]int{3, 4, 9, 10, 13, 16, 26}, 4)
+	want := []runSlot{
+		{at: 0, first: true}, {at: 3, last: true}, // 3+1 pages: half 0
+		{at: 4, first: true, last: true}, // 5 pages: a turn of its own, half 1
+		{at: 0, first: true},             // 1 page, half 0
+		{at: 1, last: true},              // 3 pages: 4 in all
+		{at: 4, first: true, last: true}, // 3 pages, half 1
+		{at: 0, first: true, last: true}, // 10 pages: its own turn
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("placeRuns:\n got %v\nwant %v", got, want)
 	}
 }

@@ -2,11 +2,11 @@ package store
 
 import "sync/atomic"
 
-// pageArray is a flush's page array: the pages a flush encodes and
-// writes (flush.go). A busy writer's flushes are tens of MB, so the
-// array is kept from one flush to the next (keepFlushBuf) and, where the
-// system allows, lives outside the Go heap in an anonymous mapping of its
-// own that asks for huge pages (pagearray_linux.go):
+// pageArray is a flush's page window: the pages a flush encodes and
+// writes pass through it (flush.go, writeNodes; at most 2*flushHalf
+// bytes). It is kept from one flush to the next and, where the system
+// allows, lives outside the Go heap in an anonymous mapping of its own
+// that asks for huge pages (pagearray_linux.go):
 //   - The collector neither counts it nor clears it. Inside the heap a
 //     new array was cleared whole before the flush wrote every byte of
 //     it again, and under the server's soft memory limit (cache + 384
