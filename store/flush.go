@@ -349,10 +349,10 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 	}
 	ps := db.ps
 	half := flushHalf / ps // pages; at least a run's (maxWrite)
-	n := min(len(ids), 2*half) * ps
+	n := windowPages(len(ids), half) * ps
 	if cap(job.pages.buf) < n {
 		job.pages.release()
-		job.pages = newPageArray(min(len(ids), 2*half)*ps, db.opts.arrays)
+		job.pages = newPageArray(n, db.opts.arrays)
 	}
 	win := job.pages.buf[:cap(job.pages.buf)]
 	sums := make([]page.RunSum, len(ids))
@@ -388,6 +388,18 @@ func ends(ids []uint64, ps int) []int { return runEnds(ids, ps, maxWrite) }
 // flushHalf is the size of each half of a flush's page window
 // (writeNodes); at least maxWrite, so that a run fits one half.
 const flushHalf = 4 << 20
+
+// windowPages is the size in pages of the window placeRuns needs for
+// runs of n pages in all, none longer than half: n when they fit one
+// turn from slot 0, else both halves whole (a turn of the second half
+// may end at its end, however few pages are left: the turn before it
+// may have ended early, its next run not fitting).
+func windowPages(n, half int) int {
+	if n <= half {
+		return n
+	}
+	return 2 * half
+}
 
 // A runSlot is where a run's pages go in a flush's window (placeRuns).
 type runSlot struct {

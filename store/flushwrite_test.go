@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -126,5 +127,33 @@ func TestPlaceRuns(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("placeRuns:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestWindowHoldsRuns: for random runs of at most a half each, every run
+// placeRuns places lies inside the window windowPages gives. (The window
+// once had min(n, two halves) pages: a flush of between one and two
+// halves whose first turn ended early ran past it.)
+func TestWindowHoldsRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		half := 1 + rng.IntN(64)
+		var ends []int
+		n := 0
+		for k := rng.IntN(3 * half); k >= 0; k-- {
+			n += 1 + rng.IntN(half)
+			ends = append(ends, n)
+			if rng.IntN(4) == 0 {
+				break
+			}
+		}
+		w := windowPages(n, half)
+		lo := 0
+		for r, s := range placeRuns(ends, half) {
+			if s.at < 0 || s.at+ends[r]-lo > w {
+				t.Fatalf("half %d, runs ending at %v: run %d at slot %d, %d pages, past a window of %d", half, ends, r, s.at, ends[r]-lo, w)
+			}
+			lo = ends[r]
+		}
 	}
 }
