@@ -59,9 +59,11 @@ func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hook
 	if err != nil {
 		return nil, err
 	}
-	slack := int(cfg.Int("file-slack"))
-	if slack == 0 {
-		slack = -1 // no slack: lowest-first placement
+	slack := 0 // auto: the store's, by the durability mode
+	if v := cfg.Get("file-slack"); !strings.EqualFold(v, "auto") {
+		if slack = int(cfg.Int("file-slack")); slack == 0 {
+			slack = -1 // no slack: lowest-first placement
+		}
 	}
 	db, err := store.Open(dir, &store.Options{
 		PageSize:      int(cfg.Size("page-size")),

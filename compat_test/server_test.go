@@ -236,18 +236,36 @@ func TestConfigSetCacheSize(t *testing.T) {
 }
 
 // TestFileSlackServer: --file-slack reaches the store (INFO digby reports
-// the share in force: 15 by default, 0 for lowest-first placement).
+// the share in force: by default 15, or 50 under appendfsync always and
+// following CONFIG SET appendfsync; 0 for lowest-first placement; a share
+// given stays whatever the mode).
 func TestFileSlackServer(t *testing.T) {
 	for _, tc := range []struct {
-		args []string
-		want string
-	}{{nil, "file_slack:15"}, {[]string{"--file-slack", "0"}, "file_slack:0"}, {[]string{"--file-slack", "40"}, "file_slack:40"}} {
+		args           []string
+		want, inAlways string // INFO's line as started, then under CONFIG SET appendfsync always
+	}{
+		{nil, "file_slack:15", "file_slack:50"},
+		{[]string{"--appendfsync", "always"}, "file_slack:50", "file_slack:50"},
+		{[]string{"--file-slack", "0"}, "file_slack:0", "file_slack:0"},
+		{[]string{"--file-slack", "40"}, "file_slack:40", "file_slack:40"},
+		{[]string{"--file-slack", "40", "--appendfsync", "always"}, "file_slack:40", "file_slack:40"},
+	} {
 		s := startDigby(t, tc.args...)
 		c := client(t, s, 2)
-		info, err := c.Info(ctx, "digby").Result()
-		must(t, err)
-		if !strings.Contains(info, tc.want+"\r\n") {
-			t.Fatalf("%v: INFO digby lacks %s:\n%s", tc.args, tc.want, info)
+		check := func(want string) {
+			t.Helper()
+			info, err := c.Info(ctx, "digby").Result()
+			must(t, err)
+			if !strings.Contains(info, want+"\r\n") {
+				t.Fatalf("%v: INFO digby lacks %s:\n%s", tc.args, want, info)
+			}
+		}
+		check(tc.want)
+		must(t, c.ConfigSet(ctx, "appendfsync", "always").Err())
+		check(tc.inAlways)
+		must(t, c.ConfigSet(ctx, "appendfsync", "everysec").Err())
+		if tc.args == nil {
+			check("file_slack:15")
 		}
 		c.Close()
 		s.stop()

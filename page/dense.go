@@ -102,6 +102,9 @@ func (a *Allocator) SetSlack(slack int) {
 	a.denseHint = [len(denseLevels)]uint64{} // no group was searched while off
 }
 
+// Slack is the share SetSlack last set (0: off).
+func (a *Allocator) Slack() int { return a.slack }
+
 // mayGrow reports whether a single page with no half-free group for it
 // may extend the file rather than take a page of a sparser group.
 func (a *Allocator) mayGrow() bool {

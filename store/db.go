@@ -129,6 +129,7 @@ type DB struct {
 	failed    atomic.Pointer[error]
 	lastFlush atomic.Int64 // unix ms
 	flushes   atomic.Uint64
+	slack     atomic.Int32 // the file slack in effect, for Stats (the writer's is opts.FileSlack)
 	syncs     atomic.Uint64
 	written   atomic.Uint64 // bytes written to the data file
 	ovfReads  atomic.Uint64 // overflow runs (chunk tables, chunks) read
@@ -336,6 +337,7 @@ func (db *DB) load() error {
 		return fmt.Errorf("free space: %w", err)
 	}
 	a.SetSlack(db.opts.FileSlack)
+	db.slack.Store(int32(max(db.opts.FileSlack, 0)))
 	db.alloc = a
 	db.nextTxn = m.Txn + 1
 	db.publish(&state{txn: m.Txn, catalog: m.Catalog, nextVersion: m.NextVersion})

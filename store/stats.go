@@ -7,7 +7,7 @@ type Stats struct {
 	PageSize        int
 	Encryption      string // "off", "aes-128-gcm" or "aes-256-gcm"
 	FileSize        int64
-	FileSlack       int   // percent of the file kept free for placement (Options.FileSlack; 0 = none)
+	FileSlack       int   // percent of the file kept free for placement, in effect now (Options.FileSlack; 0 = none)
 	CacheSize       int64 // the bound
 	CacheBytes      int64
 	CacheHits       uint64
@@ -53,7 +53,7 @@ type Stats struct {
 func (db *DB) Stats() Stats {
 	cs := db.cache.Stats()
 	s := Stats{
-		PageSize: db.ps, Encryption: db.Encryption(), FileSlack: max(db.opts.FileSlack, 0), CacheSize: cs.Limit, CacheBytes: cs.Bytes, CacheHits: cs.Hits, CacheMisses: cs.Misses,
+		PageSize: db.ps, Encryption: db.Encryption(), FileSlack: int(db.slack.Load()), CacheSize: cs.Limit, CacheBytes: cs.Bytes, CacheHits: cs.Hits, CacheMisses: cs.Misses,
 		LastFlush: time.UnixMilli(db.lastFlush.Load()), Flushes: db.flushes.Load(), Syncs: db.syncs.Load(),
 		BytesWritten: db.written.Load(), OverflowReads: db.ovfReads.Load(), OverflowWrites: db.ovfWrites.Load(), ScanPopulates: db.populates.Load(), ScanBatches: db.batches.Load(), PrefetchedLeaves: db.prefetched.Load(), InPlaceNodes: db.inPlaceNodes.Load(), TxID: db.cur.Load().txn, Failed: db.Failed(),
 	}

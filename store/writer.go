@@ -724,13 +724,19 @@ type releasedPage struct{ id, freedIn uint64 }
 // they were made under: Always-mode submitters already waiting are still
 // acknowledged only when their flush lands. Leaving No or Everysec for
 // Always does not flush at once; the first Always batch flushes
-// everything committed before it.
+// everything committed before it. A file slack left to the mode
+// (Options.FileSlack 0) changes with it.
 func (db *DB) SetDurability(d Durability) error {
 	if d != Always && d != Everysec && d != No {
 		return fmt.Errorf("unknown durability mode %d", d)
 	}
 	return db.control(func() error {
 		db.opts.Durability = d
+		if s := slackFor(d); db.opts.slackAuto && s != db.opts.FileSlack {
+			db.opts.FileSlack = s
+			db.alloc.SetSlack(s)
+			db.slack.Store(int32(s))
+		}
 		return nil
 	})
 }

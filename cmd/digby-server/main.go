@@ -33,8 +33,9 @@ Options (also accepted as "name value" lines in the config file):
   --cache-size SIZE            page cache bound, e.g. 256mb (default 256mb)
   --dirty-cap SIZE             committed changes held in memory before a flush is
                                forced (default 256mb)
-  --file-slack PERCENT         share of the data file that may be kept free so that
-                               flushes write close together, 0..90 (default 15)
+  --file-slack PERCENT|auto    share of the data file that may be kept free so that
+                               flushes write close together, 0..90 (default auto:
+                               50 under appendfsync always, 15 otherwise)
   --commit-log yes|no          with appendfsync always, acknowledge writes once they
                                are appended to a commit log and synced; the tree is
                                flushed once a second and open replays the log

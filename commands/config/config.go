@@ -130,7 +130,7 @@ var params = map[string]param{
 	"page-size":                   {size: true, def: "4096", check: pageSize},
 	"cache-size":                  {size: true, def: "256mb", mutable: true, check: isPositiveSize},
 	"dirty-cap":                   {size: true, def: "256mb", check: minSize(1 << 20)},
-	"file-slack":                  {def: "15", check: rangeInt(0, 90)},
+	"file-slack":                  {def: "auto", check: autoOr(rangeInt(0, 90))},
 	"commit-log":                  {def: "no", choices: []string{"yes", "no"}},
 	"in-place":                    {def: "yes", choices: []string{"yes", "no"}},
 	"event-loops":                 {def: "auto", check: autoOr(rangeInt(0, 64))},
