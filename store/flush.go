@@ -376,14 +376,11 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 		wb.wrote(ids[lo], hi-lo)
 		return nil
 	}
-	if err := encodeWrite(ends(ids, ps), half, job.split && len(ids) >= encodeSplit, encode, write); err != nil {
+	if err := encodeWrite(runEnds(ids, ps, maxWrite), half, job.split && len(ids) >= encodeSplit, encode, write); err != nil {
 		return nil, err
 	}
 	return sums, nil
 }
-
-// ends is runEnds with maxWrite.
-func ends(ids []uint64, ps int) []int { return runEnds(ids, ps, maxWrite) }
 
 // flushHalf is the size of each half of a flush's page window
 // (writeNodes); at least maxWrite, so that a run fits one half.

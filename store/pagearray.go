@@ -26,8 +26,8 @@ type pageArray struct {
 
 // arrayCounts counts a store's page arrays, for tests (Options.arrays):
 // made is how many were made, mapped how many mappings are not yet
-// released, grown how many flushes replaced a kept array too small.
-type arrayCounts struct{ made, mapped, grown atomic.Int64 }
+// released.
+type arrayCounts struct{ made, mapped atomic.Int64 }
 
 // newPageArray returns an array of capacity at least n, empty, counted
 // in counts when that is not nil.
