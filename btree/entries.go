@@ -63,6 +63,8 @@ type Node struct {
 	// used is set when a descent reaches the node through a remembered
 	// pointer, and taken by the page cache's eviction (TakeRef).
 	used atomic.Bool
+	// freed: see MarkFreed.
+	freed atomic.Bool
 	// holds counts the store's holders of the node (the page cache, the
 	// unflushed set), backs lists the branch entries that remember it,
 	// and backsLive is how many of them the last prune kept (swizzle.go);
@@ -760,6 +762,15 @@ func (n *Node) Filled() bool { return n.filled }
 // place instead of cloning it (Pager.Writable) calls it, as the node is
 // being come back to.
 func (n *Node) ClearFilled() { n.filled = false }
+
+// MarkFreed records that a writer freed n's page (a later transaction
+// replaced or dropped n). Freed reports it, safely beside the writer. It
+// is a hint for what is worth keeping in memory, never for what is
+// live: a rollback may bring n back without clearing it.
+func (n *Node) MarkFreed() { n.freed.Store(true) }
+
+// Freed reports whether MarkFreed was called on n.
+func (n *Node) Freed() bool { return n.freed.Load() }
 
 // Ref is the reference to n.
 func (n *Node) Ref() page.Ref { return page.Ref{ID: n.ID, Txn: n.Txn, Pages: 1} }

@@ -250,9 +250,12 @@ func (w *wtx) freeRun(id uint64, n int, nd *btree.Node) {
 	for i := id; i < id+uint64(n); i++ {
 		w.freed = append(w.freed, i)
 	}
-	if nd != nil && w.db.flushSet.in(nd) {
-		w.superseded = append(w.superseded, nd)
-		return
+	if nd != nil {
+		nd.MarkFreed() // a flush in flight need not copy it for the cache (flushJob.run)
+		if w.db.flushSet.in(nd) {
+			w.superseded = append(w.superseded, nd)
+			return
+		}
 	}
 	for i := id; i < id+uint64(n); i++ {
 		w.evicts = append(w.evicts, i)
