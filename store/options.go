@@ -136,11 +136,11 @@ func (o Options) withDefaults() Options {
 
 // DefaultFileSlack and AlwaysFileSlack are Options.FileSlack's defaults
 // under Everysec or No, and under Always. Under Always every write waits
-// for a flush, which costs by how spread its pages are: SET -P 16 from 50
-// clients did 58-78k requests/s at 50 against 41-55k at 15, for a file
-// about a third larger (docs/benchmarks-server.md, stop 28). Under
-// Everysec the same runs showed no difference, and the file stays
-// smaller.
+// for a flush, which costs by how spread its pages are: the server under
+// appendfsync always did SET -P 16 from 50 clients at 58-78k requests/s
+// with 50 against 41-55k with 15, for a file about a third larger
+// (docs/format.md, "Where pages go"). Under Everysec the same runs showed
+// no difference, and the file stays smaller.
 const (
 	DefaultFileSlack = 15
 	AlwaysFileSlack  = 50
