@@ -20,6 +20,9 @@
 #   BENCH_REPS     repetitions; the table shows medians (default 3)
 #   BENCH_CLIENTS  redis-benchmark -c (default 50)
 #   BENCH_KEYSPACE redis-benchmark -r (default 1000000)
+#   BENCH_PRELOAD  SETs each server gets before the runs (-P 16, -r BENCH_KEYSPACE;
+#                  default 0): the rows then measure a data set of that size,
+#                  e.g. BENCH_PRELOAD=5000000 BENCH_KEYSPACE=5000000 (3.2M keys)
 #   BENCH_MODES    appendfsync modes to run (default "everysec always always+log";
 #                  always+log: digby with --commit-log yes, Redis with always)
 #   BENCH_TESTS    workloads, space separated, each TEST:PIPELINE[:VALUE_SIZE]
@@ -36,6 +39,7 @@ MSET_DIV=${BENCH_MSET_DIV:-5}
 REPS=${BENCH_REPS:-3}
 CLIENTS=${BENCH_CLIENTS:-50}
 KEYSPACE=${BENCH_KEYSPACE:-1000000}
+PRELOAD=${BENCH_PRELOAD:-0}
 MODES=${BENCH_MODES:-everysec always always+log}
 TESTS=${BENCH_TESTS:-set:1 get:1 incr:1 mset:1 set:16 get:16 incr:16 mset:16 set:1:1024 set:16:1024}
 
@@ -135,9 +139,21 @@ for mode in $MODES; do
 	start "redis-$mode" redis "$mode"
 done
 
+if [ "$PRELOAD" -gt 0 ]; then
+	for mode in $MODES; do
+		for kind in digby redis; do
+			out=$(redis-benchmark -p "${PORT[$kind-$mode]}" -t set -n "$PRELOAD" -c "$CLIENTS" -P 16 \
+				-r "$KEYSPACE" -q 2>&1) || {
+				echo "bench.sh: preload failed against $kind-$mode: $out" >&2
+				exit 1
+			}
+		done
+	done
+fi
+
 results=$work/results.tsv
 : >"$results"
-echo "digby-server vs redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'): -c $CLIENTS -r $KEYSPACE, -n $N at -P 1, -n $N_PIPE at -P 16 (MSET: divided by $MSET_DIV), $REPS repetitions"
+echo "digby-server vs redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'): -c $CLIENTS -r $KEYSPACE, -n $N at -P 1, -n $N_PIPE at -P 16 (MSET: divided by $MSET_DIV), $REPS repetitions, $PRELOAD SETs first"
 printf '%-4s %-12s %-9s %-6s %10s %8s %8s %9s %9s\n' rep workload mode server ops/s p50_ms p99_ms rss_MiB disk_MiB
 
 # one REP WORKLOAD MODE SERVER: run a workload against one server, record a line.
