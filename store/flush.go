@@ -388,6 +388,10 @@ func (job *flushJob) writeNodes(db *DB, wb *writeback) ([]page.RunSum, error) {
 // (writeNodes); at least maxWrite, so that a run fits one half.
 const flushHalf = 4 << 20
 
+// A run fits one half (placeRuns, windowPages): a maxWrite past flushHalf
+// does not compile.
+const _ = uint(flushHalf - maxWrite)
+
 // windowPages is the size in pages of the window placeRuns needs for
 // runs of n pages in all, none longer than half: n when they fit one
 // turn from slot 0, else both halves whole (a turn of the second half

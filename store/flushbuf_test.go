@@ -17,11 +17,7 @@ import (
 // pages, all but the first larger than the window) make one array.
 func TestFlushWindowBounded(t *testing.T) {
 	counts := &arrayCounts{}
-	db, err := Open(t.TempDir(), &Options{Durability: Everysec, FlushInterval: time.Hour, NoWarmCache: true, DirtyCap: 1 << 30, arrays: counts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTemp(t, &Options{Durability: Everysec, FlushInterval: time.Hour, NoWarmCache: true, DirtyCap: 1 << 30, arrays: counts})
 	val := bytes.Repeat([]byte("v"), 100)
 	key := func(i int) []byte { return []byte(fmt.Sprintf("key-%07d", i)) }
 	for _, m := range []int{20000, 100000, 300000} {

@@ -11,11 +11,7 @@ import (
 // nodes it replaced (btree.Node.MarkFreed), so that a flush in flight
 // does not copy them for the cache; nodes it left alone stay unmarked.
 func TestFreedNodesMarked(t *testing.T) {
-	db, err := Open(t.TempDir(), &Options{Durability: Everysec, FlushInterval: time.Hour, NoInPlace: true, NoWarmCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTemp(t, &Options{Durability: Everysec, FlushInterval: time.Hour, NoInPlace: true, NoWarmCache: true})
 	if err := db.Update(func(tx *Tx) error { return putString(tx, 0, []byte("k"), []byte("v1")) }); err != nil {
 		t.Fatal(err)
 	}

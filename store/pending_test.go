@@ -13,11 +13,7 @@ import (
 // work before and after the answer, and a channel asked for after the
 // answer is closed already.
 func TestPendingChannelOnDemand(t *testing.T) {
-	db, err := Open(t.TempDir(), &Options{Durability: Everysec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTemp(t, &Options{Durability: Everysec})
 	boom := errors.New("boom")
 
 	// Answered through Then: no channel, the result readable after.

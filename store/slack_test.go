@@ -20,11 +20,7 @@ func TestFileSlackByDurability(t *testing.T) {
 		{"none", -1, Always, 0, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			db, err := Open(t.TempDir(), &Options{FileSlack: tc.slack, Durability: tc.start, NoWarmCache: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := openTemp(t, &Options{FileSlack: tc.slack, Durability: tc.start, NoWarmCache: true})
 			check := func(when string, want int) {
 				t.Helper()
 				var alloc int
