@@ -30,7 +30,9 @@ func (db *DB) Backup(path string) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	defer os.RemoveAll(tmpDir)
-	dst, err := Open(tmpDir, &Options{PageSize: db.ps, Durability: No, CacheSize: 8 << 20, EncryptionKey: db.opts.EncryptionKey})
+	// A small cache and dirty cap: the copy is written once, in order, and
+	// flushes as it goes rather than holding the default cap's worth.
+	dst, err := Open(tmpDir, &Options{PageSize: db.ps, Durability: No, CacheSize: 8 << 20, DirtyCap: 64 << 20, EncryptionKey: db.opts.EncryptionKey})
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}

@@ -51,15 +51,16 @@ type Options struct {
 	PageSize  int   // bytes, power of two 4096..65536; only used at creation; 0 = 4096
 	CacheSize int64 // page cache bound in bytes; 0 = 256 MiB
 	// DirtyCap bounds committed-unflushed pages before a forced flush (0 =
-	// 64 MiB): past it the writer waits for the flush in flight and starts
+	// 256 MiB): past it the writer waits for the flush in flight and starts
 	// the next. A flush in flight holds its own pages and their encoded
 	// copy besides, so tree memory beyond the cache peaks near 3x DirtyCap.
 	// Every write to a page between two flushes shares that page's write:
 	// under random writes to a large tree a cap reached in less than a
 	// FlushInterval flushes pages more often and writes more of them per
-	// write (1.5 million keys under SET -P 16: a 64 MiB cap halved the
-	// server's throughput against 128 or 256 MiB; the server's default is
-	// 256 MiB, docs/benchmarks-server.md, stop 28).
+	// write (1.5 million keys under SET -P 16: a 64 MiB cap, the default
+	// until stop 28, halved the server's throughput against 128 or 256
+	// MiB; docs/benchmarks-server.md, stop 28). A lower cap bounds memory
+	// at that price.
 	DirtyCap      int64
 	Durability    Durability    // default Everysec
 	FlushInterval time.Duration // Everysec period; 0 = 1s
@@ -122,7 +123,7 @@ func (o Options) withDefaults() Options {
 		o.CacheSize = 256 << 20
 	}
 	if o.DirtyCap == 0 {
-		o.DirtyCap = 64 << 20
+		o.DirtyCap = 256 << 20
 	}
 	if o.FlushInterval == 0 {
 		o.FlushInterval = time.Second
