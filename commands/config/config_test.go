@@ -61,6 +61,9 @@ func TestParseErrors(t *testing.T) {
 		{"--cache-size", "0"},
 		{"--file-slack", "91"},
 		{"--file-slack", "-1"},
+		{"--file-slack", "some"},
+		{"--dirty-cap", "512kb"},
+		{"--dirty-cap", "lots"},
 		{"--event-loops", "65"},
 		{"--event-loops", "-1"},
 		{"--event-loops", "some"},
@@ -77,6 +80,9 @@ func TestRuntime(t *testing.T) {
 	c := Default()
 	if err := c.SetRuntime("port", "1"); err != ErrImmutable {
 		t.Fatalf("port: %v", err)
+	}
+	if err := c.SetRuntime("dirty-cap", "1gb"); err != ErrImmutable {
+		t.Fatalf("dirty-cap: %v", err)
 	}
 	if err := c.SetRuntime("maxclients", "5"); err != nil || c.Int("maxclients") != 5 {
 		t.Fatal(err)
