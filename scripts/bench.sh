@@ -133,6 +133,9 @@ start() {
 # (shared, reclaimable); Redis's memory is all anonymous.
 rss_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 disk_kb() { du -sk "$1" 2>/dev/null | awk '{print $1}'; }
+# CPU time (user and system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+TICKS=$(getconf CLK_TCK)
 
 for mode in $MODES; do
 	start "digby-$mode" digby "$mode"
@@ -154,17 +157,18 @@ fi
 results=$work/results.tsv
 : >"$results"
 echo "digby-server vs redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'): -c $CLIENTS -r $KEYSPACE, -n $N at -P 1, -n $N_PIPE at -P 16 (MSET: divided by $MSET_DIV), $REPS repetitions, $PRELOAD SETs first"
-printf '%-4s %-12s %-9s %-6s %10s %8s %8s %9s %9s\n' rep workload mode server ops/s p50_ms p99_ms rss_MiB disk_MiB
+printf '%-4s %-12s %-9s %-6s %10s %8s %8s %8s %9s %9s\n' rep workload mode server ops/s p50_ms p99_ms cpu_us rss_MiB disk_MiB
 
 # one REP WORKLOAD MODE SERVER: run a workload against one server, record a line.
 one() {
 	local rep=$1 wl=$2 mode=$3 kind=$4 name="$4-$3"
-	local test pipe size n csv line rps p50 p99 rss disk
+	local test pipe size n csv line rps p50 p99 rss disk t0 cpu
 	IFS=: read -r test pipe size <<<"$wl"
 	size=${size:-3}
 	n=$N
 	[ "$pipe" -gt 1 ] && n=$N_PIPE
 	[ "$test" = mset ] && n=$((n / MSET_DIV))
+	t0=$(cpu_ticks "${PID[$name]}")
 	csv=$(redis-benchmark -p "${PORT[$name]}" -t "$test" -n "$n" -c "$CLIENTS" -P "$pipe" \
 		-r "$KEYSPACE" -d "$size" --csv 2>&1) || {
 		echo "bench.sh: redis-benchmark failed against $name: $csv" >&2
@@ -177,10 +181,12 @@ one() {
 		exit 1
 	fi
 	read -r rps p50 p99 <<<"$line"
+	# microseconds of server CPU a request
+	cpu=$(awk -v a="$t0" -v b="$(cpu_ticks "${PID[$name]}")" -v hz="$TICKS" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / hz * 1e6 / n}')
 	rss=$(rss_kb "${PID[$name]}")
 	disk=$(disk_kb "${DIR[$name]}")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$wl" "$mode" "$kind" "$rps" "$p50" "$p99" "$rss" "$disk" >>"$results"
-	printf '%-4s %-12s %-9s %-6s %10.0f %8s %8s %9.1f %9.1f\n' "$rep" "$wl" "$mode" "$kind" "$rps" "$p50" "$p99" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$wl" "$mode" "$kind" "$rps" "$p50" "$p99" "$rss" "$disk" "$cpu" >>"$results"
+	printf '%-4s %-12s %-9s %-6s %10.0f %8s %8s %8s %9.1f %9.1f\n' "$rep" "$wl" "$mode" "$kind" "$rps" "$p50" "$p99" "$cpu" \
 		"$(echo "$rss" | awk '{print $1/1024}')" "$(echo "$disk" | awk '{print $1/1024}')"
 }
 
@@ -203,10 +209,10 @@ if [ -n "${BENCH_OUT:-}" ]; then
 fi
 
 echo
-echo "Medians of $REPS runs (ops/s; latencies in ms; RSS and disk in MiB after the last run):"
+echo "Medians of $REPS runs (ops/s; latencies in ms; server CPU in us a request; RSS and disk in MiB after the last run):"
 echo
-echo "| workload | fsync | digby ops/s | redis ops/s | digby/redis | digby p50/p99 | redis p50/p99 | digby RSS/disk | redis RSS/disk |"
-echo "| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- |"
+echo "| workload | fsync | digby ops/s | redis ops/s | digby/redis | digby p50/p99 | redis p50/p99 | CPU digby/redis | digby RSS/disk | redis RSS/disk |"
+echo "| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | --- |"
 for wl in $TESTS; do
 	for mode in $MODES; do
 		awk -F'\t' -v wl="$wl" -v mode="$mode" '
@@ -217,7 +223,7 @@ for wl in $TESTS; do
 			$2 == wl && $3 == mode {
 				k = $4; n[k]++
 				rps[k, n[k]] = $5; p50[k, n[k]] = $6; p99[k, n[k]] = $7
-				rss[k] = $8; disk[k] = $9
+				rss[k] = $8; disk[k] = $9; cpu[k, n[k]] = $10
 			}
 			END {
 				for (s = 1; s <= 2; s++) {
@@ -225,12 +231,13 @@ for wl in $TESTS; do
 					delete a; for (i = 1; i <= n[k]; i++) a[i] = rps[k, i]; r[k] = median(a, n[k])
 					delete a; for (i = 1; i <= n[k]; i++) a[i] = p50[k, i]; m50[k] = median(a, n[k])
 					delete a; for (i = 1; i <= n[k]; i++) a[i] = p99[k, i]; m99[k] = median(a, n[k])
+					delete a; for (i = 1; i <= n[k]; i++) a[i] = cpu[k, i]; mcpu[k] = median(a, n[k])
 				}
 				split(wl, f, ":")
 				name = toupper(f[1]) " -P " f[2] (f[3] != "" ? " -d " f[3] : "")
-				printf "| %s | %s | %.0f | %.0f | %.2f | %.3f / %.3f | %.3f / %.3f | %.1f / %.1f | %.1f / %.1f |\n",
+				printf "| %s | %s | %.0f | %.0f | %.2f | %.3f / %.3f | %.3f / %.3f | %.2f / %.2f | %.1f / %.1f | %.1f / %.1f |\n",
 					name, mode, r["digby"], r["redis"], (r["redis"] > 0 ? r["digby"] / r["redis"] : 0),
-					m50["digby"], m99["digby"], m50["redis"], m99["redis"],
+					m50["digby"], m99["digby"], m50["redis"], m99["redis"], mcpu["digby"], mcpu["redis"],
 					rss["digby"] / 1024, disk["digby"] / 1024, rss["redis"] / 1024, disk["redis"] / 1024
 			}' "$results"
 	done
