@@ -8,20 +8,26 @@ import (
 	"github.com/tidwall/redcon"
 )
 
-// TestWritesHintTheWriter: writes served by the command layer carry their
-// key to the writer (store.Pending.Hint), which prefetches their leaves:
-// the store's count of prefetched leaves grows with SETs (and MSETs) on a
-// table deep enough to have leaves below a branch, and not with reads.
-func TestWritesHintTheWriter(t *testing.T) {
+// newServing returns a test engine and a function serving one command on
+// one client of it.
+func newServing(t *testing.T) (*Engine, func(args ...string)) {
 	e := newTestEngine(t)
 	c := resp.NewClient(&fakeConn{}, 1)
-	serve := func(args ...string) {
+	return e, func(args ...string) {
 		cmd := redcon.Command{}
 		for _, a := range args {
 			cmd.Args = append(cmd.Args, []byte(a))
 		}
 		e.Serve(c, cmd)
 	}
+}
+
+// TestWritesHintTheWriter: writes served by the command layer carry their
+// key to the writer (store.Pending.Hint), which prefetches their leaves:
+// the store's count of prefetched leaves grows with SETs (and MSETs) on a
+// table deep enough to have leaves below a branch, and not with reads.
+func TestWritesHintTheWriter(t *testing.T) {
+	e, serve := newServing(t)
 	serve("SELECT", "3")
 	for i := range 3000 {
 		serve("SET", fmt.Sprintf("hint:%06d", i), "v")
@@ -41,6 +47,41 @@ func TestWritesHintTheWriter(t *testing.T) {
 	}
 	if got := e.db.Stats().PrefetchedLeaves; got < before+200 {
 		t.Fatalf("200 MSETs prefetched %d leaves, want at least 200", got-before)
+	}
+}
+
+// TestMultiKeyWritesHintEveryKey: a write of several keys (MSET, DEL)
+// hints every key to the writer, not only its first (slot.hintMore), up
+// to maxHintMore after the first: the count of prefetched leaves grows by
+// about ten an MSET of ten keys, and by at most 1+maxHintMore for a DEL of
+// more keys than that.
+func TestMultiKeyWritesHintEveryKey(t *testing.T) {
+	e, serve := newServing(t)
+	for i := range 3000 {
+		serve("SET", fmt.Sprintf("hint:%06d", i), "v")
+	}
+	before := e.db.Stats().PrefetchedLeaves
+	const msets = 100
+	for i := range msets {
+		args := []string{"MSET"}
+		for j := range 10 {
+			args = append(args, fmt.Sprintf("hint:%06d", (i*37+j*211)%3000), "w")
+		}
+		serve(args...)
+	}
+	// Each MSET's own keys are prefetched with it: 10 leaves an MSET
+	// (the keys' leaves are in memory), 1 with its first key alone.
+	if got := e.db.Stats().PrefetchedLeaves - before; got < msets*9 {
+		t.Fatalf("%d MSETs of 10 keys prefetched %d leaves, want at least %d", msets, got, msets*9)
+	}
+	before = e.db.Stats().PrefetchedLeaves
+	args := []string{"DEL"}
+	for i := range 3 * maxHintMore {
+		args = append(args, fmt.Sprintf("hint:%06d", i))
+	}
+	serve(args...)
+	if got := e.db.Stats().PrefetchedLeaves - before; got == 0 || got > 1+maxHintMore {
+		t.Fatalf("a DEL of %d keys prefetched %d leaves, want 1 to %d", len(args)-1, got, 1+maxHintMore)
 	}
 }
 

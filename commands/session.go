@@ -29,7 +29,15 @@ type slot struct {
 	run  func(*store.Tx) error // apply, bound once per slot (a method value allocates)
 	buf  [16]byte              // room for short replies (+OK, :n) without a second allocation
 	key  []byte                // the stored key hinted to the writer (store.Pending.Hint)
+	// more and moreBuf: the stored keys after the first that a multi-key
+	// write hints (store.Pending.HintMore), in one buffer.
+	more    [][]byte
+	moreBuf []byte
 }
+
+// maxHintMore is how many keys after the first a write hints: a DEL of
+// thousands of keys need not have them all loaded ahead of its turn.
+const maxHintMore = 32
 
 // maxHintKey is the longest key a write hints to the writer: the longest
 // whose stored key (hash and key) is its own tree key, which the writer
@@ -499,8 +507,46 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 		s.key = appendStoredKey(s.key[:0], args[cmd.first])
 		s.x.sk = s.key
 		s.wait.Hint(uint32(p.c.DB()), s.key)
+		if cmd.last != cmd.first {
+			s.hintMore(cmd, args)
+		}
 	}
 	p.held = append(p.held, s.wait)
+}
+
+// hintMore hints to the writer the keys a multi-key write (MSET, DEL of
+// several keys) writes after its first (at most maxHintMore): without
+// them the writer's descents for those keys wait for memory one after
+// another, a third of an MSET's time.
+func (s *slot) hintMore(cmd *command, args [][]byte) {
+	// The buffer is sized first, so that the keys' slices into it stay
+	// valid as it fills.
+	n, size := 0, 0
+	cmd.eachKey(args, func(key []byte) {
+		if n <= maxHintMore && len(key) <= maxHintKey {
+			n++
+			size += hashLen + len(key)
+		}
+	})
+	if n <= 1 {
+		return
+	}
+	if cap(s.moreBuf) < size {
+		s.moreBuf = make([]byte, 0, size)
+	}
+	buf, more, i := s.moreBuf[:0], s.more[:0], 0
+	cmd.eachKey(args, func(key []byte) {
+		if i <= maxHintMore && len(key) <= maxHintKey {
+			if i > 0 { // the first is Hint's
+				at := len(buf)
+				buf = appendStoredKey(buf, key)
+				more = append(more, buf[at:len(buf):len(buf)])
+			}
+			i++
+		}
+	})
+	s.moreBuf, s.more = buf, more
+	s.wait.HintMore(more)
 }
 
 // submitExec submits an EXEC to the writer as a write, so that an event

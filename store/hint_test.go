@@ -9,7 +9,7 @@ import (
 
 // TestHintsChangeNothing: writers submitting puts and deletes with every
 // kind of hint (the key written, another key, another table, a key too
-// long for a tree, none) leave the tables exactly as a model has them and
+// long for a tree, none; more keys, HintMore, of those kinds and empty) leave the tables exactly as a model has them and
 // the file consistent: the writer only prefetches what hints name
 // (prefetchAhead), so a wrong hint costs time, never a wrong result.
 // Workers own disjoint keys, so each one's model is exact whatever the
@@ -58,6 +58,12 @@ func TestHintsChangeNothing(t *testing.T) {
 						p.Hint(table+1, key)
 					case 3:
 						p.Hint(table, make([]byte, 5000))
+					}
+					if r.IntN(3) == 0 { // more keys: others', too long, none, empty
+						p.HintMore([][]byte{
+							[]byte(fmt.Sprintf("w%d:%06d", r.IntN(workers), r.IntN(4000))),
+							make([]byte, 5000), nil, {},
+						})
 					}
 					run = append(run, p)
 				}

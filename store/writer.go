@@ -31,8 +31,10 @@ type Pending struct {
 	mu       sync.Mutex
 	answered bool
 	done     chan struct{} // made on demand (Done), closed on the answer
-	// hint is the key fn will write first, and table its table (Hint).
+	// hint is the key fn will write first, and table its table (Hint);
+	// more are keys it writes after it, in that table (HintMore).
 	hint  []byte
+	more  [][]byte
 	table uint32
 	// then is called once the submission is answered (Then).
 	then func()
@@ -91,6 +93,12 @@ func (p *Pending) isAnswered() bool {
 // wrong one costs time, never a wrong result. Set it before submitting,
 // and leave key unchanged until Wait returns.
 func (p *Pending) Hint(table uint32, key []byte) { p.table, p.hint = table, key }
+
+// HintMore adds to Hint's key the keys fn writes after it, in the same
+// table (an MSET's, a DEL's of several keys): their leaves are loaded
+// with the first key's. Like Hint, only a hint; it counts only with a
+// Hint. Leave keys unchanged until Wait returns.
+func (p *Pending) HintMore(keys [][]byte) { p.more = keys }
 
 // Wait returns the submission's own result.
 func (p *Pending) Wait() error {
@@ -573,6 +581,7 @@ func (db *DB) applyPart(batch []*Pending) (rest []*Pending) {
 const prefetchWindow = 16
 
 // prefetchAhead has the CPU start loading the leaves of ps's hinted keys
+// (Hint and HintMore)
 // (Table.Prefetch), a run of one table at a time; submissions without a
 // hint are passed over. A panic in it fails no write (a hint is only a
 // hint): it is counted (prefetchPanics), for tests.
@@ -599,6 +608,7 @@ func (db *DB) prefetchAhead(tx *Tx, ps []*Pending) {
 		}
 		table = p.table
 		keys = append(keys, p.hint)
+		keys = append(keys, p.more...)
 	}
 	if len(keys) > 0 {
 		db.prefetched.Add(uint64(tx.Table(table).Prefetch(keys, &db.prefetchScratch)))
