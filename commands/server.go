@@ -7,8 +7,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -60,8 +58,8 @@ func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hook
 		return nil, err
 	}
 	slack := 0 // auto: the store's, by the durability mode
-	if v := cfg.Get("file-slack"); !strings.EqualFold(v, "auto") {
-		if slack = int(cfg.Int("file-slack")); slack == 0 {
+	if n, auto := cfg.IntOrAuto("file-slack"); !auto {
+		if slack = int(n); slack == 0 {
 			slack = -1 // no slack: lowest-first placement
 		}
 	}
@@ -106,7 +104,7 @@ func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hook
 		IdleTimeout: cfg.IdleTimeout,
 		PasswordSet: cfg.PasswordSet,
 		Log:         logf,
-		EventLoops:  eventLoops(cfg.Get("event-loops")),
+		EventLoops:  eventLoops(cfg),
 	})
 	if err != nil {
 		db.Close()
@@ -183,12 +181,12 @@ func (s *Server) expiryLoop() {
 
 // eventLoops is how many event loops the event-loops parameter asks for:
 // "auto" is one a P (GOMAXPROCS), and 0 a goroutine a connection.
-func eventLoops(v string) int {
-	if strings.EqualFold(v, "auto") {
+func eventLoops(cfg *config.Config) int {
+	n, auto := cfg.IntOrAuto("event-loops") // checked by the config
+	if auto {
 		return runtime.GOMAXPROCS(0)
 	}
-	n, _ := strconv.Atoi(v) // checked by the config
-	return n
+	return int(n)
 }
 
 // Close stops serving, flushes and closes the database.

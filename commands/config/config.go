@@ -88,12 +88,15 @@ func choose(choices []string, v string) (string, error) {
 // autoOr accepts "auto" besides what check accepts.
 func autoOr(check func(string) error) func(string) error {
 	return func(v string) error {
-		if strings.EqualFold(v, "auto") {
+		if isAuto(v) {
 			return nil
 		}
 		return check(v)
 	}
 }
+
+// isAuto reports whether v is the word "auto" (in any case).
+func isAuto(v string) bool { return strings.EqualFold(v, "auto") }
 
 func rangeInt(lo, hi int64) func(string) error {
 	return func(v string) error {
@@ -308,6 +311,15 @@ func (c *Config) Report(name string) string {
 func (c *Config) Int(name string) int64 {
 	n, _ := strconv.ParseInt(c.Get(name), 10, 64)
 	return n
+}
+
+// IntOrAuto returns an integer parameter that also takes "auto" (autoOr),
+// and whether it is "auto" (the number is then 0).
+func (c *Config) IntOrAuto(name string) (n int64, auto bool) {
+	if v := c.Get(name); isAuto(v) {
+		return 0, true
+	}
+	return c.Int(name), false
 }
 
 // Size returns a size parameter in bytes (0 when unset or invalid).

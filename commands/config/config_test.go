@@ -52,6 +52,31 @@ func TestEventLoopsValues(t *testing.T) {
 	}
 }
 
+// TestIntOrAuto: the parameters that take auto or a number read as auto
+// (in any case) or as the number, 0 included.
+func TestIntOrAuto(t *testing.T) {
+	for _, tc := range []struct {
+		name, v string
+		n       int64
+		auto    bool
+	}{
+		{"file-slack", "auto", 0, true}, {"file-slack", "Auto", 0, true},
+		{"file-slack", "0", 0, false}, {"file-slack", "40", 40, false},
+		{"event-loops", "AUTO", 0, true}, {"event-loops", "3", 3, false},
+	} {
+		c, err := Parse([]string{"--" + tc.name, tc.v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, auto := c.IntOrAuto(tc.name); n != tc.n || auto != tc.auto {
+			t.Fatalf("--%s %s: IntOrAuto %d, %v; want %d, %v", tc.name, tc.v, n, auto, tc.n, tc.auto)
+		}
+	}
+	if _, auto := Default().IntOrAuto("file-slack"); !auto {
+		t.Fatal("default file-slack is not auto")
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--nope", "1"},
