@@ -581,9 +581,10 @@ func (db *DB) applyPart(batch []*Pending) (rest []*Pending) {
 const prefetchWindow = 16
 
 // prefetchAhead has the CPU start loading the leaves of ps's hinted keys
-// (Hint and HintMore; Table.Prefetch), a run of one table at a time; submissions without a
-// hint are passed over. A panic in it fails no write (a hint is only a
-// hint): it is counted (prefetchPanics), for tests.
+// (Hint and HintMore; Table.Prefetch), a run of one table at a time;
+// submissions without a hint are passed over. A panic in it fails no
+// write (a hint is only a hint): it is counted (prefetchPanics), for
+// tests.
 func (db *DB) prefetchAhead(tx *Tx, ps []*Pending) {
 	defer func() {
 		if r := recover(); r != nil {
