@@ -205,21 +205,27 @@ func (job *flushJob) run(db *DB) {
 	// not cached (finishFlush): under random writes to a large tree that
 	// was 85% of a flush's nodes, each copied for nothing.
 	compacted := make(chan []*btree.Node, 1)
-	go func() {
-		out := make([]*btree.Node, 0, len(job.nodes))
-		for _, n := range job.nodes {
-			if n.Filled() || n.Freed() {
-				continue // not cached (finishFlush)
-			}
-			if n.CompactedSize() < n.MemSize()*4/5 {
-				n = n.Compacted()
-			}
-			out = append(out, n)
-		}
-		compacted <- out
-	}()
+	go func() { compacted <- cacheCopies(job.nodes) }()
 	job.err = db.sync()
 	job.cached = <-compacted
+}
+
+// cacheCopies returns what of a flush's nodes the cache is to take
+// (finishFlush): neither the leaves a sequential load left Filled nor the
+// nodes a later commit freed, and a compacted copy of each node that
+// compacting makes at least a fifth smaller.
+func cacheCopies(nodes []*btree.Node) []*btree.Node {
+	out := make([]*btree.Node, 0, len(nodes))
+	for _, n := range nodes {
+		if n.Filled() || n.Freed() {
+			continue
+		}
+		if n.CompactedSize() < n.MemSize()*4/5 {
+			n = n.Compacted()
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // finishFlush makes a written flush the newest state on disk: its pages

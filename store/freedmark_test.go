@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -15,12 +16,7 @@ func TestFreedNodesMarked(t *testing.T) {
 	if err := db.Update(func(tx *Tx) error { return putString(tx, 0, []byte("k"), []byte("v1")) }); err != nil {
 		t.Fatal(err)
 	}
-	var committed []*btree.Node
-	db.umu.RLock()
-	for _, n := range db.unflushed {
-		committed = append(committed, n)
-	}
-	db.umu.RUnlock()
+	committed := unflushedNodes(db)
 	if len(committed) == 0 {
 		t.Fatal("no committed node in memory")
 	}
@@ -41,4 +37,53 @@ func TestFreedNodesMarked(t *testing.T) {
 	if k := freed(); k == 0 {
 		t.Fatalf("none of %d committed nodes marked freed after a commit copied the key's leaf", len(committed))
 	}
+}
+
+// TestFreedNodesNotCached: of a flush's nodes, those a later commit freed
+// are not copied for the cache (cacheCopies), the others are, each once.
+func TestFreedNodesNotCached(t *testing.T) {
+	db := openTemp(t, &Options{Durability: Everysec, FlushInterval: time.Hour, NoInPlace: true, NoWarmCache: true})
+	if err := db.Update(func(tx *Tx) error {
+		for i := range 2000 {
+			if err := putString(tx, 0, []byte(fmt.Sprintf("key:%05d", i)), []byte("value")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nodes := unflushedNodes(db)
+	if len(nodes) < 4 {
+		t.Fatalf("%d committed nodes, want several", len(nodes))
+	}
+	want := map[uint64]bool{}
+	for i, n := range nodes {
+		if i%2 == 0 {
+			n.MarkFreed()
+		} else if !n.Filled() {
+			want[n.ID] = true
+		}
+	}
+	got := map[uint64]bool{}
+	for _, n := range cacheCopies(nodes) {
+		if n.Freed() || !want[n.ID] || got[n.ID] {
+			t.Fatalf("node %d copied for the cache: freed %v, expected %v, twice %v", n.ID, n.Freed(), want[n.ID], got[n.ID])
+		}
+		got[n.ID] = true
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d nodes copied for the cache, want the %d neither freed nor Filled", len(got), len(want))
+	}
+}
+
+// unflushedNodes is the nodes committed and not yet flushed.
+func unflushedNodes(db *DB) []*btree.Node {
+	db.umu.RLock()
+	defer db.umu.RUnlock()
+	nodes := make([]*btree.Node, 0, len(db.unflushed))
+	for _, n := range db.unflushed {
+		nodes = append(nodes, n)
+	}
+	return nodes
 }
