@@ -22,8 +22,12 @@ type Ctx struct {
 	exec bool  // running inside EXEC
 	quit bool  // close the connection after the reply
 	// sk is the table key of the command's first key, when submit made it
-	// already (for the writer's hint): stored reuses it.
-	sk []byte
+	// already (for the writer's hint): stored reuses it. more are those of
+	// the keys after it that submit hinted (slot.hintMore), in order, and
+	// next the first of them stored has not yet given.
+	sk   []byte
+	more [][]byte
+	next int
 }
 
 // replyError is a Redis error reply ("ERR …", "WRONGTYPE …") returned by a

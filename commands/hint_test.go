@@ -88,7 +88,9 @@ func TestMultiKeyWritesHintEveryKey(t *testing.T) {
 // TestStoredReusesSubmitKey: Ctx.stored gives the table key submit made
 // for the command's first key (the same bytes, not a copy) when asked for
 // that key, and a new, equal-to-storedKey one for any other key, a key
-// that only shares a prefix or a suffix, or when submit made none.
+// that only shares a prefix or a suffix, or when submit made none; and
+// the table keys submit made for the keys after the first, when asked for
+// in their order.
 func TestStoredReusesSubmitKey(t *testing.T) {
 	sk := storedKey([]byte("user:1"))
 	x := &Ctx{sk: sk}
@@ -103,5 +105,16 @@ func TestStoredReusesSubmitKey(t *testing.T) {
 	}
 	if got := (&Ctx{}).stored([]byte("user:1")); string(got) != string(sk) || &got[0] == &sk[0] {
 		t.Fatal("stored without submit's key")
+	}
+	// The keys after the first that submit hinted, asked for in order,
+	// are given as made; a key out of that order gets a new one.
+	more := [][]byte{storedKey([]byte("user:2")), storedKey([]byte("user:3"))}
+	x = &Ctx{sk: sk, more: more}
+	for i, k := range []string{"user:1", "user:2", "user:9", "user:3", "user:2"} {
+		got := x.stored([]byte(k))
+		reused := &got[0] == &sk[0] || &got[0] == &more[0][0] || &got[0] == &more[1][0]
+		if string(got) != string(storedKey([]byte(k))) || reused != (i != 2 && i != 4) {
+			t.Fatalf("ask %d, stored(%q) = %x reused %v", i, k, got, reused)
+		}
 	}
 }

@@ -25,15 +25,29 @@ func storedKey(key []byte) []byte {
 }
 
 // stored is key's table key: the one submit made for the command's first
-// key when key is that key (the writer then neither hashes it again nor
-// allocates), else a new one. Nothing the store is given keeps it past the
-// transaction (Table.Put copies keys into the tree), so the slot that holds
-// it may be reused once the command is answered.
+// key, or for the next of the keys after it it hinted (a multi-key write
+// asks for them in order), when key is that key (the writer then neither
+// hashes it again nor allocates), else a new one. Nothing the store is
+// given keeps it past the transaction (Table.Put copies keys into the
+// tree), so the slot that holds it may be reused once the command is
+// answered.
 func (x *Ctx) stored(key []byte) []byte {
-	if sk := x.sk; len(sk) == hashLen+len(key) && bytes.Equal(sk[hashLen:], key) {
+	if sk := x.sk; isStoredKey(sk, key) {
 		return sk
 	}
+	if x.next < len(x.more) {
+		if sk := x.more[x.next]; isStoredKey(sk, key) {
+			x.next++
+			return sk
+		}
+	}
 	return storedKey(key)
+}
+
+// isStoredKey reports whether sk is key's table key (its hash prefix is
+// key's whenever the rest is key: both come from appendStoredKey).
+func isStoredKey(sk, key []byte) bool {
+	return len(sk) == hashLen+len(key) && bytes.Equal(sk[hashLen:], key)
 }
 
 // appendStoredKey appends key's table key to dst.

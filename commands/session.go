@@ -546,6 +546,7 @@ func (s *slot) hintMore(cmd *command, args [][]byte) {
 		}
 	})
 	s.moreBuf, s.more = buf, more
+	s.x.more = more
 	s.wait.HintMore(more)
 }
 
