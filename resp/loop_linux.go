@@ -278,7 +278,7 @@ func (lp *eventLoop) submit() {
 // in Go's poller when none are ready and nothing is queued (at most a
 // second while an idle timeout is set).
 func (lp *eventLoop) wait() int {
-	n, err := syscall.EpollWait(lp.epfd, lp.events, 0)
+	n, err := rawPoll(lp.epfd, lp.events)
 	if n > 0 || (err != nil && err != syscall.EINTR) {
 		return max(n, 0)
 	}
@@ -297,7 +297,7 @@ func (lp *eventLoop) wait() int {
 	}
 	n = 0
 	_ = lp.raw.Read(func(uintptr) bool {
-		n, err = syscall.EpollWait(lp.epfd, lp.events, 0)
+		n, err = rawPoll(lp.epfd, lp.events)
 		return n > 0 || (err != nil && err != syscall.EINTR && err != syscall.EAGAIN)
 	})
 	lp.sleeping.Store(false)
@@ -398,9 +398,9 @@ func (lp *eventLoop) read(c *Client) {
 	s := cn.sock
 	for {
 		space := cn.rd.Space()
-		n, err := syscall.Read(s.fd, space)
+		n, err := rawRead(s.fd, space)
 		for err == syscall.EINTR {
-			n, err = syscall.Read(s.fd, space)
+			n, err = rawRead(s.fd, space)
 		}
 		switch {
 		case n > 0:
@@ -564,7 +564,7 @@ func (s *loopSock) writePend() error {
 // a failed write marks the socket broken.
 func (s *loopSock) send(b []byte) ([]byte, error) {
 	for len(b) > 0 {
-		n, err := syscall.Write(s.fd, b)
+		n, err := rawWrite(s.fd, b)
 		switch {
 		case n > 0:
 			b = b[n:]

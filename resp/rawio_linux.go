@@ -1,0 +1,67 @@
+//go:build linux
+
+package resp
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// The event loops' socket reads and writes and their epoll_wait with no
+// timeout are made as raw system calls: the runtime is not told, as it is
+// by syscall.Read and friends, that the goroutine entered a call that may
+// block. None of these can block: the sockets and the eventfd are
+// non-blocking and the wait's timeout is zero, so each returns in
+// microseconds (a write copies at most a socket buffer), and a
+// stop-the-world waits no longer than that for one.
+//
+// Why: a call the runtime knows of leaves its processor in the syscall
+// state, and the runtime's monitor (sysmon) takes such a processor away
+// and hands it to another thread when both processors are busy and the
+// call spans two of its 20 us ticks; under many unpipelined clients that
+// happened often enough that the monitor kept its shortest sleep, and
+// the hand-offs cost thread wake-ups and context switches a request
+// (docs/benchmarks-server.md, stop 30). The loop's blocking wait still
+// parks in Go's poller (eventLoop.wait).
+
+// rawRead is read(2) on a non-blocking descriptor; n is -1 on error, as
+// for syscall.Read.
+func rawRead(fd int, p []byte) (int, error) {
+	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), bufAddr(p), uintptr(len(p)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
+// rawWrite is write(2) on a non-blocking descriptor; n is -1 on error, as
+// for syscall.Write.
+func rawWrite(fd int, p []byte) (int, error) {
+	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), bufAddr(p), uintptr(len(p)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
+// rawPoll is epoll_wait(2) with a zero timeout (epoll_pwait with no
+// signal mask, which every Linux architecture has).
+func rawPoll(epfd int, events []syscall.EpollEvent) (int, error) {
+	var p unsafe.Pointer
+	if len(events) > 0 {
+		p = unsafe.Pointer(&events[0])
+	}
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(p), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
+// bufAddr is the address of p's first byte, 0 for an empty p.
+func bufAddr(p []byte) uintptr {
+	if len(p) == 0 {
+		return 0
+	}
+	return uintptr(unsafe.Pointer(&p[0]))
+}
