@@ -23,8 +23,9 @@ type Ctx struct {
 	quit bool  // close the connection after the reply
 	// sk is the table key of the command's first key, when submit made it
 	// already (for the writer's hint): stored reuses it. more are those of
-	// the keys after it that submit hinted (slot.hintMore), in order, and
-	// next the first of them stored has not yet given.
+	// the keys after it that submit hinted (slot.hintMore), or for a read
+	// those of all its keys that touchKeys made, in order, and next the
+	// first of them stored has not yet given.
 	sk   []byte
 	more [][]byte
 	next int

@@ -55,20 +55,21 @@ func (s *slot) apply(tx *store.Tx) error {
 // batch); anything else first waits for those writes, then runs. Consecutive
 // reads share one snapshot.
 type pipeline struct {
-	e     *Engine
-	c     *resp.Client
-	slots []*slot
-	free  []*slot          // slots whose writes have been answered, for reuse
-	held  []*store.Pending // writes prepared by submit, not yet given to the store
-	cmds  [][][]byte       // the commands of the batch
-	reads []*command       // the run of reads being served on one snapshot
-	w     resp.Writer
-	x     Ctx
-	now   time.Time          // when the batch started (CLIENT LIST's idle time)
-	touch store.TouchScratch // for touch
-	tkeys [][]byte           // touchKeys' keys: slices of tbuf
-	tbuf  []byte
-	tends []int
+	e       *Engine
+	c       *resp.Client
+	slots   []*slot
+	free    []*slot          // slots whose writes have been answered, for reuse
+	held    []*store.Pending // writes prepared by submit, not yet given to the store
+	cmds    [][][]byte       // the commands of the batch
+	reads   []*command       // the run of reads being served on one snapshot
+	w       resp.Writer
+	x       Ctx
+	now     time.Time          // when the batch started (CLIENT LIST's idle time)
+	touch   store.TouchScratch // for touch
+	tkeys   [][]byte           // touchKeys' keys: slices of tbuf
+	tbuf    []byte
+	tends   []int
+	tstarts []int // where each read's keys start in tkeys
 	// lastCmd is the command named lastName (as sent) last: check.
 	lastCmd  *command
 	lastName []byte
@@ -606,10 +607,13 @@ func (p *pipeline) view(i int, cmd *command) int {
 	ran := 0
 	err := p.e.db.View(func(tx *store.Tx) error {
 		now := nowMs()
-		p.touchKeys(tx, i, reads)
+		keys, starts := p.touchKeys(tx, i, reads)
 		for k, cmd := range reads {
 			mark := len(w.B)
 			*x = Ctx{e: p.e, c: p.c, args: p.cmds[i+k], w: w, tx: tx, db: p.c.DB(), now: now}
+			if k+1 < len(starts) {
+				x.more = keys[starts[k]:starts[k+1]]
+			}
 			if err := safeRun(cmd.run, x); err != nil {
 				w.Truncate(mark)
 				w.Error(errorReply(err))
@@ -619,6 +623,8 @@ func (p *pipeline) view(i int, cmd *command) int {
 		return nil
 	})
 	*x = Ctx{}
+	clear(p.tkeys)
+	p.tkeys = p.tkeys[:0]
 	if err != nil {
 		for range reads[ran:] {
 			w.Error(errorReply(err))
@@ -637,10 +643,24 @@ func (p *pipeline) view(i int, cmd *command) int {
 // keys are walked (the memory of thousands would push the first out of
 // the cache before their reads run), and the scratch is kept only while
 // small. Touch is only a hint: a panic in it fails no command.
-func (p *pipeline) touchKeys(tx *store.Tx, i int, reads []*command) {
-	defer func() { _ = recover() }()
-	buf, ends := p.tbuf[:0], p.tends[:0]
+//
+// It returns the table keys it made, for the reads to use rather than
+// hash and allocate each again (Ctx.more): read k's are
+// keys[starts[k]:starts[k+1]], in the order of command.eachKey (the last
+// read's may stop short at maxTouch); reads past len(starts)-1 have none.
+// They are slices of p.tbuf, valid until the next call.
+func (p *pipeline) touchKeys(tx *store.Tx, i int, reads []*command) (keys [][]byte, starts []int) {
+	defer func() {
+		if recover() != nil {
+			keys, starts = nil, nil
+		}
+	}()
+	buf, ends, starts := p.tbuf[:0], p.tends[:0], p.tstarts[:0]
 	for k, cmd := range reads {
+		if len(ends) >= maxTouch {
+			break
+		}
+		starts = append(starts, len(ends))
 		cmd.eachKey(p.cmds[i+k], func(key []byte) {
 			if uint64(len(key)) <= MaxKeyLen && len(ends) < maxTouch {
 				buf = appendStoredKey(buf, key)
@@ -648,20 +668,21 @@ func (p *pipeline) touchKeys(tx *store.Tx, i int, reads []*command) {
 			}
 		})
 	}
-	if len(ends) > 1 {
-		keys, start := p.tkeys[:0], 0
-		for _, end := range ends {
-			keys = append(keys, buf[start:end:end])
-			start = end
-		}
-		tx.Table(uint32(p.c.DB())).Touch(keys, &p.touch)
-		clear(keys)
-		p.tkeys = keys[:0]
+	starts = append(starts, len(ends))
+	keys, start := p.tkeys[:0], 0
+	for _, end := range ends {
+		keys = append(keys, buf[start:end:end])
+		start = end
 	}
+	if len(keys) > 1 {
+		tx.Table(uint32(p.c.DB())).Touch(keys, &p.touch)
+	}
+	p.tkeys, p.tstarts = keys, starts
 	p.tbuf, p.tends = buf[:0], ends[:0]
 	if cap(p.tbuf) > maxTouchBuf {
 		p.tbuf = nil
 	}
+	return keys, starts
 }
 
 // maxTouch is how many keys touchKeys walks at most, and maxTouchBuf the

@@ -208,7 +208,7 @@ func (lp *eventLoop) signal() {
 	}
 	one := [8]byte{1}
 	for {
-		_, err := syscall.Write(lp.evfd, one[:])
+		_, err := rawWrite(lp.evfd, one[:])
 		if err != syscall.EINTR {
 			return // EAGAIN: the counter is full, so the loop is woken anyway
 		}
@@ -248,7 +248,7 @@ func (lp *eventLoop) run() {
 		for _, ev := range lp.events[:n] {
 			if ev.Fd == int32(lp.evfd) {
 				var b [8]byte
-				_, _ = syscall.Read(lp.evfd, b[:])
+				_, _ = rawRead(lp.evfd, b[:])
 				continue
 			}
 			if c := lp.conns[ev.Fd]; c != nil {
