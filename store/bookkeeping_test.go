@@ -39,7 +39,7 @@ func checkWriterBookkeeping(db *DB) error {
 			return fmt.Errorf("flush-set node %d at index %d holds place %d", n.ID, i, n.Pos)
 		}
 		marked[n] = true
-		if u := db.unflushed[n.ID]; u != n {
+		if u, _ := db.unflushed.get(n.ID); u != n {
 			return fmt.Errorf("flush-set node %d (txn %d) is not the unflushed set's node under its id (%p vs %p)", n.ID, n.Txn, u, n)
 		}
 		if v, ok := db.cache.Peek(n.ID); ok {
@@ -60,7 +60,7 @@ func checkWriterBookkeeping(db *DB) error {
 			inflight[n] = true
 		}
 	}
-	for id, n := range db.unflushed {
+	for id, n := range db.unflushed.all() {
 		if n.Mark&markSaved != 0 {
 			return fmt.Errorf("unflushed node %d keeps markSaved", id)
 		}
@@ -153,7 +153,7 @@ func checkWriterBookkeeping(db *DB) error {
 	}
 	for k := range live {
 		id := k[0]
-		u, ok := db.unflushed[id]
+		u, ok := db.unflushed.get(id)
 		if !ok || u.Txn != k[1] {
 			continue
 		}

@@ -10,8 +10,9 @@ import (
 )
 
 // TestPanicWhileLeadingFailsStore: a panic in apply outside the write
-// function's own recover (here commit writing to a flush set made nil; in
-// the field any bug in commit, logCommit, kickFlush...) must not unwind a
+// function's own recover (here commit meeting a nil node the write put in
+// its list of superseded nodes; in the field any bug in commit, logCommit,
+// kickFlush...) must not unwind a
 // leading submitter with the writer's role held: when the caller
 // recovers it (commands' safeRun around EXEC's Update does), later
 // submissions, Flush and Close would wait forever. The store fails
@@ -22,10 +23,13 @@ func TestPanicWhileLeadingFailsStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.control(func() error { db.unflushed = nil; return nil }); err != nil {
-		t.Fatal(err)
+	put := func(tx *Tx) error {
+		if err := putString(tx, 0, []byte("k"), []byte("v")); err != nil {
+			return err
+		}
+		tx.w.superseded = append(tx.w.superseded, nil) // commit panics on it
+		return nil
 	}
-	put := func(tx *Tx) error { return putString(tx, 0, []byte("k"), []byte("v")) }
 	func() {
 		defer func() {
 			if r := recover(); r != nil {

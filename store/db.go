@@ -48,7 +48,7 @@ type DB struct {
 	// unflushed holds committed nodes not yet written (or freed before
 	// being written, while readers may still reach them).
 	umu        sync.RWMutex
-	unflushed  map[uint64]*btree.Node
+	unflushed  nodeTable
 	nUnflushed atomic.Int64 // len(unflushed), read without the lock
 
 	// live lists, in txn order, the published states that readers may
@@ -218,17 +218,16 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	f := page.NewFile(b, lock, o.PageSize)
 	db := &DB{
-		pressure:  pressure{start: time.Now()},
-		dir:       dir,
-		opts:      o,
-		file:      f,
-		cache:     page.NewCache(o.CacheSize),
-		unflushed: map[uint64]*btree.Node{},
-		flushed:   map[uint64]page.RunSum{},
-		wake:      make(chan struct{}, 1),
-		ended:     make(chan struct{}, 1),
-		ctl:       make(chan func()),
-		done:      make(chan struct{}),
+		pressure: pressure{start: time.Now()},
+		dir:      dir,
+		opts:     o,
+		file:     f,
+		cache:    page.NewCache(o.CacheSize),
+		flushed:  map[uint64]page.RunSum{},
+		wake:     make(chan struct{}, 1),
+		ended:    make(chan struct{}, 1),
+		ctl:      make(chan func()),
+		done:     make(chan struct{}),
 	}
 	db.pageBufs.New = func() any {
 		b := make([]byte, f.PageSize())

@@ -267,7 +267,7 @@ func (db *DB) finishFlush(job *flushJob) error {
 	for _, n := range job.nodes {
 		db.dropUnflushed(n.ID)
 	}
-	db.nUnflushed.Store(int64(len(db.unflushed)))
+	db.nUnflushed.Store(int64(db.unflushed.len()))
 	db.umu.Unlock()
 	db.release()
 	var err error

@@ -81,8 +81,8 @@ func TestFreedNodesNotCached(t *testing.T) {
 func unflushedNodes(db *DB) []*btree.Node {
 	db.umu.RLock()
 	defer db.umu.RUnlock()
-	nodes := make([]*btree.Node, 0, len(db.unflushed))
-	for _, n := range db.unflushed {
+	nodes := make([]*btree.Node, 0, db.unflushed.len())
+	for _, n := range db.unflushed.all() {
 		nodes = append(nodes, n)
 	}
 	return nodes

@@ -63,7 +63,7 @@ func (db *DB) unflushedNode(id uint64) (*btree.Node, bool) {
 		return nil, false
 	}
 	db.umu.RLock()
-	n, ok := db.unflushed[id]
+	n, ok := db.unflushed.get(id)
 	db.umu.RUnlock()
 	return n, ok
 }
@@ -178,7 +178,7 @@ func (w *wtx) Node(ref page.Ref) (*btree.Node, error) {
 	}
 	// The writer's role alone changes the unflushed set: no lock to read
 	// it here (a mismatched txn is reported by node).
-	if n, ok := w.db.unflushed[ref.ID]; ok && n.Txn == ref.Txn {
+	if n, ok := w.db.unflushed.get(ref.ID); ok && n.Txn == ref.Txn {
 		return n, nil
 	}
 	return w.db.node(ref)
@@ -194,7 +194,7 @@ func (w *wtx) Peek(ref page.Ref) *btree.Node {
 			return n
 		}
 	}
-	if n, ok := w.db.unflushed[ref.ID]; ok { // no lock: see Node
+	if n, ok := w.db.unflushed.get(ref.ID); ok { // no lock: see Node
 		return n
 	}
 	if v, ok := w.db.cache.Peek(ref.ID); ok {
@@ -231,7 +231,7 @@ func (w *wtx) unlist(id uint64) {
 func (w *wtx) free(id uint64, n int) {
 	var nd *btree.Node
 	if n == 1 {
-		nd = w.db.unflushed[id]
+		nd, _ = w.db.unflushed.get(id)
 	}
 	w.freeRun(id, n, nd)
 }

@@ -120,7 +120,7 @@ func TestSpareGuardsReusedIDs(t *testing.T) {
 			n = leaf.Clone()
 			n.ID, n.Txn = id, freedIn-tc.age
 			db.umu.Lock()
-			db.unflushed[id] = n
+			db.unflushed.set(id, n)
 			db.umu.Unlock()
 			before = db.spare.Len()
 			db.release()

@@ -644,12 +644,12 @@ func (db *DB) commit(tx *Tx) error {
 	// its making (HeldNew; remembered children, btree/swizzle.go).
 	db.umu.Lock()
 	for id, n := range w.dirty {
-		if old, ok := db.unflushed[id]; ok && old != n {
+		if old, ok := db.unflushed.get(id); ok && old != n {
 			old.Held(false)
 		}
-		db.unflushed[id] = n
+		db.unflushed.set(id, n)
 	}
-	db.nUnflushed.Store(int64(len(db.unflushed)))
+	db.nUnflushed.Store(int64(db.unflushed.len()))
 	db.umu.Unlock()
 	for _, n := range w.dirty {
 		db.flushSet.add(n) // nodes changed in place are not in w.dirty: in the set already
@@ -670,9 +670,9 @@ func (db *DB) commit(tx *Tx) error {
 // (btree/swizzle.go), and returns it (nil if it was not there). db.umu is
 // held.
 func (db *DB) dropUnflushed(id uint64) *btree.Node {
-	n, ok := db.unflushed[id]
+	n, ok := db.unflushed.get(id)
 	if ok {
-		delete(db.unflushed, id)
+		db.unflushed.del(id)
 		n.Held(false)
 	}
 	return n
@@ -712,7 +712,7 @@ func (db *DB) release() {
 			evict = append(evict, r.id)
 		}
 	}
-	db.nUnflushed.Store(int64(len(db.unflushed)))
+	db.nUnflushed.Store(int64(db.unflushed.len()))
 	db.umu.Unlock()
 	db.evict(evict)
 }
