@@ -18,9 +18,11 @@ import (
 // from the chunk.
 //
 // Invariants: chunks[c], when not nil, holds the nodes of ids
-// c*nodeChunk to (c+1)*nodeChunk-1, n of them (n > 0: a chunk left empty
-// is dropped, so memory follows the ids in use, a chunk of 2 KiB for at
-// most nodeChunk nodes); size is the count over all chunks. It has no
+// c*nodeChunkLen to (c+1)*nodeChunkLen-1, n of them (n > 0: a chunk left
+// empty is dropped, so memory follows the ids in use, a chunk of 2 KiB for
+// at most nodeChunkLen nodes); size is the count over all chunks. The
+// top-level slice is not shrunk: one pointer for every nodeChunkLen ids up
+// to the highest set, 8 MB for a 1 TB file of 4 KiB pages. It has no
 // lock of its own: DB.umu guards it as it guarded the map (the writer's
 // role alone changes it and may read it without the lock).
 type nodeTable struct {
