@@ -29,6 +29,9 @@ type state struct {
 	// current readers registered (unix ns, by DB.clock).
 	refs  atomic.Int64
 	since atomic.Int64
+	// read is set when a reader registers, and cleared by the writer's
+	// background tick (readersCame).
+	read atomic.Bool
 }
 
 // DB is an open database. All methods are safe for concurrent use.
@@ -575,6 +578,9 @@ func (db *DB) register() (*state, error) {
 				if v == 0 {
 					st.since.Store(db.clock.Load())
 				}
+				if !st.read.Load() {
+					st.read.Store(true)
+				}
 				return st, nil
 			}
 			continue
@@ -589,6 +595,17 @@ func (db *DB) register() (*state, error) {
 }
 
 func (db *DB) unregister(st *state) { st.refs.Add(-1) }
+
+// readersCame reports whether a reader is on the current state or
+// registered on it since the last call. Writer goroutine only.
+func (db *DB) readersCame() bool {
+	st := db.cur.Load()
+	if st.read.Load() {
+		st.read.Store(false)
+		return true
+	}
+	return st.refs.Load() > 0
+}
 
 // oldestReader is the oldest snapshot txn a reader holds, or the current
 // txn. It retires older states without readers. Writer goroutine only.

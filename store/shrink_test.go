@@ -311,3 +311,35 @@ func TestIdleMovesMetaOffTail(t *testing.T) {
 		db.Close()
 	}
 }
+
+// TestRelocationYieldsToReaders: an idle tick takes one relocation step
+// when a reader came since the last tick (readersCame), and up to
+// relocateSteps when none did: after random deletes leave relocation
+// work, a tick after a read commits at most two txns (the step, and an
+// idle flush's empty commit), and a tick with no reader more (it fails
+// so without the check).
+func TestRelocationYieldsToReaders(t *testing.T) {
+	db, err := Open(t.TempDir(), &Options{Durability: Everysec, FlushInterval: time.Hour, NoWarmCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	loadThenDelete(t, db, rand.New(rand.NewPCG(3, 4)), 20_000)
+	tick := func() uint64 {
+		t.Helper()
+		before := db.Stats().TxID
+		if err := db.control(func() error { db.background(true); return db.Failed() }); err != nil {
+			t.Fatal(err)
+		}
+		return db.Stats().TxID - before
+	}
+	if err := db.View(func(*Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n := tick(); n > 2 {
+		t.Fatalf("a tick after a read committed %d txns, want at most 2 (one relocation step)", n)
+	}
+	if n := tick(); n <= 2 {
+		t.Fatalf("a tick with no reader committed %d txns, want the relocation steps of a file mostly free", n)
+	}
+}

@@ -13,6 +13,10 @@ import (
 // relocateIdle is how long writes must pause before relocation runs.
 const relocateIdle = time.Second
 
+// relocateSteps is how many relocation steps an idle tick takes at most
+// while no reader comes (background).
+const relocateSteps = 16
+
 // maxBatch bounds the submissions applied in one transaction.
 const maxBatch = 4096
 
@@ -435,8 +439,15 @@ func (db *DB) background(force bool) {
 		}
 	}
 	// Move high pages lower so the free tail can be cut off, once writes
-	// have paused for a while (it competes with them otherwise).
-	for i := 0; i < 16 && db.nothingWaiting() && (force || time.Since(db.lastApply) >= relocateIdle); i++ {
+	// have paused for a while (it competes with them otherwise), and one
+	// step a tick only while readers come (each step's copies and publish
+	// cost their look-ups: the branches they find are new, with no
+	// remembered children).
+	steps := relocateSteps
+	if db.readersCame() {
+		steps = 1
+	}
+	for i := 0; i < steps && db.nothingWaiting() && (force || time.Since(db.lastApply) >= relocateIdle); i++ {
 		moved, err := db.relocateStep()
 		if err != nil {
 			db.fail(err)
