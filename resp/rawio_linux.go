@@ -26,18 +26,19 @@ import (
 
 // rawRead is read(2) on a non-blocking descriptor; n is -1 on error, as
 // for syscall.Read.
-func rawRead(fd int, p []byte) (int, error) {
-	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), bufAddr(p), uintptr(len(p)))
-	if e != 0 {
-		return -1, e
-	}
-	return int(r), nil
-}
+func rawRead(fd int, p []byte) (int, error) { return rawIO(syscall.SYS_READ, fd, p) }
 
 // rawWrite is write(2) on a non-blocking descriptor; n is -1 on error, as
 // for syscall.Write.
-func rawWrite(fd int, p []byte) (int, error) {
-	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), bufAddr(p), uintptr(len(p)))
+func rawWrite(fd int, p []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, p) }
+
+// rawIO makes system call trap (read or write) on fd with p's bytes.
+func rawIO(trap uintptr, fd int, p []byte) (int, error) {
+	var addr uintptr
+	if len(p) > 0 {
+		addr = uintptr(unsafe.Pointer(&p[0]))
+	}
+	r, _, e := syscall.RawSyscall(trap, uintptr(fd), addr, uintptr(len(p)))
 	if e != 0 {
 		return -1, e
 	}
@@ -56,12 +57,4 @@ func rawPoll(epfd int, events []syscall.EpollEvent) (int, error) {
 		return -1, e
 	}
 	return int(r), nil
-}
-
-// bufAddr is the address of p's first byte, 0 for an empty p.
-func bufAddr(p []byte) uintptr {
-	if len(p) == 0 {
-		return 0
-	}
-	return uintptr(unsafe.Pointer(&p[0]))
 }
