@@ -32,13 +32,12 @@ func rawRead(fd int, p []byte) (int, error) { return rawIO(syscall.SYS_READ, fd,
 // for syscall.Write.
 func rawWrite(fd int, p []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, p) }
 
-// rawIO makes system call trap (read or write) on fd with p's bytes.
+// rawIO makes system call trap (read or write) on fd with p's bytes. The
+// buffer's address is converted in the call itself, so that the compiler
+// keeps it in place until the call returns (unsafe.Pointer's rule for
+// system calls: p may be on the goroutine's stack, which can move).
 func rawIO(trap uintptr, fd int, p []byte) (int, error) {
-	var addr uintptr
-	if len(p) > 0 {
-		addr = uintptr(unsafe.Pointer(&p[0]))
-	}
-	r, _, e := syscall.RawSyscall(trap, uintptr(fd), addr, uintptr(len(p)))
+	r, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
 	if e != 0 {
 		return -1, e
 	}
@@ -48,11 +47,7 @@ func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 // rawPoll is epoll_wait(2) with a zero timeout (epoll_pwait with no
 // signal mask, which every Linux architecture has).
 func rawPoll(epfd int, events []syscall.EpollEvent) (int, error) {
-	var p unsafe.Pointer
-	if len(events) > 0 {
-		p = unsafe.Pointer(&events[0])
-	}
-	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(p), uintptr(len(events)), 0, 0, 0)
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), 0, 0, 0)
 	if e != 0 {
 		return -1, e
 	}
