@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/digby-db/digby/resp"
+	"github.com/digby-db/digby/store"
 	"github.com/tidwall/redcon"
 )
 
@@ -116,5 +117,48 @@ func TestStoredReusesSubmitKey(t *testing.T) {
 		if string(got) != string(storedKey([]byte(k))) || reused != (i != 2 && i != 4) {
 			t.Fatalf("ask %d, stored(%q) = %x reused %v", i, k, got, reused)
 		}
+	}
+}
+
+// TestHintMoreKeys: the keys a multi-key write hints after its first are
+// the table keys of its later keys, in order, leaving out keys too long
+// to hint, at most maxHintMore of them, each capped so that it cannot
+// grow into the next; a write of one key (or one hintable key) hints none.
+func TestHintMoreKeys(t *testing.T) {
+	e := newTestEngine(t)
+	mset, rejected := e.resolve([][]byte{[]byte("MSET"), []byte("k"), []byte("v")})
+	if rejected != "" {
+		t.Fatalf("MSET: %s", rejected)
+	}
+	long := string(make([]byte, maxHintKey+1))
+	args := [][]byte{[]byte("MSET")}
+	var want []string // the keys hinted after the first
+	for i := range maxHintMore + 10 {
+		k := fmt.Sprintf("k%d", i)
+		if i == 3 {
+			k = long
+		}
+		args = append(args, []byte(k), []byte("v"))
+		if i > 0 && k != long && len(want) < maxHintMore {
+			want = append(want, k)
+		}
+	}
+	s := &slot{wait: store.NewPending(nil)}
+	s.hintMore(mset, args)
+	if len(s.more) != len(want) {
+		t.Fatalf("%d keys hinted after the first, want %d", len(s.more), len(want))
+	}
+	for i, k := range want {
+		if string(s.more[i]) != string(storedKey([]byte(k))) || cap(s.more[i]) != len(s.more[i]) {
+			t.Fatalf("hinted key %d: %x (cap %d), want the table key of %q, capped", i, s.more[i], cap(s.more[i]), k)
+		}
+	}
+	if len(s.x.more) != len(want) {
+		t.Fatalf("the command's Ctx has %d of the keys", len(s.x.more))
+	}
+	one := &slot{wait: store.NewPending(nil)}
+	one.hintMore(mset, [][]byte{[]byte("MSET"), []byte("a"), []byte("v"), []byte(long), []byte("v")})
+	if len(one.more) != 0 || one.x.more != nil {
+		t.Fatalf("a write with one hintable key hinted %d more", len(one.more))
 	}
 }

@@ -55,6 +55,18 @@ func appendStoredKey(dst, key []byte) []byte {
 	return append(binary.BigEndian.AppendUint64(dst, xxhash.Sum64(key)), key...)
 }
 
+// splitKeys appends to keys the table keys laid end to end in buf, each
+// ending at its entry of ends (as appendStoredKey appended them), capped
+// so that appending to one cannot overwrite the next.
+func splitKeys(keys [][]byte, buf []byte, ends []int) [][]byte {
+	start := 0
+	for _, end := range ends {
+		keys = append(keys, buf[start:end:end])
+		start = end
+	}
+	return keys
+}
+
 // userKey is the Redis key of a table key.
 func userKey(sk []byte) []byte {
 	if len(sk) < hashLen {

@@ -29,10 +29,12 @@ type slot struct {
 	run  func(*store.Tx) error // apply, bound once per slot (a method value allocates)
 	buf  [16]byte              // room for short replies (+OK, :n) without a second allocation
 	key  []byte                // the stored key hinted to the writer (store.Pending.Hint)
-	// more and moreBuf: the stored keys after the first that a multi-key
-	// write hints (store.Pending.HintMore), in one buffer.
-	more    [][]byte
-	moreBuf []byte
+	// more: the stored keys after the first that a multi-key write hints
+	// (store.Pending.HintMore), slices of moreBuf, each ending at its
+	// entry of moreEnds.
+	more     [][]byte
+	moreBuf  []byte
+	moreEnds []int
 }
 
 // maxHintMore is how many keys after the first a write hints: a DEL of
@@ -520,35 +522,23 @@ func (p *pipeline) submit(cmd *command, args [][]byte) {
 // them the writer's descents for those keys wait for memory one after
 // another, a third of an MSET's time.
 func (s *slot) hintMore(cmd *command, args [][]byte) {
-	// The buffer is sized first, so that the keys' slices into it stay
-	// valid as it fills.
-	n, size := 0, 0
-	cmd.eachKey(args, func(key []byte) {
-		if n <= maxHintMore && len(key) <= maxHintKey {
-			n++
-			size += hashLen + len(key)
-		}
-	})
-	if n <= 1 {
-		return
-	}
-	if cap(s.moreBuf) < size {
-		s.moreBuf = make([]byte, 0, size)
-	}
-	buf, more, i := s.moreBuf[:0], s.more[:0], 0
+	buf, ends, i := s.moreBuf[:0], s.moreEnds[:0], 0
 	cmd.eachKey(args, func(key []byte) {
 		if i <= maxHintMore && len(key) <= maxHintKey {
 			if i > 0 { // the first is Hint's
-				at := len(buf)
 				buf = appendStoredKey(buf, key)
-				more = append(more, buf[at:len(buf):len(buf)])
+				ends = append(ends, len(buf))
 			}
 			i++
 		}
 	})
-	s.moreBuf, s.more = buf, more
-	s.x.more = more
-	s.wait.HintMore(more)
+	s.moreBuf, s.moreEnds = buf, ends
+	if len(ends) == 0 {
+		return
+	}
+	s.more = splitKeys(s.more[:0], buf, ends)
+	s.x.more = s.more
+	s.wait.HintMore(s.more)
 }
 
 // submitExec submits an EXEC to the writer as a write, so that an event
@@ -669,11 +659,7 @@ func (p *pipeline) touchKeys(tx *store.Tx, i int, reads []*command) (keys [][]by
 		})
 	}
 	starts = append(starts, len(ends))
-	keys, start := p.tkeys[:0], 0
-	for _, end := range ends {
-		keys = append(keys, buf[start:end:end])
-		start = end
-	}
+	keys = splitKeys(p.tkeys[:0], buf, ends)
 	if len(keys) > 1 {
 		tx.Table(uint32(p.c.DB())).Touch(keys, &p.touch)
 	}
