@@ -596,15 +596,17 @@ func (db *DB) register() (*state, error) {
 
 func (db *DB) unregister(st *state) { st.refs.Add(-1) }
 
-// readersCame reports whether a reader is on the current state or
-// registered on it since the last call. Writer goroutine only.
+// readersCame reports whether a reader registered on the current state
+// since the last call. (A reader that registered before and is still on
+// it is not counted: the pages it holds keep relocation from moving
+// anything past its first step anyway.) Writer goroutine only.
 func (db *DB) readersCame() bool {
 	st := db.cur.Load()
 	if st.read.Load() {
 		st.read.Store(false)
 		return true
 	}
-	return st.refs.Load() > 0
+	return false
 }
 
 // oldestReader is the oldest snapshot txn a reader holds, or the current
