@@ -1,10 +1,6 @@
 package store
 
-import (
-	"iter"
-
-	"github.com/digby-db/digby/btree"
-)
+import "github.com/digby-db/digby/btree"
 
 // nodeTable is the unflushed set (DB.unflushed): committed nodes by page
 // id. The writer looks a node up there at every level of every descent
@@ -92,20 +88,3 @@ func (t *nodeTable) del(id uint64) {
 
 // len is how many nodes the table holds.
 func (t *nodeTable) len() int { return t.size }
-
-// all yields the table's nodes by page id, in id order. The table must
-// not change during the iteration.
-func (t *nodeTable) all() iter.Seq2[uint64, *btree.Node] {
-	return func(yield func(uint64, *btree.Node) bool) {
-		for c, ch := range t.chunks {
-			if ch == nil {
-				continue
-			}
-			for i, n := range ch.nodes {
-				if n != nil && !yield(uint64(c)*nodeChunkLen+uint64(i), n) {
-					return
-				}
-			}
-		}
-	}
-}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"iter"
 	"math/rand/v2"
 	"testing"
 
@@ -73,6 +74,24 @@ func TestNodeTableModel(t *testing.T) {
 		}
 		if tb.len() != 0 {
 			t.Fatalf("seed %d: len %d after every node was deleted", seed, tb.len())
+		}
+	}
+}
+
+// all yields the table's nodes by page id, in id order (for tests: the
+// writer's bookkeeping checks walk the set). The table must not change
+// during the iteration.
+func (t *nodeTable) all() iter.Seq2[uint64, *btree.Node] {
+	return func(yield func(uint64, *btree.Node) bool) {
+		for c, ch := range t.chunks {
+			if ch == nil {
+				continue
+			}
+			for i, n := range ch.nodes {
+				if n != nil && !yield(uint64(c)*nodeChunkLen+uint64(i), n) {
+					return
+				}
+			}
 		}
 	}
 }
