@@ -10,8 +10,9 @@ import (
 // TestHintsChangeNothing: writers submitting puts and deletes with every
 // kind of hint (the key written, another key, another table, a key too
 // long for a tree, none; more keys, HintMore, of those kinds and empty)
-// leave the tables exactly as a model has them and the file consistent: the writer only prefetches what hints name
-// (prefetchAhead), so a wrong hint costs time, never a wrong result.
+// leave the tables exactly as a model has them and the file consistent:
+// the writer only prefetches what hints name (prefetchAhead), so a wrong
+// hint costs time, never a wrong result.
 // Workers own disjoint keys, so each one's model is exact whatever the
 // order batches form in; large batches exercise the prefetch windows.
 func TestHintsChangeNothing(t *testing.T) {
