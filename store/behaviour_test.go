@@ -229,7 +229,7 @@ func TestExpireDue(t *testing.T) {
 			s.expires++
 		}
 		s.exp = e.Root
-		tx.tables[0] = s
+		tx.tables.set(0, s)
 		return nil
 	}); err != nil {
 		t.Fatal(err)

@@ -79,6 +79,7 @@ type DB struct {
 	txEvicts     []uint64
 	txSuperseded []*btree.Node
 	txInPlace    []*btree.Node // the last transaction's wtx.inplace, for the next
+	txTables     []tableEnt    // the last transaction's Tx.tables array, for the next
 	spare        btree.Spare   // arrays of dropped nodes, for the writer's copies (writer.go)
 	nextTxn      uint64
 	lastApply    time.Time

@@ -115,7 +115,7 @@ type savepoint struct {
 	superseded        int
 	unlisted          int
 	mark              page.Mark
-	tables            map[uint32]tableState
+	tables            tableStates
 	catalog           page.Ref
 	nextVersion       uint64
 	dropSeq           uint64

@@ -204,7 +204,7 @@ func (t *Table) writeChunks(key []byte, v btree.Value, ct *chunkTable, off uint6
 		return t.wrap(err)
 	}
 	s.root = m.Root
-	t.tx.tables[t.n] = s
+	t.tx.tables.set(t.n, s)
 	return nil
 }
 

@@ -147,7 +147,7 @@ func (tx *Tx) finishMoved(pend movedChunks) error {
 			return err
 		}
 		s.root = m.Root
-		tx.tables[mv.table] = s
+		tx.tables.set(mv.table, s)
 	}
 	return nil
 }
@@ -246,7 +246,7 @@ func (tx *Tx) relocateOverflow(id uint64, h page.Header, pend movedChunks) (bool
 		return false, err
 	}
 	s.root = m.Root
-	tx.tables[table] = *s
+	tx.tables.set(table, *s)
 	return true, nil
 }
 
@@ -340,7 +340,7 @@ func (tx *Tx) relocate(n *btree.Node) (bool, error) {
 				} else {
 					s.exp = tr.Root
 				}
-				tx.tables[t] = s
+				tx.tables.set(t, s)
 				return true, nil
 			}
 		}

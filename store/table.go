@@ -159,7 +159,7 @@ func (t *Table) put(key []byte, v *btree.Value) (err error) {
 	if err := t.reindex(&s, &e, tk, old.ExpireAt, replaced, v.ExpireAt); err != nil {
 		return err
 	}
-	tx.tables[t.n] = s
+	tx.tables.set(t.n, s)
 	tx.w.log.put(t.n, key, v)
 	return nil
 }
@@ -230,7 +230,7 @@ func (t *Table) deleteTK(key []byte) (_ bool, err error) {
 	if err := t.reindex(&s, &e, key, old.ExpireAt, true, 0); err != nil {
 		return false, err
 	}
-	t.tx.tables[t.n] = s
+	t.tx.tables.set(t.n, s)
 	t.tx.w.log.del(t.n, key)
 	return true, nil
 }
@@ -276,7 +276,7 @@ func (t *Table) setExpireTK(key []byte, expireAt int64, version uint64) (_ bool,
 	if err := t.reindex(&s, &e, key, oldAt, true, expireAt); err != nil {
 		return false, err
 	}
-	tx.tables[t.n] = s
+	tx.tables.set(t.n, s)
 	tx.w.log.expire(t.n, key, expireAt, version)
 	return true, nil
 }
@@ -357,7 +357,7 @@ func (t *Table) ExpireDue(now int64, limit int) ([][]byte, error) {
 		} else if dropped {
 			s.expires--
 			s.exp = e.Root
-			t.tx.tables[t.n] = s
+			t.tx.tables.set(t.n, s)
 		}
 	}
 	return out, nil

@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
-	"maps"
 
 	"github.com/digby-db/digby/btree"
 	"github.com/digby-db/digby/page"
@@ -64,7 +63,7 @@ type Tx struct {
 
 	// Writer-only state.
 	catalog     btree.Tree
-	tables      map[uint32]tableState
+	tables      tableStates
 	nextVersion uint64
 	dropSeq     uint64 // next pending-drop sequence (0 = not loaded)
 
@@ -115,7 +114,7 @@ func (tx *Tx) catalogTree() *btree.Tree {
 // tableState returns table n's state (zero for a table never written).
 func (tx *Tx) tableState(n uint32) (tableState, error) {
 	if tx.w != nil {
-		if s, ok := tx.tables[n]; ok {
+		if s, ok := tx.tables.get(n); ok {
 			return s, nil
 		}
 	} else if n < uint32(len(tx.st.tables)) {
@@ -134,7 +133,7 @@ func (tx *Tx) tableState(n uint32) (tableState, error) {
 		}
 	}
 	if tx.w != nil {
-		tx.tables[n] = s
+		tx.tables.set(n, s)
 	} else if n < uint32(len(tx.st.tables)) {
 		tx.st.tables[n].Store(&s)
 	}
@@ -146,10 +145,10 @@ func (tx *Tx) Tables() ([]uint32, error) {
 	seen := map[uint32]bool{}
 	var out []uint32
 	if tx.w != nil {
-		for n, s := range tx.tables {
-			seen[n] = true
-			if s.count > 0 {
-				out = append(out, n)
+		for _, e := range tx.tables.ents {
+			seen[e.n] = true
+			if e.s.count > 0 {
+				out = append(out, e.n)
 			}
 		}
 	}
@@ -207,7 +206,8 @@ func (tx *Tx) SwapTables(a, b uint32) error {
 	if err != nil {
 		return err
 	}
-	tx.tables[a], tx.tables[b] = sb, sa
+	tx.tables.set(a, sb)
+	tx.tables.set(b, sa)
 	return nil
 }
 
@@ -226,7 +226,7 @@ func (tx *Tx) ClearTable(n uint32) error {
 			return err
 		}
 	}
-	tx.tables[n] = tableState{}
+	tx.tables.set(n, tableState{})
 	return nil
 }
 
@@ -234,7 +234,7 @@ func (tx *Tx) ClearTable(n uint32) error {
 // records a few nodes: a leaf and its path).
 const maxKeptUndoLogs = 64
 
-// keptSavepointNodes is the most nodes (or tables) a savepoint's maps may
+// keptSavepointNodes is the most nodes (or tables) a savepoint's lists may
 // have held for the next savepoint to reuse them (emptied): a write
 // command touches a few, an EXEC of thousands of writes many.
 const keptSavepointNodes = 256
@@ -244,8 +244,8 @@ func (tx *Tx) savepoint() {
 	w := tx.w
 	sp := &tx.db.spBuf
 	sp.created, sp.recorded = kept(sp.created, keptSavepointNodes), kept(sp.recorded, keptSavepointNodes)
-	sp.tables = emptied(sp.tables, keptSavepointNodes)
-	maps.Copy(sp.tables, tx.tables)
+	sp.tables.reset(keptSavepointNodes)
+	sp.tables.copyFrom(&tx.tables)
 	sp.allocs, sp.freed = len(w.allocs), len(w.freed)
 	sp.evicts, sp.superseded, sp.unlisted = len(w.evicts), len(w.superseded), len(w.unlisted)
 	sp.mark = tx.db.alloc.Mark()
@@ -285,8 +285,7 @@ func (tx *Tx) rollback() {
 	w.evicts = w.evicts[:sp.evicts]
 	clear(w.superseded[sp.superseded:])
 	w.superseded = w.superseded[:sp.superseded]
-	clear(tx.tables) // sp.tables is reused by the next savepoint: copy back
-	maps.Copy(tx.tables, sp.tables)
+	tx.tables.copyFrom(&sp.tables) // sp.tables is reused by the next savepoint: copy back
 	tx.catalog.Root = sp.catalog
 	tx.nextVersion = sp.nextVersion
 	tx.dropSeq = sp.dropSeq
@@ -311,7 +310,8 @@ func (tx *Tx) release() {
 
 // writeCatalog stores every table state changed in this txn.
 func (tx *Tx) writeCatalog() error {
-	for n, s := range tx.tables {
+	for _, e := range tx.tables.ents {
+		n, s := e.n, e.s
 		var cur tableState
 		v, ok, err := tx.catalog.Get(tableKey(n))
 		if err != nil {

@@ -485,7 +485,7 @@ func (db *DB) beginWrite() *Tx {
 	return &Tx{
 		db: db, st: st, w: w,
 		catalog:     btree.Tree{P: w, Root: st.catalog},
-		tables:      map[uint32]tableState{},
+		tables:      tableStates{ents: db.txTables[:0]},
 		nextVersion: st.nextVersion,
 	}
 }
@@ -668,6 +668,7 @@ func (db *DB) commit(tx *Tx) error {
 	db.inPlaceNodes.Add(uint64(len(w.inplace)))
 	w.endInPlace()
 	db.txInPlace = kept(w.inplace, maxKeptReleased)
+	db.txTables = kept(tx.tables.ents, keptSavepointNodes)
 	db.publish(&state{txn: w.txn, catalog: tx.catalog.Root, nextVersion: tx.nextVersion})
 	db.nextTxn++
 	db.release()
