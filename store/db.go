@@ -96,6 +96,9 @@ type DB struct {
 	gate      atomic.Pointer[gate]
 	gateWaits atomic.Uint64
 	torn      atomic.Bool
+	// expiring is how many entries the tables' expiry indexes hold, as of
+	// the newest commit (HasExpiring).
+	expiring atomic.Int64
 	// inPlaceNodes counts the nodes transactions changed in place.
 	inPlaceNodes atomic.Uint64
 	idleShrink   bool // flushes from idle cycles cut any free tail
@@ -238,6 +241,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return &b
 	}
 	if err := db.load(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.countExpiring(); err != nil { // a replay's commits add to it
 		f.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

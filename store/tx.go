@@ -66,6 +66,9 @@ type Tx struct {
 	tables      tableStates
 	nextVersion uint64
 	dropSeq     uint64 // next pending-drop sequence (0 = not loaded)
+	// expiringDelta is how the expiry indexes' entries changed, summed
+	// over the tables (writeCatalog), for DB.expiring at commit.
+	expiringDelta int64
 
 	// lending is set once a ScanCursor of this read transaction holds
 	// db.lendMu (read-locked until View returns).
@@ -152,32 +155,37 @@ func (tx *Tx) Tables() ([]uint32, error) {
 			}
 		}
 	}
-	c := tx.catalogTree().Cursor()
-	for ok := c.Seek([]byte{catTable}); ok && c.Key()[0] == catTable; ok = c.Next() {
-		if len(c.Key()) != 5 {
-			return nil, fmt.Errorf("catalog: bad table key: %w", ErrCorrupt)
-		}
-		n := binary.BigEndian.Uint32(c.Key()[1:])
-		if seen[n] {
-			continue
-		}
-		v, err := c.Value()
-		if err != nil {
-			return nil, err
-		}
-		s, err := decodeTableState(v.Data)
-		if err != nil {
-			return nil, err
-		}
-		if s.count > 0 {
+	err := tx.catalogTables(func(n uint32, s tableState) {
+		if !seen[n] && s.count > 0 {
 			out = append(out, n)
 		}
-	}
-	if c.Err() != nil {
-		return nil, c.Err()
+	})
+	if err != nil {
+		return nil, err
 	}
 	sortU32(out)
 	return out, nil
+}
+
+// catalogTables calls fn with every table state the catalog holds (not
+// those this write transaction changed since), in table order.
+func (tx *Tx) catalogTables(fn func(n uint32, s tableState)) error {
+	c := tx.catalogTree().Cursor()
+	for ok := c.Seek([]byte{catTable}); ok && c.Key()[0] == catTable; ok = c.Next() {
+		if len(c.Key()) != 5 {
+			return fmt.Errorf("catalog: bad table key: %w", ErrCorrupt)
+		}
+		v, err := c.Value()
+		if err != nil {
+			return err
+		}
+		s, err := decodeTableState(v.Data)
+		if err != nil {
+			return err
+		}
+		fn(binary.BigEndian.Uint32(c.Key()[1:]), s)
+	}
+	return c.Err()
 }
 
 func sortU32(s []uint32) {
@@ -308,7 +316,8 @@ func (tx *Tx) release() {
 	w.sp = nil
 }
 
-// writeCatalog stores every table state changed in this txn.
+// writeCatalog stores every table state changed in this txn, adding the
+// change in their expiry indexes' entries to tx.expiringDelta.
 func (tx *Tx) writeCatalog() error {
 	for _, e := range tx.tables.ents {
 		n, s := e.n, e.s
@@ -325,6 +334,7 @@ func (tx *Tx) writeCatalog() error {
 		if cur == s {
 			continue
 		}
+		tx.expiringDelta += int64(s.expires) - int64(cur.expires)
 		if s == (tableState{}) {
 			if _, _, err := tx.catalog.Delete(tableKey(n)); err != nil {
 				return err

@@ -670,6 +670,7 @@ func (db *DB) commit(tx *Tx) error {
 	db.txInPlace = kept(w.inplace, maxKeptReleased)
 	db.txTables = kept(tx.tables.ents, keptSavepointNodes)
 	db.publish(&state{txn: w.txn, catalog: tx.catalog.Root, nextVersion: tx.nextVersion})
+	db.expiring.Add(tx.expiringDelta)
 	db.nextTxn++
 	db.release()
 	if db.nextTxn%64 == 0 {
