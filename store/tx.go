@@ -114,6 +114,19 @@ func (tx *Tx) catalogTree() *btree.Tree {
 	return &btree.Tree{P: readPager{tx.db}, Root: tx.st.catalog, Published: tx.published()}
 }
 
+// writeState returns where the write transaction keeps table n's state,
+// for its writer to change. The pointer is valid until the transaction's
+// next change of another table's state.
+func (tx *Tx) writeState(n uint32) (*tableState, error) {
+	if i := tx.tables.find(n); i >= 0 {
+		return &tx.tables.ents[i].s, nil
+	}
+	if _, err := tx.tableState(n); err != nil { // loads it into tx.tables
+		return nil, err
+	}
+	return &tx.tables.ents[tx.tables.find(n)].s, nil
+}
+
 // tableState returns table n's state (zero for a table never written).
 func (tx *Tx) tableState(n uint32) (tableState, error) {
 	if tx.w != nil {
