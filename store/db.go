@@ -579,6 +579,21 @@ func (db *DB) publish(st *state) {
 // a transaction failed to commit.
 func (db *DB) register() (*state, error) {
 	for {
+		st, ok := db.tryRegister()
+		if ok {
+			return st, nil
+		}
+		if err := db.waitGate(st); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// tryRegister is register without the wait: while a transaction changes
+// the current state's nodes in place it returns that state and false,
+// registered on nothing.
+func (db *DB) tryRegister() (*state, bool) {
+	for {
 		st := db.cur.Load()
 		v := st.refs.Load()
 		if v >= 0 {
@@ -589,15 +604,12 @@ func (db *DB) register() (*state, error) {
 				if !st.read.Load() {
 					st.read.Store(true)
 				}
-				return st, nil
+				return st, true
 			}
 			continue
 		}
-		if db.cur.Load() != st {
-			continue
-		}
-		if err := db.waitGate(st); err != nil {
-			return nil, err
+		if db.cur.Load() == st {
+			return st, false
 		}
 	}
 }
@@ -665,6 +677,29 @@ func (db *DB) View(fn func(*Tx) error) error {
 	if err != nil {
 		return err
 	}
+	return db.viewAt(st, fn)
+}
+
+// TryView is View that never waits: while the writer changes the newest
+// state's nodes in place (store/inplace.go) it returns false at once
+// without running fn. For a look-up that is only a hint (a prefetch, a
+// guess at a write's cost): View would wait for that batch to commit,
+// holding up its caller, and its wait would pause changes in place for a
+// while (a reader waited), so that the writes after it copy their nodes.
+func (db *DB) TryView(fn func(*Tx) error) (bool, error) {
+	if db.closed.Load() {
+		return false, ErrClosed
+	}
+	st, ok := db.tryRegister()
+	if !ok {
+		return false, nil
+	}
+	return true, db.viewAt(st, fn)
+}
+
+// viewAt runs fn on a read transaction of state st, which the caller
+// registered on (it unregisters here).
+func (db *DB) viewAt(st *state, fn func(*Tx) error) error {
 	defer db.unregister(st)
 	tx := &Tx{db: db, st: st}
 	defer func() {

@@ -119,3 +119,14 @@ func TestPrefetchAfterEviction(t *testing.T) {
 		return nil
 	})
 }
+
+// TestPrefetchWaitsForNoWriter: Prefetch returns at once, having read
+// nothing, while the writer changes the newest state's nodes in place; a
+// View there would wait for the batch and pause changes in place.
+func TestPrefetchWaitsForNoWriter(t *testing.T) {
+	db := openTemp(t, &Options{Durability: Everysec, NoWarmCache: true})
+	if err := db.Update(func(tx *Tx) error { return putString(tx, 0, []byte("k"), []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	whileInPlace(t, db, func() { db.Prefetch(0, []byte("k")) })
+}
