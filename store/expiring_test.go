@@ -25,12 +25,15 @@ func expiringSum(t *testing.T, db *DB, tables uint32) int64 {
 
 // TestHasExpiringModel runs random puts with and without an expiry,
 // expiry changes, deletes, due-key expiry, table clears and swaps over
-// three tables, some in one transaction, some rolled back: after every
-// commit the count behind HasExpiring equals the tables' Expires summed
-// through a snapshot, and after a reopen (the count is taken from the
-// catalog) and after a commit log's replay it still does.
+// twelve tables, up to twelve in one transaction (past the count where a
+// transaction indexes its table states, tableStates), some rolled back:
+// after every commit the count behind HasExpiring equals the tables'
+// Expires summed through a snapshot, every 50 steps Check finds each
+// table's catalog counts equal to its trees, and after a reopen (the
+// count is taken from the catalog) and after a commit log's replay the
+// count still equals the sum.
 func TestHasExpiringModel(t *testing.T) {
-	const tables = 3
+	const tables = 12
 	for seed := range uint64(8) {
 		r := rand.New(rand.NewPCG(seed, 5))
 		opts := &Options{Durability: Everysec, NoWarmCache: true}
@@ -52,7 +55,7 @@ func TestHasExpiringModel(t *testing.T) {
 		for step := range 300 {
 			failing := r.IntN(10) == 0
 			err := db.Update(func(tx *Tx) error {
-				for range 1 + r.IntN(4) {
+				for range 1 + r.IntN(tables) {
 					tb := tx.Table(r.Uint32N(tables))
 					key := fmt.Appendf(nil, "k%d", r.IntN(40))
 					var err error
@@ -87,6 +90,11 @@ func TestHasExpiringModel(t *testing.T) {
 				t.Fatalf("seed %d step %d: %v", seed, step, err)
 			}
 			check(fmt.Sprintf("step %d", step))
+			if step%50 == 49 {
+				if _, err := db.Check(); err != nil {
+					t.Fatalf("seed %d step %d: %v", seed, step, err)
+				}
+			}
 		}
 		want := expiringSum(t, db, tables)
 		if seed%2 == 1 {
