@@ -124,7 +124,7 @@ var errTestRollback = fmt.Errorf("test rollback")
 // changes the newest state's nodes in place (when a View would wait for
 // that batch to commit, and its wait would pause changes in place).
 func TestHasExpiringWaitsForNoWriter(t *testing.T) {
-	db := openTemp(t, &Options{Durability: Everysec, NoWarmCache: true})
+	db := openTemp(t, &Options{Durability: Everysec, FlushInterval: time.Hour, NoWarmCache: true}) // no timed flush: the leaf stays unflushed, changeable in place
 	if err := db.Update(func(tx *Tx) error {
 		_, err := tx.Table(0).Put([]byte("k"), []byte("v"), TypeString, time.Now().Add(time.Hour).UnixMilli())
 		return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/digby-db/digby/page"
 )
@@ -124,7 +125,7 @@ func TestPrefetchAfterEviction(t *testing.T) {
 // nothing, while the writer changes the newest state's nodes in place; a
 // View there would wait for the batch and pause changes in place.
 func TestPrefetchWaitsForNoWriter(t *testing.T) {
-	db := openTemp(t, &Options{Durability: Everysec, NoWarmCache: true})
+	db := openTemp(t, &Options{Durability: Everysec, FlushInterval: time.Hour, NoWarmCache: true}) // no timed flush: the leaf stays unflushed, changeable in place
 	if err := db.Update(func(tx *Tx) error { return putString(tx, 0, []byte("k"), []byte("v")) }); err != nil {
 		t.Fatal(err)
 	}
