@@ -98,16 +98,16 @@ func setHeavy(e *Engine, db int, args [][]byte) bool {
 
 // longValue reports whether key holds a value longer than heavyBytes in
 // table db, looked up in the newest snapshot before submitting (a hint:
-// the value may change before the write runs). While the writer changes
-// that snapshot in place it guesses short rather than wait
-// (store.DB.TryView): a GETSET or GETDEL load would otherwise keep
-// changes in place paused.
+// the value may change before the write runs). It waits for a batch
+// changing that snapshot in place (View), pausing those changes: guessing
+// short instead (store.DB.TryView) would let a GETSET of a huge value run
+// among them, and a reader wait for all of its reading.
 func (e *Engine) longValue(db int, key []byte) bool {
 	if uint64(len(key)) > MaxKeyLen {
 		return false
 	}
 	long := false
-	_, _ = e.db.TryView(func(tx *store.Tx) error {
+	_ = e.db.View(func(tx *store.Tx) error {
 		t, ok, err := tx.Table(uint32(db)).GetMeta(storedKey(key))
 		long = err == nil && ok && t.Len > heavyBytes
 		return nil
