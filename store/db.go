@@ -244,10 +244,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		f.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := db.countExpiring(); err != nil { // a replay's commits add to it
-		f.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
+	db.countExpiring() // a replay's commits add to it
 	if err := db.openLog(); err != nil {
 		f.Close()
 		db.flushBuf.release() // a replay's flush may have kept one
@@ -682,7 +679,8 @@ func (db *DB) View(fn func(*Tx) error) error {
 
 // TryView is View that never waits: while the writer changes the newest
 // state's nodes in place (store/inplace.go) it returns false at once
-// without running fn. For a look-up that is only a hint (a prefetch, a
+// without running fn (also when such a change failed to commit, where
+// View returns the store's failure). For a look-up that is only a hint (a prefetch, a
 // guess at a write's cost): View would wait for that batch to commit,
 // holding up its caller, and its wait would pause changes in place for a
 // while (a reader waited), so that the writes after it copy their nodes.

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/digby-db/digby/page"
 )
 
 // expiringSum is the entries of every table's expiry index, read through a
@@ -25,8 +28,9 @@ func expiringSum(t *testing.T, db *DB, tables uint32) int64 {
 
 // TestHasExpiringModel runs random puts with and without an expiry,
 // expiry changes, deletes, due-key expiry, table clears and swaps over
-// twelve tables, up to twelve in one transaction (past the count where a
-// transaction indexes its table states, tableStates), some rolled back:
+// twelve tables, up to twelve a submission and up to four submissions a
+// transaction (past the count where a transaction indexes its table
+// states, tableStates), some failing and rolled back alone:
 // after every commit the count behind HasExpiring equals the tables'
 // Expires summed through a snapshot, every 50 steps Check finds each
 // table's catalog counts equal to its trees, and after a reopen (the
@@ -52,42 +56,60 @@ func TestHasExpiringModel(t *testing.T) {
 				t.Fatalf("seed %d, %s: expiring %d (HasExpiring %v), tables' Expires sum to %d", seed, when, got, db.HasExpiring(), want)
 			}
 		}
+		type op struct {
+			kind, table, other uint32
+			key                []byte
+			at                 int64
+		}
 		for step := range 300 {
-			failing := r.IntN(10) == 0
-			err := db.Update(func(tx *Tx) error {
-				for range 1 + r.IntN(tables) {
-					tb := tx.Table(r.Uint32N(tables))
-					key := fmt.Appendf(nil, "k%d", r.IntN(40))
-					var err error
-					switch op := r.IntN(20); {
-					case op < 8:
-						at := int64(0)
-						if r.IntN(2) == 0 {
-							at = 1000 + r.Int64N(1000)
+			// One to four submissions in one SubmitAll (one transaction,
+			// a savepoint each), some failing: a failing one's changes,
+			// table states included, are rolled back alone.
+			var ps []*Pending
+			var failing []bool
+			for range 1 + r.IntN(4) {
+				ops := make([]op, 1+r.IntN(tables))
+				for i := range ops {
+					ops[i] = op{kind: r.Uint32N(20), table: r.Uint32N(tables), other: r.Uint32N(tables), key: fmt.Appendf(nil, "k%d", r.IntN(40))}
+					if ops[i].kind < 12 && r.IntN(3) > 0 { // a put or expiry change with an expiry
+						ops[i].at = 1000 + r.Int64N(1000)
+					}
+				}
+				fail := r.IntN(6) == 0
+				failing = append(failing, fail)
+				ps = append(ps, NewPending(func(tx *Tx) error {
+					for _, o := range ops {
+						tb := tx.Table(o.table)
+						var err error
+						switch {
+						case o.kind < 8:
+							_, err = tb.Put(o.key, []byte("v"), TypeString, o.at)
+						case o.kind < 12:
+							_, err = tb.SetExpire(o.key, o.at)
+						case o.kind < 16:
+							_, err = tb.Delete(o.key)
+						case o.kind < 18:
+							_, err = tb.ExpireDue(1500, 5)
+						case o.kind < 19:
+							err = tx.ClearTable(o.table)
+						default:
+							err = tx.SwapTables(o.table, o.other)
 						}
-						_, err = tb.Put(key, []byte("v"), TypeString, at)
-					case op < 12:
-						_, err = tb.SetExpire(key, r.Int64N(2000))
-					case op < 16:
-						_, err = tb.Delete(key)
-					case op < 18:
-						_, err = tb.ExpireDue(1500, 5)
-					case op < 19:
-						err = tx.ClearTable(tb.Number())
-					default:
-						err = tx.SwapTables(tb.Number(), r.Uint32N(tables))
+						if err != nil {
+							return err
+						}
 					}
-					if err != nil {
-						return err
+					if fail {
+						return errAbort
 					}
+					return nil
+				}))
+			}
+			db.SubmitAll(ps...)
+			for i, p := range ps {
+				if err := p.Wait(); err != nil && !(failing[i] && errors.Is(err, errAbort)) {
+					t.Fatalf("seed %d step %d: %v", seed, step, err)
 				}
-				if failing {
-					return errTestRollback
-				}
-				return nil
-			})
-			if err != nil && !(failing && err == errTestRollback) {
-				t.Fatalf("seed %d step %d: %v", seed, step, err)
 			}
 			check(fmt.Sprintf("step %d", step))
 			if step%50 == 49 {
@@ -115,10 +137,6 @@ func TestHasExpiringModel(t *testing.T) {
 		db.Close()
 	}
 }
-
-// errTestRollback makes a write function fail, so that its transaction
-// rolls back.
-var errTestRollback = fmt.Errorf("test rollback")
 
 // TestHasExpiringWaitsForNoWriter: HasExpiring answers while the writer
 // changes the newest state's nodes in place (when a View would wait for
@@ -175,4 +193,41 @@ func whileInPlace(t *testing.T, db *DB, fn func()) {
 		t.Fatal(err)
 	}
 	<-done
+}
+
+// TestHasExpiringCorruptCatalog: a damaged catalog page does not fail Open
+// (the count behind HasExpiring is taken from it there); HasExpiring then
+// answers true, so that the expiry cycle runs and meets the damage, and
+// Check reports it naming the page.
+func TestHasExpiringCorruptCatalog(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, &Options{Durability: Everysec, PageSize: corruptPS, NoWarmCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *Tx) error {
+		_, err := tx.Table(0).Put([]byte("k"), []byte("v"), TypeString, 0)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	catalog := db.cur.Load().catalog.ID
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, DataPath(dir), int64(catalog)*corruptPS+int64(page.HeaderSize)+1)
+	db, err = Open(dir, &Options{Durability: Everysec, PageSize: corruptPS, NoWarmCache: true})
+	if err != nil {
+		t.Fatalf("open with a damaged catalog page %d: %v", catalog, err)
+	}
+	defer db.Close()
+	if !db.HasExpiring() {
+		t.Error("HasExpiring false with an unreadable catalog")
+	}
+	if _, err := db.Check(); !errors.Is(err, page.ErrCorrupt) || !namesPage(err, false, catalog) {
+		t.Errorf("Check: %v, want corruption naming page %d", err, catalog)
+	}
 }

@@ -42,7 +42,7 @@ func TestFreedNodesMarked(t *testing.T) {
 	if k := freed(); k != 0 {
 		t.Fatalf("%d of %d nodes marked freed before any commit replaced them", k, len(committed))
 	}
-	// A flush in flight, as startFlush leaves it (the writer's own field,
+	// A flush in flight, as kickFlush leaves it (the writer's own field,
 	// set and cleared on the writer's goroutine).
 	if err := db.Update(func(tx *Tx) error {
 		db.inflight = &flushJob{}

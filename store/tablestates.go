@@ -15,6 +15,7 @@ type tableStates struct {
 	idx  map[uint32]int // ents' positions, or nil when not built
 }
 
+// tableEnt is table n's state in a tableStates.
 type tableEnt struct {
 	n uint32
 	s tableState

@@ -115,8 +115,11 @@ func (tx *Tx) catalogTree() *btree.Tree {
 }
 
 // writeState returns where the write transaction keeps table n's state,
-// for its writer to change. The pointer is valid until the transaction's
-// next change of another table's state.
+// for its writer to change field by field. The pointer is valid until the
+// transaction next adds a table's state (a first change or read of
+// another table), rolls back or commits. A change that fails halfway
+// leaves the state half changed, as it leaves the tree's nodes: the
+// caller rolls back (every write function's error does).
 func (tx *Tx) writeState(n uint32) (*tableState, error) {
 	if i := tx.tables.find(n); i >= 0 {
 		return &tx.tables.ents[i].s, nil
