@@ -680,8 +680,8 @@ func (db *DB) View(fn func(*Tx) error) error {
 // TryView is View that never waits: while the writer changes the newest
 // state's nodes in place (store/inplace.go) it returns false at once
 // without running fn (also when such a change failed to commit, where
-// View returns the store's failure). For a look-up that is only a hint (a prefetch, a
-// guess at a write's cost): View would wait for that batch to commit,
+// View returns the store's failure). It is for a look-up whose answer may
+// be skipped (Prefetch): View would wait for that batch to commit,
 // holding up its caller, and its wait would pause changes in place for a
 // while (a reader waited), so that the writes after it copy their nodes.
 func (db *DB) TryView(fn func(*Tx) error) (bool, error) {
