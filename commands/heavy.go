@@ -100,8 +100,9 @@ func setHeavy(e *Engine, db int, args [][]byte) bool {
 // table db, looked up in the newest snapshot before submitting (a hint:
 // the value may change before the write runs). It waits for a batch
 // changing that snapshot in place (View), pausing those changes: guessing
-// short instead (store.DB.TryView) would let a GETSET of a huge value run
-// among them, and a reader wait for all of its reading.
+// short when it cannot look (as store.DB.Prefetch skips) would let a
+// GETSET of a huge value run among them, and a reader wait for all of
+// its reading.
 func (e *Engine) longValue(db int, key []byte) bool {
 	if uint64(len(key)) > MaxKeyLen {
 		return false

@@ -677,14 +677,14 @@ func (db *DB) View(fn func(*Tx) error) error {
 	return db.viewAt(st, fn)
 }
 
-// TryView is View that never waits: while the writer changes the newest
+// tryView is View that never waits: while the writer changes the newest
 // state's nodes in place (store/inplace.go) it returns false at once
 // without running fn (also when such a change failed to commit, where
 // View returns the store's failure). It is for a look-up whose answer may
 // be skipped (Prefetch): View would wait for that batch to commit,
 // holding up its caller, and its wait would pause changes in place for a
 // while (a reader waited), so that the writes after it copy their nodes.
-func (db *DB) TryView(fn func(*Tx) error) (bool, error) {
+func (db *DB) tryView(fn func(*Tx) error) (bool, error) {
 	if db.closed.Load() {
 		return false, ErrClosed
 	}

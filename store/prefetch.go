@@ -57,11 +57,11 @@ func (p *pressure) update(st page.CacheStats) {
 // remembered pointer skips the cache.
 //
 // It does nothing while the writer changes the newest state's nodes in
-// place (TryView): waiting for that batch would hold up the caller (a
+// place (tryView): waiting for that batch would hold up the caller (a
 // server loop, with all its connections) and pause changes in place, so
 // that the writes it means to speed up would copy their nodes instead.
 func (db *DB) Prefetch(table uint32, keys ...[]byte) {
-	db.TryView(func(tx *Tx) error {
+	db.tryView(func(tx *Tx) error {
 		tx.noRemember = true
 		t := tx.Table(table)
 		for _, k := range keys {
