@@ -161,9 +161,3 @@ func (e *Engine) ExpireCycle() (more bool, err error) {
 	})
 	return more, err
 }
-
-// HasExpires reports whether any table holds keys with an expiry, so that
-// the expiry loop stays idle (no empty commits) otherwise. It takes no
-// snapshot (store.DB.HasExpiring): a reader polling ten times a second
-// would pause the writer's changes in place.
-func (e *Engine) HasExpires() bool { return e.db.HasExpiring() }
