@@ -74,7 +74,12 @@ func (ts *tableStates) copyFrom(o *tableStates) {
 }
 
 // reset empties ts, keeping its memory unless it grew past keep entries.
+// The entries hold no pointers, so nothing is cleared: a savepoint resets
+// its copy at every command.
 func (ts *tableStates) reset(keep int) {
-	ts.ents = kept(ts.ents, keep)
+	ts.ents = ts.ents[:0]
+	if cap(ts.ents) > keep {
+		ts.ents = nil
+	}
 	ts.idx = nil
 }

@@ -8,8 +8,9 @@ import (
 
 // TestTableStatesModel runs random sets, look-ups, savepoint-style copies
 // (and copies back) and resets on a tableStates and a map side by side,
-// across the size where it starts indexing: every look-up agrees, and
-// its entries are the map's, each table once.
+// across the size where it starts indexing: every look-up agrees, its
+// entries are the map's, each table once, and a reset keeps no array
+// past its bound.
 func TestTableStatesModel(t *testing.T) {
 	for seed := range uint64(20) {
 		r := rand.New(rand.NewPCG(seed, 11))
@@ -30,7 +31,11 @@ func TestTableStatesModel(t *testing.T) {
 				ts.copyFrom(&saved)
 				m = maps.Clone(savedM)
 			case op < 19:
-				ts.reset(r.IntN(2 * tableStatesIndexed))
+				keep := r.IntN(2 * tableStatesIndexed)
+				ts.reset(keep)
+				if cap(ts.ents) > keep {
+					t.Fatalf("seed %d: reset(%d) kept an array of %d", seed, keep, cap(ts.ents))
+				}
 				m = map[uint32]tableState{}
 			default:
 				saved.reset(4)

@@ -668,7 +668,8 @@ func (db *DB) commit(tx *Tx) error {
 	db.inPlaceNodes.Add(uint64(len(w.inplace)))
 	w.endInPlace()
 	db.txInPlace = kept(w.inplace, maxKeptReleased)
-	db.txTables = kept(tx.tables.ents, keptSavepointNodes)
+	tx.tables.reset(keptSavepointNodes)
+	db.txTables = tx.tables.ents
 	db.publish(&state{txn: w.txn, catalog: tx.catalog.Root, nextVersion: tx.nextVersion})
 	db.expiring.Add(tx.expiringDelta)
 	db.nextTxn++
