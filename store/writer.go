@@ -670,8 +670,8 @@ func (db *DB) commit(tx *Tx) error {
 	db.txInPlace = kept(w.inplace, maxKeptReleased)
 	tx.tables.reset(keptSavepointNodes)
 	db.txTables = tx.tables.ents
+	db.expiring.Add(tx.expiringDelta) // before the state that holds it is seen
 	db.publish(&state{txn: w.txn, catalog: tx.catalog.Root, nextVersion: tx.nextVersion})
-	db.expiring.Add(tx.expiringDelta)
 	db.nextTxn++
 	db.release()
 	if db.nextTxn%64 == 0 {
