@@ -677,22 +677,20 @@ func (db *DB) View(fn func(*Tx) error) error {
 	return db.viewAt(st, fn)
 }
 
-// tryView is View that never waits: while the writer changes the newest
-// state's nodes in place (store/inplace.go) it returns false at once
-// without running fn (also when such a change failed to commit, where
-// View returns the store's failure). It is for a look-up whose answer may
-// be skipped (Prefetch): View would wait for that batch to commit,
-// holding up its caller, and its wait would pause changes in place for a
-// while (a reader waited), so that the writes after it copy their nodes.
-func (db *DB) tryView(fn func(*Tx) error) (bool, error) {
+// tryView runs fn as View does, or not at all: while the writer changes
+// the newest state's nodes in place (store/inplace.go), when such a change
+// failed to commit, and on a closed store it returns at once. It is for a
+// look-up that may be skipped, whose result no one waits for (Prefetch):
+// View would wait for that batch to commit, holding up its caller, and
+// its wait would pause changes in place for a while (a reader waited), so
+// that the writes after it copy their nodes.
+func (db *DB) tryView(fn func(*Tx) error) {
 	if db.closed.Load() {
-		return false, ErrClosed
+		return
 	}
-	st, ok := db.tryRegister()
-	if !ok {
-		return false, nil
+	if st, ok := db.tryRegister(); ok {
+		_ = db.viewAt(st, fn)
 	}
-	return true, db.viewAt(st, fn)
 }
 
 // viewAt runs fn on a read transaction of state st, which the caller
