@@ -46,9 +46,9 @@ func (c *Cursor) Value() (Value, error) {
 	return v, c.t.load(&v)
 }
 
-// KeyData is the current key and, when the value is stored in the leaf,
-// its bytes (inline true; valid until the tree changes). A value in an
-// overflow run gives inline false: use Value.
+// KeyData is the current key and, when the value is stored in the leaf as
+// given, its bytes (inline true; valid until the tree changes). A value in
+// an overflow run or compressed gives inline false: use Value.
 func (c *Cursor) KeyData() (k, data []byte, inline bool) {
 	f := c.stack[len(c.stack)-1]
 	data, inline = f.n.inlineData(f.i)

@@ -160,14 +160,15 @@ func (n *Node) Val(i int) Value {
 		v.Len = le.Uint64(b[20:])
 		return v
 	}
-	v.Data, v.Len = b, uint64(len(b))
+	v.Data, v.Len, v.Compressed = b, uint64(len(b)), e.flags&FlagCompressed != 0
 	return v
 }
 
-// inlineData is the value of leaf entry i when it is stored in the leaf.
+// inlineData is the value of leaf entry i when it is stored in the leaf
+// as given (not compressed).
 func (n *Node) inlineData(i int) ([]byte, bool) {
 	e := &n.ents[i]
-	if e.flags&FlagOverflow != 0 {
+	if e.flags&(FlagOverflow|FlagCompressed) != 0 {
 		return nil, false
 	}
 	return n.bytes(e.voff, e.vlen), true
@@ -220,6 +221,8 @@ func (n *Node) setEntVal(e *ent, v *Value) {
 	}
 	if !v.Ovf.IsZero() {
 		e.flags |= FlagOverflow
+	} else if v.Compressed {
+		e.flags |= FlagCompressed
 	}
 	n.room(recordLen(v))
 	var hdr [recPrefix + 20]byte

@@ -11,6 +11,10 @@ import (
 const (
 	FlagOverflow = 1 << 0 // the value lives in an overflow run
 	FlagExpire   = 1 << 1 // ExpireAt is set
+	// FlagCompressed marks an inline value whose bytes are in a form its
+	// user compressed (the store's: store/compress.go); the tree stores
+	// and returns them as given. Never with FlagOverflow.
+	FlagCompressed = 1 << 2
 )
 
 // MaxKeySize is the longest key a node stores: a 256-byte tree key (a long
@@ -24,7 +28,10 @@ type Value struct {
 	ExpireAt int64    // unix ms; 0 = none
 	Data     []byte   // inline bytes (nil when in overflow, until loaded)
 	Ovf      page.Ref // overflow run when the value is large
-	Len      uint64   // length of the value
+	Len      uint64   // length of the value (of Data as stored when inline)
+	// Compressed: Data is inline and in its user's compressed form
+	// (FlagCompressed); Len is then the stored length.
+	Compressed bool
 }
 
 const (
@@ -212,8 +219,11 @@ func decodeBody(buf []byte, h page.Header, into *Node) (*Node, error) {
 			e.flags = buf[off+2]
 			e.typ = buf[off+3]
 			off += leafFixed
-			if e.flags&^(FlagOverflow|FlagExpire) != 0 {
+			if e.flags&^(FlagOverflow|FlagExpire|FlagCompressed) != 0 {
 				return nil, bad("entry %d: unknown flags %#x", i, e.flags)
+			}
+			if e.flags&(FlagOverflow|FlagCompressed) == FlagOverflow|FlagCompressed {
+				return nil, bad("entry %d: compressed value in overflow", i)
 			}
 			if e.flags&FlagExpire != 0 {
 				if !need(8) {

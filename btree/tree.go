@@ -10,6 +10,10 @@ import (
 // ErrKeyTooLarge is returned for keys longer than MaxKeySize.
 var ErrKeyTooLarge = errors.New("key too large")
 
+// ErrCompressedTooLarge is returned by Put for a compressed value longer
+// than InlineMax: a compressed value is only ever stored inline.
+var ErrCompressedTooLarge = errors.New("compressed value does not fit inline")
+
 // Pager is what a tree needs from the store: reading nodes, shadowing them,
 // and overflow runs. Read-only pagers return an error from the write methods.
 type Pager interface {
@@ -148,7 +152,7 @@ func (t *Tree) load(v *Value) error {
 }
 
 // Put inserts or replaces key. v.Data is the value; it goes to an overflow
-// run when longer than InlineMax. The replaced value's overflow is freed.
+// run when longer than InlineMax (a compressed one is refused then). The replaced value's overflow is freed.
 // It returns the previous value (data not loaded) if there was one.
 func (t *Tree) Put(key []byte, v Value) (old Value, replaced bool, err error) {
 	if len(key) > MaxKeySize { // before an overflow run is written for it
@@ -157,6 +161,9 @@ func (t *Tree) Put(key []byte, v Value) (old Value, replaced bool, err error) {
 	v.Len = uint64(len(v.Data))
 	v.Ovf = page.Ref{}
 	if len(v.Data) > InlineMax(t.P.PageSize()) {
+		if v.Compressed { // its flag lives in the leaf entry only
+			return Value{}, false, fmt.Errorf("compressed value of %d bytes: %w", len(v.Data), ErrCompressedTooLarge)
+		}
 		ref, err := t.P.WriteOverflow(v.Data)
 		if err != nil {
 			return Value{}, false, err

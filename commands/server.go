@@ -72,6 +72,7 @@ func Start(cfg *config.Config, logf func(format string, args ...any), hooks Hook
 		FileSlack:     slack,
 		CommitLog:     cfg.Get("commit-log") == "yes",
 		NoInPlace:     cfg.Get("in-place") == "no",
+		NoCompression: cfg.Get("compression") == "no",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database in %s: %w", dir, err)

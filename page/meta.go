@@ -13,8 +13,11 @@ const Magic = "DIGBYDB\x00"
 // ones, and older than MinFormatVersion.
 //
 // Version 2 stores large values as chunk tables and chunk runs (lz4) where
-// version 1 stored one overflow run per value.
-const FormatVersion = 2
+// version 1 stored one overflow run per value. Version 3 adds leaf entries
+// whose value is compressed inline (the btree's FlagCompressed), which a
+// version 2 reader would take for corrupt; a version 2 file opens as it
+// is, and its first flush makes it version 3.
+const FormatVersion = 3
 
 // MinFormatVersion is the oldest on-disk format this code reads.
 const MinFormatVersion = 2

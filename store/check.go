@@ -273,6 +273,11 @@ func (c *checker) tree(root page.Ref, name string, fn func(k []byte, v btree.Val
 			}
 			for i := 0; i < n.Len(); i++ {
 				k, v := n.Key(i), n.Val(i)
+				if v.Compressed {
+					if _, err := decodeCompressed(v.Data); err != nil {
+						return count, 0, &page.CorruptError{ID: n.ID, Reason: fmt.Sprintf("%s: entry %d: %v", name, i, err)}
+					}
+				}
 				if !v.Ovf.IsZero() {
 					runs, err := checkValue(fileRuns(c.f), fileGeom(c.f), v.Ovf, k, v.Len)
 					if err != nil {

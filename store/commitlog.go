@@ -79,6 +79,9 @@ const (
 	logOpPut    byte = 1
 	logOpDelete byte = 2
 	logOpExpire byte = 3
+	// logOpPutCompressed is logOpPut of a value in its compressed stored
+	// form (compress.go), replayed as it is.
+	logOpPutCompressed byte = 4
 )
 
 const (
@@ -171,7 +174,11 @@ func (l *txLog) put(table uint32, key []byte, v *btree.Value) {
 		l.unloggable = true // the record would not hold the value's bytes
 		return
 	}
-	l.head(logOpPut, table, key)
+	op := logOpPut
+	if v.Compressed {
+		op = logOpPutCompressed
+	}
+	l.head(op, table, key)
 	l.recs = append(l.recs, v.Type)
 	l.recs = binary.LittleEndian.AppendUint64(l.recs, v.Version)
 	l.recs = binary.LittleEndian.AppendUint64(l.recs, uint64(v.ExpireAt))
@@ -360,7 +367,7 @@ func applyLogBlock(tx *Tx, b logBlock) error {
 		r = r[klen:]
 		t := tx.Table(table)
 		switch op {
-		case logOpPut:
+		case logOpPut, logOpPutCompressed:
 			if len(r) < 21 {
 				return bad(i)
 			}
@@ -372,6 +379,12 @@ func applyLogBlock(tx *Tx, b logBlock) error {
 			}
 			v.Data, v.Len = r[:vlen:vlen], uint64(vlen)
 			r = r[vlen:]
+			if v.Compressed = op == logOpPutCompressed; v.Compressed {
+				// Stored as it is: it must decode, and fit a leaf.
+				if _, err := decodeCompressed(v.Data); err != nil || int(vlen) > btree.InlineMax(tx.db.usable()) {
+					return bad(i)
+				}
+			}
 			if err := t.put(key, &v); err != nil {
 				return err
 			}

@@ -489,6 +489,7 @@ func TestCommitLogReplayBreak(t *testing.T) {
 func TestCommitLogStoreFailed(t *testing.T) {
 	var data *faultBackend // fails every data file write once armed
 	opts := logOpts(nil)
+	opts.NoCompression = true // the big value must go to overflow
 	opts.OpenFile = wrapFiles(false, func(f *os.File) page.Backend {
 		data = &faultBackend{File: f, kind: "eio", after: 1}
 		return data

@@ -165,10 +165,12 @@ type DB struct {
 
 	pressure pressure // recent cache misses, for Prefetch's callers (prefetch.go)
 
-	// Writer-only lz4 state for compressing chunks, and the buffer
-	// overflow runs are sealed in.
+	// Writer-only lz4 state for compressing chunks and inline values, and
+	// the buffer overflow runs are sealed in.
 	zc     lz4.Compressor
 	zbuf   []byte
+	cbuf   []byte        // compressInline's output
+	cstate compressState // compressInline's back-off
 	runBuf []byte
 
 	// Writer figures published for Stats.

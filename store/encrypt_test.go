@@ -340,7 +340,8 @@ func TestEncryptNoncesNeverRepeat(t *testing.T) {
 	rec := &nonceRecorder{ps: page.MinPageSize, nonces: map[[page.NonceSize]byte]string{}, idTxn: map[[2]uint64]int{}, epochs: map[int][]uint32{}}
 	var cur *recordingBackend
 	open := func(session, crashAt int) (*DB, error) {
-		return Open(dir, &Options{EncryptionKey: encKey256, Durability: No, OpenFile: func(path string) (page.Backend, error) {
+		// NoCompression: the repeated values must fill pages and overflow.
+		return Open(dir, &Options{EncryptionKey: encKey256, Durability: No, NoCompression: true, OpenFile: func(path string) (page.Backend, error) {
 			f, err := os.OpenFile(path, os.O_RDWR, 0)
 			if err != nil {
 				return nil, err

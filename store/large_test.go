@@ -39,7 +39,7 @@ func textBytes(r *rand.Rand, n int) []byte {
 }
 
 // openTemp opens a database in a temporary directory, closed at cleanup.
-func openTemp(t *testing.T, opts *Options) *DB {
+func openTemp(t testing.TB, opts *Options) *DB {
 	t.Helper()
 	db, err := Open(t.TempDir(), opts)
 	if err != nil {

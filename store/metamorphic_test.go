@@ -13,7 +13,8 @@ import (
 // durability mode, a cache of a few pages (every read a miss, through the
 // file mapping) or a large one, a dirty cap that forces a flush after
 // nearly every batch, a 1 ms flush interval, encryption, no cache warming,
-// pages placed lowest-first (no file slack) or with much slack.
+// pages placed lowest-first (no file slack) or with much slack, values
+// stored as given rather than compressed in their leaves.
 // Each run is also verified against the model and checked (Check) on the
 // way; the digests compare the runs with each other.
 func TestMetamorphic(t *testing.T) {
@@ -32,6 +33,7 @@ func TestMetamorphic(t *testing.T) {
 		{"tinycache-noslack", Options{CacheSize: 8 * 4096, NoWarmCache: true, FileSlack: -1}},
 		{"slack60", Options{FileSlack: 60}},
 		{"noinplace", Options{NoInPlace: true}},
+		{"nocompression", Options{NoCompression: true}},
 		{"tinydirty-1ms", Options{DirtyCap: 4096, FlushInterval: time.Millisecond}},
 		{"aes256-always-tinycache", Options{EncryptionKey: aes, Durability: Always, CacheSize: 16 * 4096}},
 	}

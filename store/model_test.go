@@ -71,6 +71,12 @@ func randVal(r *rand.Rand, ps int) []byte {
 		return randBytes(r, n)
 	case 58:
 		return textBytes(r, ps/4+r.IntN(3*ps)) // embedded, compressible
+	case 57, 56, 55:
+		// Compressed in the leaf, or just short of what pays (or of
+		// maxCompressRaw).
+		return textBytes(r, minCompress-2+r.IntN(ps/4))
+	case 54:
+		return bytes.Repeat([]byte{byte(r.UintN(256))}, maxCompressRaw-2+r.IntN(4))
 	}
 	switch r.IntN(12) {
 	case 0:

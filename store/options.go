@@ -100,6 +100,10 @@ type Options struct {
 	// Off, open replays nothing and restarts instantly. Open replays a log
 	// left behind whatever this option says.
 	CommitLog bool
+	// NoCompression stores every value as given. By default a value of
+	// 64 bytes to 16 KiB is stored lz4-compressed in its leaf when that
+	// saves an eighth of it and fits (store/compress.go).
+	NoCompression bool
 	// NoInPlace has every change copy its node, as the commit log does. By
 	// default a batch's transaction changes in place the nodes that no
 	// reader and no flush can reach (store/inplace.go); readers arriving

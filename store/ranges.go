@@ -18,6 +18,9 @@ func (t *Table) GetMeta(key []byte) (Tuple, bool, error) {
 	}
 	tu := tupleOf(key, f.v)
 	tu.Value = nil
+	if tu.Len, err = valueLen(&f.v); err != nil {
+		return Tuple{}, false, t.wrapKey(f.tk, err)
+	}
 	return tu, true, nil
 }
 
@@ -43,6 +46,9 @@ func (t *Table) getRaw(key []byte) (btree.Value, bool, error) {
 func (t *Table) GetRange(key []byte, off, n uint64) (Tuple, bool, error) {
 	f, ok, err := t.find(key)
 	if err != nil || !ok {
+		return Tuple{}, false, err
+	}
+	if err := t.wrapKey(f.tk, decodeValue(&f.v)); err != nil {
 		return Tuple{}, false, err
 	}
 	v, ct := f.v, f.ct
@@ -101,6 +107,9 @@ func (t *Table) writeRange(key []byte, off uint64, atEnd bool, data []byte) (Tup
 	}
 	f, ok, err := t.find(key)
 	if err != nil || !ok {
+		return Tuple{}, false, err
+	}
+	if err := t.wrapKey(f.tk, decodeValue(&f.v)); err != nil {
 		return Tuple{}, false, err
 	}
 	v, ct := f.v, f.ct

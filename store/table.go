@@ -65,10 +65,11 @@ func (t *Table) Get(key []byte) (Tuple, bool, error) {
 	return tupleOf(key, f.v), true, nil
 }
 
-// load reads f's overflow value into f.v.Data.
+// load reads f's overflow value into f.v.Data, or decodes its compressed
+// one.
 func (t *Table) load(f *found) error {
 	if f.v.Ovf.IsZero() {
-		return nil
+		return t.wrapKey(f.tk, decodeValue(&f.v))
 	}
 	if f.ct == nil {
 		ct, err := t.chunkTable(f.v)
@@ -88,6 +89,14 @@ func (t *Table) wrap(err error) error {
 		return nil
 	}
 	return fmt.Errorf("table %d: %w", t.n, err)
+}
+
+// wrapKey is wrap naming tree key tk too.
+func (t *Table) wrapKey(tk []byte, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("table %d: key %q: %w", t.n, tk, err)
 }
 
 func expKey(at int64, key []byte) []byte {
@@ -115,7 +124,9 @@ func (t *Table) Put(key, value []byte, typ uint8, expireAt int64) (Tuple, error)
 
 // put stores v under key (Version assigned here unless preset by a copy).
 // A long key's value always goes to overflow, with the whole key in its
-// chunk table.
+// chunk table. A short key's value is compressed in its leaf where that
+// pays (compress.go): v.Data is then its stored form, and v.Compressed set,
+// for the commit log; a v already Compressed (a replay) is stored as it is.
 func (t *Table) put(key []byte, v *btree.Value) (err error) {
 	tx := t.tx
 	if tx.w == nil {
@@ -151,6 +162,11 @@ func (t *Table) put(key []byte, v *btree.Value) (err error) {
 			old, replaced, err = m.PutValue(tk, lv)
 		}
 	} else {
+		if !v.Compressed {
+			if c, ok := w.compressInline(v.Data); ok {
+				v.Data, v.Compressed = c, true
+			}
+		}
 		old, replaced, err = m.Put(tk, *v)
 	}
 	w.ownerTable, w.ownerKey, w.ownerFullKey = noOwner, nil, nil
@@ -427,7 +443,11 @@ func (c *Cursor) Tuple() Tuple {
 // the leaf alone).
 func (c *Cursor) Meta() Tuple {
 	v := c.c.RawValue()
-	return Tuple{Key: c.Key(), Len: v.Len, Type: v.Type, Version: v.Version, ExpireAt: v.ExpireAt}
+	n, err := valueLen(&v)
+	if err != nil && c.err == nil {
+		c.err = c.t.wrapKey(c.c.Key(), err)
+	}
+	return Tuple{Key: c.Key(), Len: n, Type: v.Type, Version: v.Version, ExpireAt: v.ExpireAt}
 }
 
 // Err is the first error met.

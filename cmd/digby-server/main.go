@@ -43,6 +43,8 @@ Options (also accepted as "name value" lines in the config file):
   --in-place yes|no            change in place the tree pages written since the last
                                flush that no reader holds (default yes; no: copy every
                                page a write changes, and reads never wait for a write)
+  --compression yes|no         store a value of 64 bytes to 16 KiB lz4-compressed in
+                               its leaf when that saves an eighth of it (default yes)
   --maxclients N               connection cap (default 10000)
   --requirepass-file FILE      require AUTH with the password on the file's first line
   --proto-max-bulk-len SIZE    longest accepted bulk string (default 512mb)

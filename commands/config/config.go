@@ -136,6 +136,7 @@ var params = map[string]param{
 	"file-slack":                  {def: "auto", check: autoOr(rangeInt(0, 90))},
 	"commit-log":                  {def: "no", choices: []string{"yes", "no"}},
 	"in-place":                    {def: "yes", choices: []string{"yes", "no"}},
+	"compression":                 {def: "yes", choices: []string{"yes", "no"}},
 	"event-loops":                 {def: "auto", check: autoOr(rangeInt(0, 64))},
 	"maxclients":                  {def: "10000", mutable: true, check: rangeInt(1, 1<<30)},
 	"requirepass-file":            {def: ""},
