@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/digby-db/digby/page"
 )
@@ -53,5 +54,13 @@ func TestCompressedFlag(t *testing.T) {
 	}
 	if _, err := openDecode(buf, n.Ref(), ps); err == nil || !strings.Contains(err.Error(), "compressed value in overflow") {
 		t.Fatalf("a compressed value in overflow decoded: %v", err)
+	}
+}
+
+// TestValueSize: a Value stays 80 bytes on 64-bit platforms (see
+// Value.Compressed).
+func TestValueSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) == 8 && unsafe.Sizeof(Value{}) != 80 {
+		t.Fatalf("Value is %d bytes, want 80", unsafe.Sizeof(Value{}))
 	}
 }

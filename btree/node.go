@@ -23,15 +23,18 @@ const MaxKeySize = 264
 
 // Value is what a leaf stores under a key.
 type Value struct {
-	Type     uint8
-	Version  uint64
-	ExpireAt int64    // unix ms; 0 = none
-	Data     []byte   // inline bytes (nil when in overflow, until loaded)
-	Ovf      page.Ref // overflow run when the value is large
-	Len      uint64   // length of the value (of Data as stored when inline)
+	Type uint8
 	// Compressed: Data is inline and in its user's compressed form
-	// (FlagCompressed); Len is then the stored length.
+	// (FlagCompressed); Len is then the stored length. (Beside Type, in
+	// its padding: a Value is copied whole on every put and look-up, and
+	// 80 bytes copy in five 16-byte moves, where 88 take an overlapping
+	// sixth that a load of the copy cannot be forwarded from.)
 	Compressed bool
+	Version    uint64
+	ExpireAt   int64    // unix ms; 0 = none
+	Data       []byte   // inline bytes (nil when in overflow, until loaded)
+	Ovf        page.Ref // overflow run when the value is large
+	Len        uint64   // length of the value (of Data as stored when inline)
 }
 
 const (
