@@ -476,6 +476,14 @@ func (r *logRound) run(files [2]page.Backend) {
 			}
 		}
 	}
+	// Durable: answer the round's batches here, not after the writer
+	// goroutine gets to finishLog (it may wait for wmu while a submitter
+	// leads a batch). finishLog's answers to them are then no-ops.
+	for _, w := range r.writes {
+		for _, p := range w.waiters {
+			p.finish(nil)
+		}
+	}
 }
 
 // openLogs opens (creating) both log files.
@@ -640,9 +648,16 @@ func (db *DB) logWait(batch []*Pending) {
 }
 
 // kickLog starts a round with everything queued unless one is in flight.
+// A round that has ended is finished first (whoever holds the writer's
+// role first after its end does it, which starts the next).
 func (db *DB) kickLog() {
 	c := db.clog
-	if c.inflight != nil {
+	if r := c.inflight; r != nil {
+		select {
+		case <-r.done:
+			db.finishLog(r) // kicks again
+		default:
+		}
 		return
 	}
 	if err := db.sealLog(); err != nil {
@@ -658,7 +673,19 @@ func (db *DB) kickLog() {
 	r := &logRound{writes: c.queue, done: make(chan struct{})}
 	c.queue = nil
 	c.inflight = r
-	go func() { r.run(c.files); notify(db.ended) }()
+	go func() {
+		r.run(c.files)
+		// Finish it here when the writer's role is free, so the next
+		// round starts now; else its holder or the writer goroutine
+		// will (kickLog, run).
+		if db.wmu.TryLock() {
+			if db.logRound() == r {
+				db.finishLog(r)
+			}
+			db.wmu.Unlock()
+		}
+		notify(db.ended)
+	}()
 }
 
 // finishLog acknowledges a round's batches and starts the next round. A
