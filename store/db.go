@@ -252,7 +252,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		db.flushBuf.release() // a replay's flush may have kept one
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	db.inPlaceOK = db.clog == nil && !o.NoInPlace
+	db.inPlaceOK = !o.NoInPlace
 	db.ipPause = inPlacePause
 	db.lastFlush.Store(time.Now().UnixMilli())
 	db.clock.Store(time.Now().UnixNano())

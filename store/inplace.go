@@ -54,8 +54,12 @@ import (
 // in one that copies. A View from inside a write function (against its
 // contract) would wait for itself: it fails with ErrViewInWrite instead
 // (waitGate). Only the batches' transactions (DB.apply) change nodes in
-// place: the commit log (whose redo records describe copies) and the
-// background steps (relocation, drops) copy as before.
+// place: the background steps (relocation, drops) and the commit log's
+// replay at open copy as before. Under the commit log a batch changes
+// nodes in place as under Everysec: its redo records are logical (a put,
+// a delete, an expiry), and the nodes it changes are in no flush and on
+// no page, so neither a replay nor a fallback to the older meta meets
+// them.
 //
 // Invariants: while db.gate is set its state is db.cur, retired, and the
 // writer is in a transaction changing nodes in place; a node with

@@ -104,7 +104,7 @@ type Options struct {
 	// 64 bytes to 16 KiB is stored lz4-compressed in its leaf when that
 	// saves an eighth of it and fits (store/compress.go).
 	NoCompression bool
-	// NoInPlace has every change copy its node, as the commit log does. By
+	// NoInPlace has every change copy its node. By
 	// default a batch's transaction changes in place the nodes that no
 	// reader and no flush can reach (store/inplace.go); readers arriving
 	// meanwhile wait for its commit.
