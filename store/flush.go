@@ -69,8 +69,18 @@ func (db *DB) flush() error {
 // kickFlush starts a flush in the background unless one is in flight.
 // Always-mode submitters waiting so far are acknowledged when it lands.
 func (db *DB) kickFlush() {
-	if db.inflight != nil {
-		return
+	if j := db.inflight; j != nil {
+		select {
+		case <-j.done: // ended: finish it, then start the next
+			db.finishFlush(j)
+			if len(db.waiters) == 0 {
+				// Only Always's waiters start one at once: the callers'
+				// interval check read the time of the flush before.
+				return
+			}
+		default:
+			return
+		}
 	}
 	job := db.startFlush()
 	if job == nil {
@@ -82,7 +92,24 @@ func (db *DB) kickFlush() {
 	// Always-mode submitters wait for this flush: finishing it sooner
 	// comes first. Otherwise one goroutine leaves a core to the writer.
 	job.split = len(job.waiters) > 0
-	go func() { job.run(db); close(job.done); notify(db.ended) }()
+	go func() {
+		job.run(db)
+		close(job.done)
+		// Finish it here when the writer's role is free, so that the
+		// next flush (Always: the batches committed meanwhile) starts
+		// now; else its holder or the writer goroutine will (kickFlush,
+		// run).
+		if db.wmu.TryLock() {
+			if db.inflight == job {
+				db.finishFlush(job)
+				if len(db.waiters) > 0 {
+					db.kickFlush()
+				}
+			}
+			db.wmu.Unlock()
+		}
+		notify(db.ended)
+	}()
 }
 
 // waitFlush waits for the flush in flight, if any, and finishes it.
@@ -206,7 +233,15 @@ func (job *flushJob) run(db *DB) {
 	// was 85% of a flush's nodes, each copied for nothing.
 	compacted := make(chan []*btree.Node, 1)
 	go func() { compacted <- cacheCopies(job.nodes) }()
-	job.err = db.sync()
+	if job.err = db.sync(); job.err == nil {
+		// Durable: answer the flush's batches here, not after the
+		// writer's role gets to finishFlush (whose answers to them are
+		// then no-ops; a failure to cut the file's tail there fails the
+		// store, not these batches, which are on disk).
+		for _, p := range job.waiters {
+			p.finish(nil)
+		}
+	}
 	job.cached = <-compacted
 }
 
