@@ -10,8 +10,9 @@ import (
 // ErrKeyTooLarge is returned for keys longer than MaxKeySize.
 var ErrKeyTooLarge = errors.New("key too large")
 
-// ErrCompressedTooLarge is returned by Put for a compressed value longer
-// than InlineMax: a compressed value is only ever stored inline.
+// ErrCompressedTooLarge is returned by Put, PutValue and Replace for a
+// compressed value longer than InlineMax or in overflow: a compressed value
+// is only ever stored inline.
 var ErrCompressedTooLarge = errors.New("compressed value does not fit inline")
 
 // Pager is what a tree needs from the store: reading nodes, shadowing them,
@@ -152,7 +153,7 @@ func (t *Tree) load(v *Value) error {
 }
 
 // Put inserts or replaces key. v.Data is the value; it goes to an overflow
-// run when longer than InlineMax (a compressed one is refused then). The replaced value's overflow is freed.
+// run when longer than InlineMax (a compressed one is refused: putValue). The replaced value's overflow is freed.
 // It returns the previous value (data not loaded) if there was one.
 func (t *Tree) Put(key []byte, v Value) (old Value, replaced bool, err error) {
 	if len(key) > MaxKeySize { // before an overflow run is written for it
@@ -160,10 +161,7 @@ func (t *Tree) Put(key []byte, v Value) (old Value, replaced bool, err error) {
 	}
 	v.Len = uint64(len(v.Data))
 	v.Ovf = page.Ref{}
-	if len(v.Data) > InlineMax(t.P.PageSize()) {
-		if v.Compressed { // its flag lives in the leaf entry only
-			return Value{}, false, fmt.Errorf("compressed value of %d bytes: %w", len(v.Data), ErrCompressedTooLarge)
-		}
+	if len(v.Data) > InlineMax(t.P.PageSize()) && !v.Compressed { // refused below
 		ref, err := t.P.WriteOverflow(v.Data)
 		if err != nil {
 			return Value{}, false, err
@@ -189,6 +187,11 @@ func (t *Tree) Replace(key []byte, v Value) (old Value, replaced bool, err error
 func (t *Tree) putValue(key []byte, v Value, freeOld bool) (old Value, replaced bool, err error) {
 	if len(key) > MaxKeySize { // PutValue and Replace too: a page must decode
 		return Value{}, false, fmt.Errorf("%d bytes: %w", len(key), ErrKeyTooLarge)
+	}
+	// A compressed value is stored inline only: its flag lives in the
+	// leaf entry, which an overflow reference would lose.
+	if v.Compressed && (!v.Ovf.IsZero() || len(v.Data) > InlineMax(t.P.PageSize())) {
+		return Value{}, false, fmt.Errorf("compressed value of %d bytes: %w", len(v.Data), ErrCompressedTooLarge)
 	}
 	if t.Root.IsZero() {
 		n, err := t.P.NewNode(true)

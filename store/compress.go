@@ -37,6 +37,12 @@ const (
 	compressBackoff = 5
 )
 
+// maxStoredRaw is the format's bound on a compressed value's length, which
+// readers check: a constant of the format, apart from the writer's tuning
+// (minCompress, maxCompressRaw, at most it), so that retuning them never
+// makes stored values read as corrupt.
+const maxStoredRaw = 16 << 10
+
 // compressState is the writer's back-off (above).
 type compressState struct {
 	fails int // tries in a row that did not pay, at most compressBackoff
@@ -85,7 +91,7 @@ func (w *wtx) tryCompress(raw []byte) ([]byte, bool) {
 // length of its header.
 func compressedLen(b []byte) (n uint64, h int, err error) {
 	n, h = binary.Uvarint(b)
-	if h <= 0 || n < minCompress || n > maxCompressRaw {
+	if h <= 0 || n == 0 || n > maxStoredRaw {
 		return 0, 0, fmt.Errorf("compressed value: bad length header: %w", ErrCorrupt)
 	}
 	return n, h, nil

@@ -47,7 +47,7 @@ type pendingWrite struct {
 }
 
 // flush makes the newest committed state durable and waits for it.
-// Writer goroutine only.
+// Holder of the writer's role only (wmu).
 func (db *DB) flush() error {
 	if err := db.waitFlush(); err != nil {
 		db.ackWaiters(db.waiters, err)
@@ -266,7 +266,7 @@ func cacheCopies(nodes []*btree.Node) []*btree.Node {
 // finishFlush makes a written flush the newest state on disk: its pages
 // move from the unflushed set to the cache, the pages it freed become
 // reusable, the free tail is cut, and its waiters are acknowledged.
-// Writer goroutine only.
+// Holder of the writer's role only (wmu): the writer goroutine, a leading submitter, or the flush's own goroutine once TryLock got the role.
 func (db *DB) finishFlush(job *flushJob) error {
 	if db.inflight == job {
 		db.inflight = nil

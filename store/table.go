@@ -433,8 +433,11 @@ func (c *Cursor) Tuple() Tuple {
 	if err == nil {
 		err = c.t.load(&f)
 	}
-	if err != nil && c.err == nil {
-		c.err = err
+	if err != nil {
+		if c.err == nil {
+			c.err = err
+		}
+		return Tuple{Key: k} // never the stored form of a value that failed to decode
 	}
 	return tupleOf(k, f.v)
 }

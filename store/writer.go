@@ -58,7 +58,7 @@ func (p *Pending) IsHeavy() bool { return p.heavy }
 
 // Then sets fn to be called once the submission is answered (Wait then
 // returns at once and Done's channel is closed), from whichever goroutine
-// answers it (the writer's, a leading submitter's, or the submitter's own
+// answers it (the writer's, a leading submitter's, a flush's or log round's once its sync returns, or the submitter's own
 // when the store is closed). fn must be quick and must not submit or wait
 // for writes. Set it before submitting.
 func (p *Pending) Then(fn func()) { p.then = fn }
